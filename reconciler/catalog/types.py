@@ -1,0 +1,121 @@
+"""The shapes of the catalog: parameter kinds, parameters, models, and problems found in a request.
+
+This module is the single source of truth for parameters. The reconciler resolves specs with it
+(`check`), and the bundled fake validates request bodies with the very same function, so the two
+can never disagree about what a valid request is. The facts come from the five API pages in
+`shared/seeds/`; `tests/catalog/test_catalog_matches_seed_pages.py` holds them against the pages.
+
+Pure: no I/O, no third-party imports.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+# Bump when a rule changes in a way that could change a resolved request: caches key on it.
+CATALOG_VERSION: Final = 1
+
+
+class Kind(enum.Enum):
+    """The wire type of a parameter."""
+
+    STRING = "string"  # any text
+    INTEGER = "integer"  # whole number; "5" and 5.0 are accepted and become 5
+    NUMBER = "number"  # real number; integral values are kept as integers so 1 and 1.0 agree
+    BOOLEAN = "boolean"  # true or false, nothing else
+    URI = "uri"  # an http(s) URL (for image-to-video, a spec may give a local file instead)
+
+
+def show(value: Any) -> str:
+    """A value as a user would write it in YAML or JSON, for messages."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if value is None:
+        return "null"
+    return str(value)
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Final = _NoDefault()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One request parameter and the rule it obeys."""
+
+    name: str
+    kind: Kind
+    description: str
+    default: Any = NO_DEFAULT  # NO_DEFAULT: the caller must give it; None: JSON null
+    required: bool = False  # the page marks it required (it must be on the wire)
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    transport_only: bool = False  # changes how the result is delivered, never the video
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NO_DEFAULT
+
+    def rule(self) -> str:
+        """The rule in words, for error messages and schema descriptions."""
+        if self.choices is not None:
+            return "one of " + ", ".join(show(c) for c in self.choices)
+        if self.minimum is not None and self.maximum is not None:
+            return f"{self.kind.value} from {show(self.minimum)} to {show(self.maximum)}"
+        if self.kind is Kind.URI:
+            return "an http(s) URL"
+        if self.kind is Kind.BOOLEAN:
+            return "true or false"
+        if self.max_length is not None:
+            return f"text of at most {self.max_length} characters"
+        return f"{'an' if self.kind is Kind.INTEGER else 'a'} {self.kind.value}"
+
+
+@dataclass(frozen=True)
+class Model:
+    """One model slug with its parameters and its public latency and cost profile."""
+
+    slug: str
+    title: str
+    task: str  # "text-to-video" or "image-to-video"
+    params: tuple[Param, ...]
+    avg_latency_s: float  # public model directory average, used for estimates and the fake's timing
+    avg_cost_usd: float  # public model directory average, used for estimates and the fake's billing
+    seed_param: str = "seed"
+    by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+
+    @property
+    def reproducible_by_default(self) -> bool:
+        """False when an omitted seed means a random one (the output then differs per run)."""
+        seed = self.by_name.get(self.seed_param)
+        return seed is not None and seed.default is not None
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params if p.has_default}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way a parameter set breaks the catalog's rules; `param` is None for the set as a whole."""
+
+    param: str | None
+    message: str
+    hint: str | None = None
+    on_key: bool = False  # the problem is the key itself (unknown parameter), not its value
+
+

@@ -7,10 +7,12 @@ about what a valid request is. Pure: no I/O, no third-party imports.
     types   Kind, Param, Model, Problem: the shapes
     models  MODELS, BY_SLUG: the five models as the seed pages describe them
     rules   coerce/check: values against a parameter's rule
+    identity  canonical JSON and the backend-independent digest of a request
 """
 
 from __future__ import annotations
 
+from reconciler.catalog.identity import canonical_json, identity_params, request_digest
 from reconciler.catalog.models import BY_SLUG, MODELS, SLUGS, get
 from reconciler.catalog.rules import (
     check,
@@ -18,7 +20,6 @@ from reconciler.catalog.rules import (
     coerce,
     describe_type,
     did_you_mean,
-    identity_params,
 )
 from reconciler.catalog.types import CATALOG_VERSION, NO_DEFAULT, Kind, Model, Param, Problem, show
 
@@ -32,6 +33,7 @@ __all__ = [
     "Model",
     "Param",
     "Problem",
+    "canonical_json",
     "check",
     "closest",
     "coerce",
@@ -39,5 +41,6 @@ __all__ = [
     "did_you_mean",
     "get",
     "identity_params",
+    "request_digest",
     "show",
 ]

@@ -182,11 +182,6 @@ def check(
     return out, problems
 
 
-def identity_params(model: Model, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters that decide the video: transport-only fields dropped."""
-    return {k: v for k, v in params.items() if not model.by_name[k].transport_only}
-
-
 def closest(word: str, candidates: tuple[str, ...] | list[str]) -> list[str]:
     """Candidates ordered by similarity to `word`, closest first."""
     return sorted(candidates, key=lambda c: (-difflib.SequenceMatcher(None, word, c).ratio(), c))

@@ -5,6 +5,11 @@
     ├── SpecErrors                  every SpecError of a run, reported together
     ├── UsageError                  a bad command line (unknown target, conflicting options)
     ├── StoreError                  the local store cannot be read or written
+    │   ├── StoreBusyError          another process held the store's write lock for too long
+    │   ├── StoreVersionError       the store was written by a newer (or unknown) version
+    │   ├── BlobRejectedError       a blob was refused before becoming an object (too big, truncated)
+    │   ├── AttemptStateError       an attempt cannot move to the requested state (e.g. it was taken over)
+    │   └── OutputNameError         an output name would escape out/ or collide with a directory
     └── ApiError                    the Segmind API answered with an error, or could not be reached
 
 The CLI turns these into messages and exit codes in one place; nothing below the CLI exits.
@@ -52,6 +57,10 @@ class SpecError(ReconcilerError):
         text = f"{self.where}: {self.message}"
         return f"{text} (hint: {self.hint})" if self.hint else text
 
+    def __reduce__(self) -> tuple[type[SpecError], tuple[Location, str, str | None]]:
+        # Spec errors are cached with the file that has them; rebuild them from their parts.
+        return (SpecError, (self.where, self.message, self.hint))
+
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.where.path, self.where.line, self.where.col, self.message)
 
@@ -77,3 +86,23 @@ class StoreError(ReconcilerError):
 
 class ApiError(ReconcilerError):
     """The API answered with an error or could not be reached; subclasses come with the client."""
+
+
+class StoreBusyError(StoreError):
+    """Another process kept the store's write lock longer than we are willing to wait."""
+
+
+class StoreVersionError(StoreError):
+    """The store's schema is newer than this version understands, or it is not a reconciler store."""
+
+
+class BlobRejectedError(StoreError):
+    """Bytes were refused before becoming an object: larger than allowed or not the expected size."""
+
+
+class AttemptStateError(StoreError):
+    """An attempt cannot make the requested move (unknown id, terminal state, taken over)."""
+
+
+class OutputNameError(StoreError):
+    """An output name is not a safe relative path under the out directory."""

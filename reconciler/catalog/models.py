@@ -10,9 +10,7 @@ from typing import Final
 
 from reconciler.catalog.types import Kind, Model, Param
 
-_WAN21_NEGATIVE = (
-    "blurry, bad quality, camera shake, distortion, poor composition, low resolution, artifact, watermark"
-)
+_WAN21_NEGATIVE = "blurry, bad quality, camera shake, distortion, poor composition, low resolution, artifact, watermark"
 
 MODELS: Final[tuple[Model, ...]] = (
     Model(
@@ -134,8 +132,7 @@ MODELS: Final[tuple[Model, ...]] = (
             Param(
                 "audio",
                 Kind.URI,
-                "Upload audio for sync. Use a short loop for repetitive elements or music for "
-                "dynamic output.",
+                "Upload audio for sync. Use a short loop for repetitive elements or music for dynamic output.",
                 default=None,
             ),
             Param(
@@ -148,8 +145,7 @@ MODELS: Final[tuple[Model, ...]] = (
             Param(
                 "enable_prompt_expansion",
                 Kind.BOOLEAN,
-                "Toggle prompt enhancement. Use true for richer outputs or false for original "
-                "input only.",
+                "Toggle prompt enhancement. Use true for richer outputs or false for original input only.",
                 default=True,
             ),
             Param(
@@ -167,8 +163,7 @@ MODELS: Final[tuple[Model, ...]] = (
             Param(
                 "size",
                 Kind.STRING,
-                "Determines video resolution. For high-quality use 1920x1080; for quick previews "
-                "use 832x480.",
+                "Determines video resolution. For high-quality use 1920x1080; for quick previews use 832x480.",
                 default="1280*720",
                 choices=("832*480", "480*832", "1280*720", "720*1280", "1920*1080", "1080*1920"),
             ),
@@ -262,8 +257,7 @@ MODELS: Final[tuple[Model, ...]] = (
             Param(
                 "high_noise_lora_scale",
                 Kind.NUMBER,
-                "Controls high noise LoRA influence strength. 0.0 = disabled, 1.0 = full "
-                "strength, 2.0 = maximum.",
+                "Controls high noise LoRA influence strength. 0.0 = disabled, 1.0 = full strength, 2.0 = maximum.",
                 default=1,
                 minimum=0,
                 maximum=2,
@@ -278,8 +272,7 @@ MODELS: Final[tuple[Model, ...]] = (
             Param(
                 "low_noise_lora_scale",
                 Kind.NUMBER,
-                "Controls low noise LoRA influence strength. 0.0 = disabled, 1.0 = full "
-                "strength, 2.0 = maximum.",
+                "Controls low noise LoRA influence strength. 0.0 = disabled, 1.0 = full strength, 2.0 = maximum.",
                 default=1,
                 minimum=0,
                 maximum=2,

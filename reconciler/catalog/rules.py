@@ -11,6 +11,7 @@ from typing import Any
 
 from reconciler.catalog.types import Kind, Model, Param, Problem, show
 
+
 def describe_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -120,7 +121,7 @@ def _coerce_checked(param: Param, value: Any) -> Any:
         if param.has_default and param.default is None:
             return None
         raise _Invalid(f"expected {param.rule()}, got null")
-    result = _COERCE[param.kind](value)
+    result: Any = _COERCE[param.kind](value)
     if param.choices is not None and result not in param.choices:
         raise _Invalid(f"{show(value)} is not allowed: must be {param.rule()}")
     if param.minimum is not None and result < param.minimum:
@@ -158,8 +159,8 @@ def check(
                 Problem(
                     name,
                     f"unknown parameter {name!r} for {model.slug}",
-                    did_you_mean(name, tuple(model.by_name)) or f"parameters of {model.slug}: "
-                    + ", ".join(sorted(model.by_name)),
+                    did_you_mean(name, tuple(model.by_name))
+                    or f"parameters of {model.slug}: " + ", ".join(sorted(model.by_name)),
                     on_key=True,
                 )
             )

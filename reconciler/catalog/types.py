@@ -117,5 +117,3 @@ class Problem:
     message: str
     hint: str | None = None
     on_key: bool = False  # the problem is the key itself (unknown parameter), not its value
-
-

@@ -1,0 +1,47 @@
+"""Identity of a video: the content key of a resolved request.
+
+    key = "sha256:" + hex(sha256(canonical JSON of {"api": namespace, "model": slug, "params": params}))
+
+`params` holds every parameter with its default filled in and coerced to the catalog's type, with
+transport-only fields left out; a local image is `local:sha256:<hex of its bytes>`. The spec's name
+and file are not part of it: renaming never regenerates, and two specs with one request share one
+generation. The namespace keeps backends apart, so a video made by the bundled fake can never
+satisfy a spec reconciled against the real API. Pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, Final
+
+from reconciler import catalog
+from reconciler.spec import SpecEntry
+
+SEGMIND: Final = "segmind"  # the real API
+MOCK: Final = "mock"  # the bundled fake (`--mock`)
+
+
+def canonical_request(namespace: str, model: str, params_json: str) -> str:
+    """The canonical JSON of {"api", "model", "params"}, built around already canonical params.
+
+    The three keys are in sorted order, so this equals canonical_json of the whole mapping (a
+    property test holds them equal) without re-serialising the parameters of every entry.
+    """
+    head = catalog.canonical_json({"api": namespace, "model": model})
+    return f'{head[:-1]},"params":{params_json}}}'
+
+
+def request_key(namespace: str, model: str, params: Mapping[str, Any]) -> str:
+    """The key of a request given as a full, resolved parameter mapping."""
+    slug = catalog.BY_SLUG[model]
+    params_json = catalog.canonical_json(catalog.identity_params(slug, dict(params)))
+    return _digest(canonical_request(namespace, model, params_json))
+
+
+def entry_key(namespace: str, entry: SpecEntry) -> str:
+    return _digest(canonical_request(namespace, entry.model, entry.params_json))
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

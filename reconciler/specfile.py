@@ -1,0 +1,416 @@
+"""Spec files as documents: bytes in, plain data plus a way to point at any key or value out.
+
+YAML is parsed with rapidyaml (a C++ parser, about 30x faster than PyYAML's C loader on large spec
+sets) and its tree is turned into Python values with the YAML 1.2 core schema, so `yes` stays text
+and `012` is twelve. TOML uses the standard library. Neither parser reports positions of values, so
+positions come from a cheap line scanner for entry names (needed for every entry) and, only when a
+file has a mistake to point at, from PyYAML's composer (precise marks). Pure: reads no files itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import threading
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from reconciler.errors import Location, SpecError
+
+MAX_FILE_BYTES: Final = 10 * 1024 * 1024
+YAML_SUFFIXES: Final = (".yaml", ".yml")
+TOML_SUFFIXES: Final = (".toml",)
+SUFFIXES: Final = YAML_SUFFIXES + TOML_SUFFIXES
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One parsed spec file: its top-level mapping and the positions of its entries."""
+
+    path: str
+    data: dict[str, Any]
+    text: str = field(repr=False)
+    entry_lines: dict[str, tuple[int, int]] = field(repr=False)
+
+    def at(self, keys: PathKey, *, key: bool = False) -> Location:
+        """Where the value at `keys` (or, with `key`, its key) is written; best effort, never raises."""
+        line, col = _locate(self, keys, key=key)
+        return Location(self.path, line, col)
+
+
+def parse(path: str, data: bytes) -> Document:
+    """Parse a spec file's bytes; raises SpecError for anything that is not a usable spec file."""
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError(
+            Location(path),
+            f"file is {len(data) / 1e6:.1f} MB; spec files are limited to {MAX_FILE_BYTES // 2**20} MB",
+            "split it into several files",
+        )
+    text = _decode(path, data)
+    top: Any
+    if path.endswith(TOML_SUFFIXES):
+        top = _parse_toml(path, text)
+        lines = _toml_entry_lines(text)
+    else:
+        top = _parse_yaml(path, data, text)
+        lines = _yaml_entry_lines(text)
+    if top is None:
+        raise SpecError(Location(path, 1, 1), "file is empty", "add a `videos:` mapping of name to entry, or delete it")
+    if not isinstance(top, dict):
+        kind = "a list" if isinstance(top, list) else "a single value"
+        raise SpecError(
+            Location(path, 1, 1),
+            f"top level is {kind}, not a mapping",
+            "a spec file is a mapping with `videos:` (and optionally `defaults:`)",
+        )
+    return Document(path=path, data=top, text=text, entry_lines=lines)
+
+
+def _decode(path: str, data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise SpecError(Location(path), "file is binary, not a text spec file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(Location(path, line, col), "file is not valid UTF-8 text", "save it as UTF-8") from None
+    return text.removeprefix("\ufeff")
+
+
+# ---- TOML
+
+
+_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _parse_toml(path: str, text: str) -> dict[str, Any] | None:
+    try:
+        value = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = _TOML_AT.search(message)
+        line, col = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+        message = _TOML_AT.sub("", message).strip()
+        raise SpecError(Location(path, line, col), f"TOML syntax error: {message}") from None
+    return value or None
+
+
+_TOML_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_TOML_KEY = re.compile(r"""^(\s*)("[^"]*"|'[^']*'|[A-Za-z0-9_.\-/"' ]+?)\s*=""")
+
+
+def _toml_dotted(text: str) -> list[str]:
+    parts: list[str] = []
+    for found in re.finditer(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s"\']+)', text):
+        parts.append(next(g for g in found.groups() if g is not None))
+    return parts
+
+
+def _toml_positions(text: str) -> dict[PathKey, tuple[int, int]]:
+    """Dotted key path -> (line, col) for table headers and `key = value` lines."""
+    out: dict[PathKey, tuple[int, int]] = {}
+    table: tuple[str, ...] = ()
+    in_multiline = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if in_multiline:
+            if raw.count('"""') % 2 == 1 or raw.count("'''") % 2 == 1:
+                in_multiline = False
+            continue
+        header = _TOML_HEADER.match(raw)
+        if header:
+            table = tuple(_toml_dotted(header.group(1)))
+            out.setdefault(table, (number, raw.index("[") + 1))
+            continue
+        pair = _TOML_KEY.match(raw)
+        if pair:
+            path = table + tuple(_toml_dotted(pair.group(2)))
+            out.setdefault(path, (number, len(pair.group(1)) + 1))
+            rest = raw[pair.end() :]
+            if rest.count('"""') == 1 or rest.count("'''") == 1:
+                in_multiline = True
+    return out
+
+
+def _toml_entry_lines(text: str) -> dict[str, tuple[int, int]]:
+    return {
+        path[1]: where
+        for path, where in _toml_positions(text).items()
+        if len(path) == 2 and path[0] == "videos" and isinstance(path[1], str)
+    }
+
+
+# ---- YAML
+
+
+class _YamlSyntax(Exception):
+    def __init__(self, message: str, line: int = 0, col: int = 0, duplicate: PathKey = ()) -> None:
+        super().__init__(message)
+        self.message, self.line, self.col, self.duplicate = message, line, col, duplicate
+
+
+_ryml_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """rapidyaml prints parse errors to fd 2 before raising; the user gets our message instead."""
+    with _ryml_lock:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            yield
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _parse_yaml(path: str, data: bytes, text: str) -> Any:
+    try:
+        return _ryml_load(data)
+    except _YamlSyntax as exc:
+        if exc.duplicate:
+            line, col = _duplicate_position(text, exc.duplicate)
+            raise SpecError(Location(path, line, col), exc.message, "each key may appear once in a mapping") from None
+        raise SpecError(Location(path, exc.line, exc.col), f"YAML syntax error: {exc.message}") from None
+
+
+def _ryml_load(data: bytes) -> Any:
+    import ryml
+
+    try:
+        with _quiet_stderr():
+            tree = ryml.parse_in_arena(data)
+            tree.resolve()
+    except ryml.ExceptionBasic as exc:
+        where = getattr(getattr(exc, "errdata_parse", None), "ymlloc", None)
+        line = int(where.line) if where is not None and where.line < 2**32 else 0
+        col = int(where.col) if where is not None and where.col < 2**32 else 0
+        raise _YamlSyntax(str(getattr(exc, "msg", "")) or "cannot parse", line, col) from None
+    root = tree.root_id()
+    if tree.is_stream(root):
+        docs = []
+        child = tree.first_child(root)
+        while child != ryml.NONE:
+            docs.append(child)
+            child = tree.next_sibling(child)
+        if len(docs) > 1:
+            raise _YamlSyntax(
+                f"the file holds {len(docs)} YAML documents (separated by ---); a spec file holds one", 1, 1
+            )
+        if not docs:
+            return None
+        root = docs[0]
+    return _Walker(tree, ryml.NONE).value(root)
+
+
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_NULLS: Final = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUES: Final = frozenset({"true", "True", "TRUE"})
+_FALSES: Final = frozenset({"false", "False", "FALSE"})
+_STR_TAGS: Final = frozenset({"!!str", "!str", "tag:yaml.org,2002:str", "<tag:yaml.org,2002:str>"})
+
+
+def _plain(text: str) -> Any:
+    """A plain (unquoted) scalar under the YAML 1.2 core schema."""
+    if text in _NULLS:
+        return None
+    if text in _TRUES:
+        return True
+    if text in _FALSES:
+        return False
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        if _INT.match(text):
+            return int(text)
+        if _FLOAT.match(text):
+            return float(text)
+        lower = text.lower()
+        if lower.startswith("0x"):
+            with contextlib.suppress(ValueError):
+                return int(text[2:], 16)
+        if lower.startswith("0o"):
+            with contextlib.suppress(ValueError):
+                return int(text[2:], 8)
+        if lower in (".inf", "+.inf"):
+            return float("inf")
+        if lower == "-.inf":
+            return float("-inf")
+        if lower == ".nan":
+            return float("nan")
+    return text
+
+
+class _Walker:
+    def __init__(self, tree: Any, none: int) -> None:
+        self.tree = tree
+        self.none = none
+
+    def value(self, node: int, path: PathKey = ()) -> Any:
+        tree = self.tree
+        if tree.is_map(node):
+            out: dict[str, Any] = {}
+            child = tree.first_child(node)
+            while child != self.none:
+                key = self._key(child)
+                if key in out:
+                    raise _YamlSyntax(f"duplicate key {key!r}", duplicate=(*path, key))
+                out[key] = self.value(child, (*path, key))
+                child = tree.next_sibling(child)
+            return out
+        if tree.is_seq(node):
+            items: list[Any] = []
+            child = tree.first_child(node)
+            while child != self.none:
+                items.append(self.value(child, (*path, len(items))))
+                child = tree.next_sibling(child)
+            return items
+        if tree.val_is_null(node):
+            return None
+        text = bytes(tree.val(node)).decode("utf-8")
+        if tree.is_val_quoted(node):
+            return text
+        if tree.has_val_tag(node) and bytes(tree.val_tag(node)).decode() in _STR_TAGS:
+            return text
+        return _plain(text)
+
+    def _key(self, node: int) -> str:
+        # Keys are names and parameters: always text, even when written as 5 or true.
+        return bytes(self.tree.key(node)).decode("utf-8")
+
+
+_YAML_TOP = re.compile(r"""^(?:videos|"videos"|'videos')\s*:\s*(#.*)?$""")
+_YAML_KEY = re.compile(r"""^( +)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s#'"\-][^:#]*?|-[^\s:#][^:#]*?)\s*:(?:\s|$)""")
+
+
+def _yaml_entry_lines(text: str) -> dict[str, tuple[int, int]]:
+    """Entry name -> (line, col) for block-style `videos:` mappings, by scanning lines.
+
+    Only lines indented exactly at the entries' level are considered, so prompts and block scalars
+    deeper in an entry cannot be mistaken for names. Flow-style files get no positions here and are
+    located by the composer when needed.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    inside = False
+    indent = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not inside:
+            inside = bool(_YAML_TOP.match(raw))
+            continue
+        stripped = raw.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        depth = len(raw) - len(stripped)
+        if depth == 0:
+            break
+        if indent == 0:
+            indent = depth
+        if depth != indent:
+            continue
+        found = _YAML_KEY.match(raw)
+        if found:
+            name = found.group(2)
+            if name[:1] in "\"'":
+                name = name[1:-1]
+            out.setdefault(name, (number, depth + 1))
+    return out
+
+
+# ---- positions inside a document
+
+
+def _locate(doc: Document, keys: PathKey, *, key: bool) -> tuple[int, int]:
+    if doc.path.endswith(TOML_SUFFIXES):
+        return _toml_locate(doc, keys)
+    found = _compose_locate(doc.text, keys, key=key)
+    if found is not None:
+        return found
+    if len(keys) >= 2 and keys[0] == "videos" and isinstance(keys[1], str) and keys[1] in doc.entry_lines:
+        return doc.entry_lines[keys[1]]
+    return (1, 1)
+
+
+def _toml_locate(doc: Document, keys: PathKey) -> tuple[int, int]:
+    positions = _toml_positions(doc.text)
+    path = tuple(str(k) for k in keys if not isinstance(k, int))
+    while path:
+        if path in positions:
+            return positions[path]
+        path = path[:-1]
+    return (1, 1)
+
+
+def _compose_locate(text: str, keys: PathKey, *, key: bool) -> tuple[int, int] | None:
+    import yaml
+
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=loader_class)
+    except yaml.YAMLError:
+        return None
+    best: tuple[int, int] | None = None
+    for index, step in enumerate(keys):
+        if node is None:
+            break
+        last = index == len(keys) - 1
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if str(k.value) == str(step)), None)
+            if match is None:
+                break
+            key_node, node = match
+            best = _mark(key_node if (last and key) else node)
+            if not last:
+                best = _mark(key_node) if best is None else best
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+            best = _mark(node)
+        else:
+            break
+    return best
+
+
+def _mark(node: Any) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _duplicate_position(text: str, keys: PathKey) -> tuple[int, int]:
+    """Where the second writing of a duplicated key is (PyYAML's composer keeps both)."""
+    import yaml
+
+    parent = _compose_node(text, keys[:-1])
+    if isinstance(parent, yaml.MappingNode):
+        seen = [k for k, _ in parent.value if str(k.value) == str(keys[-1])]
+        if len(seen) > 1:
+            return _mark(seen[1])
+    return (0, 0)
+
+
+def _compose_node(text: str, keys: PathKey) -> Any:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    for step in keys:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if str(k.value) == str(step)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            return None
+    return node

@@ -1,0 +1,174 @@
+"""The write-ahead log of paid submits: claims, their takeover from dead owners, and state moves.
+
+A claim is taken in one `BEGIN IMMEDIATE` transaction before anything is sent, so two processes on
+one store never both submit a key. If the open attempt on a key belongs to a dead process, the claim
+takes it over: the old row is marked SUPERSEDED and kept, the new row points at it (`supersedes`),
+inherits its request id when it had one (so the caller resumes instead of paying again), and is
+marked `in_doubt` when the old one died between claiming and hearing back from the API.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Collection
+
+from reconciler.errors import AttemptStateError
+from reconciler.store.db import Database, Row, Transaction, json_list
+from reconciler.store.owner import is_alive
+from reconciler.store.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
+
+_S = AttemptState
+_OPEN_SQL = "('claimed', 'submitted', 'completed')"
+
+# Which states an attempt may move to, from which. Final states never move again.
+ALLOWED_FROM: dict[AttemptState, frozenset[AttemptState]] = {
+    _S.SUBMITTED: frozenset({_S.CLAIMED}),
+    _S.COMPLETED: frozenset({_S.CLAIMED, _S.SUBMITTED, _S.COMPLETED}),
+    _S.FAILED: OPEN_STATES,
+    _S.EXPIRED: frozenset({_S.SUBMITTED, _S.COMPLETED}),
+    _S.STORED: OPEN_STATES,
+    _S.RELEASED: frozenset({_S.CLAIMED}),
+}
+
+LATENCY_SAMPLES = 50
+
+
+class Rows:
+    """Turns attempt rows into values, asking about each distinct owner's liveness once."""
+
+    def __init__(self, alive: Callable[[Owner], bool] = is_alive) -> None:
+        self._alive = alive
+        self._seen: dict[Owner, bool] = {}
+
+    def attempt(self, row: Row) -> Attempt:
+        owner = Owner(row[7], row[8], row[9], row[10])
+        if owner not in self._seen:
+            self._seen[owner] = self._alive(owner)
+        return Attempt.from_row(row, owner_alive=self._seen[owner])
+
+
+def claim(
+    db: Database, *, key: str, namespace: str, model: str, request_json: str, owner: Owner, now: float
+) -> Attempt | None:
+    """A new open attempt owned by `owner`, or None if the key is stored or held by a live owner."""
+    with db.write() as tx:
+        if tx.one("SELECT 1 FROM outputs WHERE key = ?", (key,)) is not None:
+            return None
+        held = tx.rows(
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE key = ? AND state IN {_OPEN_SQL} ORDER BY id",
+            (key,),
+        )
+        rows = Rows()
+        previous = [rows.attempt(row) for row in held]
+        if any(attempt.owner_alive for attempt in previous):
+            return None
+        state, request_id, submitted_at, completed_at, in_doubt = _S.CLAIMED, None, None, None, False
+        supersedes = None
+        for old in previous:
+            tx.execute("UPDATE attempts SET state = 'superseded', updated_at = ? WHERE id = ?", (now, old.id))
+            supersedes = old.id
+            if old.request_id is not None:
+                state, request_id = old.state, old.request_id
+                submitted_at, completed_at = old.submitted_at, old.completed_at
+            in_doubt = request_id is None
+        attempt_id = tx.insert(
+            "INSERT INTO attempts (key, namespace, model, state, request_json, request_id, owner_host,"
+            " owner_boot, owner_pid, owner_started, claimed_at, submitted_at, completed_at, updated_at,"
+            " supersedes, in_doubt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, namespace, model, state.value, request_json, request_id, owner.host, owner.boot,
+             owner.pid, owner.started, now, submitted_at, completed_at, now, supersedes, int(in_doubt)),
+        )  # fmt: skip
+        return _get(tx, attempt_id)
+
+
+def _get(tx: Transaction, attempt_id: int) -> Attempt:
+    row = tx.one(f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = ?", (attempt_id,))
+    if row is None:
+        raise AttemptStateError(f"there is no attempt {attempt_id} in this store")
+    return Rows().attempt(row)
+
+
+def move(tx: Transaction, attempt_id: int, state: AttemptState, *, now: float) -> Attempt:
+    """Check that attempt `attempt_id` may move to `state` and stamp updated_at; the attempt before."""
+    attempt = _get(tx, attempt_id)
+    if attempt.state is _S.SUPERSEDED:
+        newer = tx.one("SELECT id FROM attempts WHERE supersedes = ?", (attempt_id,))
+        by = f"attempt {newer[0]}" if newer else "a newer attempt"
+        raise AttemptStateError(
+            f"attempt {attempt_id} on {attempt.key} was taken over by {by} because its owner looked dead;"
+            " stop working on it"
+        )
+    if attempt.state not in ALLOWED_FROM[state]:
+        raise AttemptStateError(
+            f"attempt {attempt_id} on {attempt.key} is {attempt.state.value} and cannot become {state.value}"
+        )
+    tx.execute("UPDATE attempts SET state = ?, updated_at = ? WHERE id = ?", (state.value, now, attempt_id))
+    return attempt
+
+
+def record_submitted(db: Database, attempt_id: int, request_id: str, *, now: float) -> Attempt:
+    with db.write() as tx:
+        move(tx, attempt_id, _S.SUBMITTED, now=now)
+        tx.execute(
+            "UPDATE attempts SET request_id = ?, submitted_at = ?, in_doubt = 0 WHERE id = ?",
+            (request_id, now, attempt_id),
+        )
+        return _get(tx, attempt_id)
+
+
+def record_state(
+    db: Database,
+    attempt_id: int,
+    state: AttemptState,
+    *,
+    now: float,
+    error: str | None = None,
+    reason: FailureReason | None = None,
+) -> Attempt:
+    if state in (_S.SUBMITTED, _S.STORED, _S.CLAIMED, _S.SUPERSEDED):
+        raise AttemptStateError(f"record_state cannot set {state.value}: use claim, record_submitted or record_output")
+    if state is _S.FAILED and reason is None:
+        raise AttemptStateError("a failed attempt needs a reason (permanent or temporary)")
+    with db.write() as tx:
+        before = move(tx, attempt_id, state, now=now)
+        if state is _S.COMPLETED and before.completed_at is None:
+            tx.execute("UPDATE attempts SET completed_at = ? WHERE id = ?", (now, attempt_id))
+        if error is not None or reason is not None:
+            tx.execute(
+                "UPDATE attempts SET error = ?, reason = ? WHERE id = ?",
+                (error, reason.value if reason else None, attempt_id),
+            )
+        return _get(tx, attempt_id)
+
+
+def attempt(db: Database, attempt_id: int) -> Attempt:
+    with db.read() as tx:
+        return _get(tx, attempt_id)
+
+
+def latest_for(db: Database, keys: Collection[str]) -> dict[str, Attempt]:
+    """The newest attempt of each key that has one, in one query."""
+    rows = db.rows(
+        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id IN (SELECT max(id) FROM attempts"
+        " WHERE key IN (SELECT value FROM json_each(?)) GROUP BY key)",
+        (json_list(keys),),
+    )
+    convert = Rows()
+    return {row[1]: convert.attempt(row) for row in rows}
+
+
+def open_attempts(db: Database) -> list[Attempt]:
+    rows = db.rows(f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE state IN {_OPEN_SQL} ORDER BY id")
+    convert = Rows()
+    return [convert.attempt(row) for row in rows]
+
+
+def observed_latency(db: Database, model: str) -> float | None:
+    """Median seconds from submit to completion over the model's recent attempts, None without any."""
+    rows = db.rows(
+        "SELECT completed_at - submitted_at FROM attempts WHERE model = ? AND completed_at IS NOT NULL"
+        " AND submitted_at IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
+        (model, LATENCY_SAMPLES),
+    )
+    durations = [row[0] for row in rows if row[0] >= 0]
+    return statistics.median(durations) if durations else None

@@ -1,0 +1,161 @@
+"""The store's one door to SQLite: connections, transactions, and the translation of every sqlite3 error.
+
+No other module imports sqlite3. Every call that can raise goes through `_translated`, which turns
+sqlite3 exceptions into `StoreError`s that say what to do, chained with `from exc`.
+
+Connections run in autocommit mode and open transactions explicitly: writes take `BEGIN IMMEDIATE`
+so a claim reads and writes under one lock; reads in WAL mode never block a writer and are never
+blocked by one. Writers use `synchronous=FULL`: a committed claim or output survives a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import StoreBusyError, StoreError, StoreVersionError
+
+Row = tuple[Any, ...]
+
+BUSY_TIMEOUT_S = 30.0
+
+_HINTS = {
+    "SQLITE_FULL": "the disk is full; free some space and run again",
+    "SQLITE_READONLY": "it is read-only here; check the permissions of the store directory",
+    "SQLITE_PERM": "permission was denied; check the permissions of the store directory",
+    "SQLITE_CANTOPEN": "it cannot be opened; check that the directory exists and is writable",
+    "SQLITE_CORRUPT": "the database is damaged; move state.sqlite aside and run `reconciler verify`",
+    "SQLITE_IOERR": "the disk reported an I/O error; check the disk and run `reconciler verify`",
+}
+
+
+def json_list(values: Iterable[str]) -> str:
+    """Many values as one parameter, for `IN (SELECT value FROM json_each(?))`: one query, no variable limit."""
+    return json.dumps(list(values))
+
+
+@contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        base = name.split("_", 2)[:2]
+        family = "_".join(base)
+        where = f"the store database {path}"
+        if family in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+            raise StoreBusyError(
+                f"{where} stayed locked by another reconciler process for {BUSY_TIMEOUT_S:.0f}s;"
+                " wait for it to finish and run again"
+            ) from exc
+        if family == "SQLITE_NOTADB":
+            raise StoreVersionError(
+                f"{path} is not a reconciler store database; point --store at another directory"
+            ) from exc
+        hint = _HINTS.get(family, "run `reconciler verify`, and report this if it persists")
+        raise StoreError(f"{where} failed ({exc}): {hint}") from exc
+
+
+class Transaction:
+    """Statements inside one open transaction; obtained from `Database.write` or `Database.read`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with _translated(self._path):
+            return list(self._conn.execute(sql, params).fetchall())
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        with _translated(self._path):
+            row: Row | None = self._conn.execute(sql, params).fetchone()
+            return row
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        with _translated(self._path):
+            return self._conn.execute(sql, params).rowcount
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one INSERT; the rowid of the new row."""
+        with _translated(self._path):
+            rowid = self._conn.execute(sql, params).lastrowid
+        assert rowid is not None
+        return rowid
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with _translated(self._path):
+            self._conn.executemany(sql, rows)
+
+
+class Database:
+    """One connection to state.sqlite; close it, or use it as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+        self._conn = conn
+        self.path = path
+        self.readonly = readonly
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool) -> Database:
+        """Connect; a writable connection creates the file and switches it to WAL with FULL sync."""
+        uri = f"{path.absolute().as_uri()}?mode={'ro' if readonly else 'rwc'}"
+        with _translated(path):
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            try:
+                if not readonly:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except BaseException:
+                conn.close()
+                raise
+        return cls(conn, path, readonly=readonly)
+
+    def close(self) -> None:
+        with _translated(self.path):
+            self._conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """One statement outside any explicit transaction (a consistent snapshot by itself)."""
+        return Transaction(self._conn, self.path).rows(sql, params)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return Transaction(self._conn, self.path).one(sql, params)
+
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back if the block raises."""
+        with self._transaction("BEGIN IMMEDIATE") as tx:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        """A deferred transaction: several reads see one snapshot, and no writer is blocked."""
+        with self._transaction("BEGIN") as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Transaction]:
+        with _translated(self.path):
+            self._conn.execute(begin)
+        try:
+            yield Transaction(self._conn, self.path)
+        except BaseException:
+            with _translated(self.path):
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+            raise
+        with _translated(self.path):
+            self._conn.execute("COMMIT")

@@ -1,0 +1,241 @@
+"""Content-addressed blobs on disk: `objects/sha256/<2 hex>/<62 hex>`, written atomically, never changed.
+
+Bytes go to a temp file under `tmp/` (same filesystem as `objects/`), are hashed while they stream,
+flushed and fsynced, made read-only, then renamed to the name of their hash, and the directory is
+fsynced. A crash at any point leaves either no object or a whole one; what it can leave is a temp
+file, named `<pid>-<start ticks>-<random>.part` so the next `Store.open` removes it once its owner
+is dead (or a day has passed) without touching a temp file a running process is still writing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from reconciler.errors import BlobRejectedError, StoreError
+from reconciler.store.owner import current_owner, is_alive
+from reconciler.store.records import BlobInfo, Owner, is_digest
+
+CHUNK = 1 << 20
+STALE_TEMP_S = 24 * 3600.0
+_TEMP_RE = re.compile(r"(\d+)-(\d+)-[0-9a-f]+\.part")
+_HEX = frozenset("0123456789abcdef")
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """A binary file-like source: anything with `read(n) -> bytes`."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """("sha256:<hex>", size) of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return f"sha256:{digest.hexdigest()}", size
+
+
+class Objects:
+    """The blob directories of one store root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects = root / "objects" / "sha256"
+        self.tmp = root / "tmp"
+        self.quarantine_dir = root / "quarantine"
+
+    def create_layout(self) -> None:
+        for path in (self.objects, self.tmp):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        if not is_digest(digest):
+            raise ValueError(f"not a blob digest: {digest!r}")
+        hexdigest = digest.removeprefix("sha256:")
+        return self.objects / hexdigest[:2] / hexdigest[2:]
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
+        return BlobWriter(self, max_bytes=max_bytes, expected_size=expected_size)
+
+    def put_stream(
+        self,
+        source: Iterable[bytes] | Readable,
+        *,
+        max_bytes: int | None = None,
+        expected_size: int | None = None,
+    ) -> BlobInfo:
+        with self.writer(max_bytes=max_bytes, expected_size=expected_size) as writer:
+            # A file is also an iterable (of lines); read it in fixed chunks instead.
+            if isinstance(source, Readable):
+                while chunk := source.read(CHUNK):
+                    writer.write(chunk)
+            else:
+                for chunk in source:
+                    writer.write(chunk)
+            return writer.commit()
+
+    def walk(self) -> Iterator[tuple[str | None, Path]]:
+        """Every file under objects/: (digest, path), with digest None for a name that is not one."""
+        if not self.objects.is_dir():
+            return
+        for shard in sorted(self.objects.iterdir()):
+            if not shard.is_dir() or shard.is_symlink():
+                yield None, shard
+                continue
+            for path in sorted(shard.iterdir()):
+                name = shard.name + path.name
+                ok = len(shard.name) == 2 and len(name) == 64 and set(name) <= _HEX and path.is_file()
+                yield (f"sha256:{name}" if ok else None), path
+
+    def remove(self, digest: str) -> int:
+        """Delete one object; the bytes freed (0 if it was already gone)."""
+        path = self.path(digest)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise StoreError(f"could not remove {path} ({exc}); check the store's permissions") from exc
+        return size
+
+    def quarantine(self, path: Path, *, now: float) -> Path:
+        """Move a bad file out of objects/ into quarantine/ for a person to inspect."""
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine_dir / f"{path.parent.name}{path.name}.{int(now)}.{secrets.token_hex(4)}"
+        try:
+            os.replace(path, target)
+            fsync_dir(path.parent)
+        except OSError as exc:
+            raise StoreError(f"could not move {path} to {target} ({exc}); check permissions") from exc
+        return target
+
+    def clean_temp(self, *, now: float) -> list[Path]:
+        """Remove temp files whose writer is dead or that are older than a day; the paths removed."""
+        if not self.tmp.is_dir():
+            return []
+        me = current_owner()
+        removed = []
+        for path in self.tmp.iterdir():
+            match = _TEMP_RE.fullmatch(path.name)
+            try:
+                old = now - path.lstat().st_mtime > STALE_TEMP_S
+            except FileNotFoundError:
+                continue
+            if match and not old:
+                owner = Owner(me.host, me.boot, int(match[1]), int(match[2]))
+                if is_alive(owner):
+                    continue
+            elif not match and not old:
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"could not remove stray temp file {path} ({exc})") from exc
+            removed.append(path)
+        return removed
+
+
+class BlobWriter:
+    """An object being written: `write` chunks, then `commit`; leaving the `with` without it discards."""
+
+    def __init__(self, objects: Objects, *, max_bytes: int | None, expected_size: int | None) -> None:
+        self._objects = objects
+        self._max_bytes = max_bytes
+        self._expected_size = expected_size
+        me = current_owner()
+        self.temp_path = objects.tmp / f"{me.pid}-{me.started}-{secrets.token_hex(8)}.part"
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._done = False
+        try:
+            objects.tmp.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise StoreError(f"could not create a temp file in {objects.tmp} ({exc}); check permissions") from exc
+        self._file = os.fdopen(fd, "wb")
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.abort()
+
+    def write(self, chunk: bytes) -> None:
+        if self._done:
+            raise StoreError("this blob writer is already committed or aborted; open a new one")
+        if self._max_bytes is not None and self.size + len(chunk) > self._max_bytes:
+            self.abort()
+            raise BlobRejectedError(f"a blob grew past the limit of {self._max_bytes} bytes; it was discarded")
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            self.abort()
+            raise StoreError(f"could not write {self.temp_path} ({exc}); is the disk full?") from exc
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> BlobInfo:
+        """Make the bytes an object (or find the identical one already there) and return it."""
+        if self._done:
+            raise StoreError("this blob writer is already committed or aborted; open a new one")
+        if self._expected_size is not None and self.size != self._expected_size:
+            self.abort()
+            raise BlobRejectedError(
+                f"a blob ended after {self.size} bytes where {self._expected_size} were expected"
+                " (truncated download?); it was discarded"
+            )
+        digest = f"sha256:{self._hash.hexdigest()}"
+        target = self._objects.path(digest)
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            if target.exists():
+                self.temp_path.unlink()
+            else:
+                new_shard = not target.parent.exists()
+                target.parent.mkdir(exist_ok=True)
+                if new_shard:
+                    fsync_dir(target.parent.parent)
+                os.chmod(self.temp_path, 0o444)
+                os.replace(self.temp_path, target)
+                fsync_dir(target.parent)
+        except OSError as exc:
+            self.abort()
+            raise StoreError(f"could not store a blob as {target} ({exc}); check disk space and permissions") from exc
+        self._done = True
+        return BlobInfo(digest=digest, size=self.size, path=target)
+
+    def abort(self) -> None:
+        """Discard the temp file; harmless after commit or a previous abort."""
+        if self._done:
+            return
+        self._done = True
+        self._file.close()
+        self.temp_path.unlink(missing_ok=True)

@@ -1,0 +1,82 @@
+"""Rows of what has been fetched and kept: outputs (key -> blob) and the uploaded-image cache.
+
+Recording an output is the moment a paid result becomes safe: it happens in one FULL-sync
+transaction that also closes the attempt that produced it, and only after the blob is an object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from reconciler.errors import StoreError
+from reconciler.store import attempts
+from reconciler.store.db import Database, json_list
+from reconciler.store.objects import Objects
+from reconciler.store.records import OUTPUT_COLUMNS, AttemptState, Output
+
+
+def record_output(
+    db: Database,
+    objects: Objects,
+    key: str,
+    *,
+    digest: str,
+    size: int,
+    model: str,
+    request_id: str | None,
+    cost_usd: float | None,
+    namespace: str,
+    name_hint: str | None,
+    attempt_id: int | None,
+    now: float,
+) -> Output:
+    """Point `key` at an existing blob (replacing any previous output) and mark the attempt STORED."""
+    path = objects.path(digest)
+    output = Output(key, digest, size, model, request_id, cost_usd, namespace, name_hint, now)
+    with db.write() as tx:
+        # Checked under the write lock, so a concurrent gc cannot delete the blob after the check.
+        try:
+            actual = path.stat().st_size
+        except FileNotFoundError:
+            raise StoreError(f"cannot record {key}: blob {digest} is not in the store; write it first") from None
+        if actual != size:
+            raise StoreError(f"cannot record {key}: blob {digest} has {actual} bytes, not {size}")
+        if attempt_id is not None:
+            attempts.move(tx, attempt_id, AttemptState.STORED, now=now)
+        tx.execute(
+            f"INSERT OR REPLACE INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, digest, size, model, request_id, cost_usd, namespace, name_hint, now),
+        )
+    return output
+
+
+def outputs_for(db: Database, keys: Collection[str]) -> dict[str, Output]:
+    """The outputs of those keys that have one, in one indexed query."""
+    rows = db.rows(
+        f"SELECT {OUTPUT_COLUMNS} FROM outputs WHERE key IN (SELECT value FROM json_each(?))",
+        (json_list(keys),),
+    )
+    return {row[0]: Output.from_row(row) for row in rows}
+
+
+def all_outputs(db: Database) -> list[Output]:
+    return [Output.from_row(row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs ORDER BY key")]
+
+
+def drop_output(db: Database, key: str) -> bool:
+    """Forget the output of `key` (its blob stays until gc); whether there was one."""
+    with db.write() as tx:
+        return tx.execute("DELETE FROM outputs WHERE key = ?", (key,)) > 0
+
+
+def remember_upload(db: Database, namespace: str, image_sha256: str, url: str, *, now: float) -> None:
+    with db.write() as tx:
+        tx.execute(
+            "INSERT OR REPLACE INTO uploads (namespace, image_sha256, url, created) VALUES (?, ?, ?, ?)",
+            (namespace, image_sha256, url, now),
+        )
+
+
+def uploaded_url(db: Database, namespace: str, image_sha256: str) -> str | None:
+    row = db.one("SELECT url FROM uploads WHERE namespace = ? AND image_sha256 = ?", (namespace, image_sha256))
+    return None if row is None else str(row[0])

@@ -1,0 +1,169 @@
+"""The values the store hands out: outputs, attempts, blob facts, and the closed sets they use.
+
+Everything here is frozen and free of I/O, so `plan` can take these values as its observation of
+the store and diff them purely. Rows are turned into these values in exactly one place each
+(`Output.from_row`, `Attempt.from_row`), next to the column lists they read.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def is_digest(value: str) -> bool:
+    """True for "sha256:" followed by 64 lowercase hex digits (the form of keys and blob digests)."""
+    return DIGEST_RE.fullmatch(value) is not None
+
+
+class Clock(Protocol):
+    """Where the store reads wall-clock time (seconds since the epoch) for its timestamps."""
+
+    def now(self) -> float: ...
+
+
+class AttemptState(enum.Enum):
+    """Where one paid submit stands. CLAIMED, SUBMITTED and COMPLETED are open; the rest are final."""
+
+    CLAIMED = "claimed"  # intent and exact body recorded; submit not known to be sent (dead owner: in doubt)
+    SUBMITTED = "submitted"  # the API gave a request id: the job is in flight and paid for
+    COMPLETED = "completed"  # the API says the job is done; the output may still be downloading
+    STORED = "stored"  # the output is in the store; nothing more to do
+    FAILED = "failed"  # the API refused or failed the job; see reason and error
+    EXPIRED = "expired"  # the job was done but its result is gone from the API
+    RELEASED = "released"  # the owner gave the claim back before sending anything; nothing was paid
+    SUPERSEDED = "superseded"  # the owner died with this open; a newer attempt took it over
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATES
+
+
+OPEN_STATES = frozenset({AttemptState.CLAIMED, AttemptState.SUBMITTED, AttemptState.COMPLETED})
+
+
+class FailureReason(enum.Enum):
+    """Why an attempt failed, which decides whether trying again can help."""
+
+    PERMANENT = "permanent"  # the request itself is wrong or refused (invalid, content-blocked): retrying repeats it
+    TEMPORARY = "temporary"  # the backend failed this time (overload, timeout, 5xx): a new attempt may succeed
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """An object in the store: its digest ("sha256:<hex>"), size in bytes and path on disk."""
+
+    digest: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process holding an attempt: host name, boot id, pid and the pid's start time (clock ticks)."""
+
+    host: str
+    boot: str
+    pid: int
+    started: int
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+OUTPUT_COLUMNS = "key, digest, size, model, request_id, cost_usd, namespace, name_hint, created"
+
+
+@dataclass(frozen=True)
+class Output:
+    """A paid result kept in the store: the key it answers and the blob that holds it."""
+
+    key: str
+    digest: str
+    size: int
+    model: str
+    request_id: str | None
+    cost_usd: float | None
+    namespace: str
+    name_hint: str | None
+    created: float
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Output:
+        key, digest, size, model, request_id, cost, namespace, hint, created = row
+        return cls(key, digest, size, model, request_id, cost, namespace, hint, created)
+
+
+ATTEMPT_COLUMNS = (
+    "id, key, namespace, model, state, request_json, request_id, owner_host, owner_boot, owner_pid,"
+    " owner_started, claimed_at, submitted_at, completed_at, updated_at, error, reason, supersedes, in_doubt"
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One paid submit of one key, as recorded before and after it was sent.
+
+    `request_json` is the exact body to send (canonical JSON); resend those bytes, never a re-rendering.
+    `in_doubt` is true when this attempt took over a dead owner's claim whose submit may or may not
+    have reached the API: look the request up in the account's history before submitting again.
+    `owner_alive` is observed when the row is read (an owner on another host counts as alive).
+    """
+
+    id: int
+    key: str
+    namespace: str
+    model: str
+    state: AttemptState
+    request_json: str
+    request_id: str | None
+    owner: Owner
+    claimed_at: float
+    submitted_at: float | None
+    completed_at: float | None
+    updated_at: float
+    error: str | None
+    reason: FailureReason | None
+    supersedes: int | None
+    in_doubt: bool
+    owner_alive: bool
+
+    @property
+    def request_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.request_json)
+        return body
+
+    @property
+    def is_open(self) -> bool:
+        return self.state.is_open
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any], *, owner_alive: bool) -> Attempt:
+        (id_, key, namespace, model, state, body, request_id, host, boot, pid, started) = row[:11]
+        (claimed, submitted, completed, updated, error, reason, supersedes, in_doubt) = row[11:]
+        return cls(
+            id=id_,
+            key=key,
+            namespace=namespace,
+            model=model,
+            state=AttemptState(state),
+            request_json=body,
+            request_id=request_id,
+            owner=Owner(host, boot, pid, started),
+            claimed_at=claimed,
+            submitted_at=submitted,
+            completed_at=completed,
+            updated_at=updated,
+            error=error,
+            reason=FailureReason(reason) if reason is not None else None,
+            supersedes=supersedes,
+            in_doubt=bool(in_doubt),
+            owner_alive=owner_alive,
+        )

@@ -1,0 +1,104 @@
+"""The versioned schema of state.sqlite and its migrations.
+
+The version lives in `PRAGMA user_version`; `PRAGMA application_id` marks the file as ours so a stray
+SQLite file is refused instead of written into. `MIGRATIONS[n]` takes a store from version n-1 to n;
+a new release appends a step and never edits an old one. A store whose version is newer than
+`SCHEMA_VERSION` was written by a newer reconciler and is refused untouched.
+"""
+
+from __future__ import annotations
+
+from reconciler.errors import StoreVersionError
+from reconciler.store.db import Database, Transaction
+
+APPLICATION_ID = 0x52454356  # "RECV"
+
+SCHEMA_VERSION = 1
+
+_V1 = (
+    """CREATE TABLE outputs (
+        key        TEXT PRIMARY KEY,
+        digest     TEXT NOT NULL,
+        size       INTEGER NOT NULL CHECK (size >= 0),
+        model      TEXT NOT NULL,
+        request_id TEXT,
+        cost_usd   REAL,
+        namespace  TEXT NOT NULL,
+        name_hint  TEXT,
+        created    REAL NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX outputs_by_digest ON outputs (digest)",
+    """CREATE TABLE attempts (
+        id            INTEGER PRIMARY KEY,
+        key           TEXT NOT NULL,
+        namespace     TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('claimed', 'submitted', 'completed', 'stored',
+                                                     'failed', 'expired', 'released', 'superseded')),
+        request_json  TEXT NOT NULL,
+        request_id    TEXT,
+        owner_host    TEXT NOT NULL,
+        owner_boot    TEXT NOT NULL,
+        owner_pid     INTEGER NOT NULL,
+        owner_started INTEGER NOT NULL,
+        claimed_at    REAL NOT NULL,
+        submitted_at  REAL,
+        completed_at  REAL,
+        updated_at    REAL NOT NULL,
+        error         TEXT,
+        reason        TEXT CHECK (reason IN ('permanent', 'temporary')),
+        supersedes    INTEGER REFERENCES attempts (id) ON DELETE SET NULL,
+        in_doubt      INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX attempts_by_key ON attempts (key, id)",
+    "CREATE INDEX attempts_open ON attempts (key) WHERE state IN ('claimed', 'submitted', 'completed')",
+    "CREATE INDEX attempts_by_model ON attempts (model, completed_at) WHERE completed_at IS NOT NULL",
+    """CREATE TABLE uploads (
+        namespace    TEXT NOT NULL,
+        image_sha256 TEXT NOT NULL,
+        url          TEXT NOT NULL,
+        created      REAL NOT NULL,
+        PRIMARY KEY (namespace, image_sha256)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+
+
+def read_version(tx: Transaction) -> tuple[int, int]:
+    """(application_id, user_version) of the open database."""
+    app = tx.one("PRAGMA application_id")
+    version = tx.one("PRAGMA user_version")
+    assert app is not None
+    assert version is not None
+    return int(app[0]), int(version[0])
+
+
+def check_version(db: Database, app: int, version: int) -> None:
+    """Refuse a database that is not ours or is newer than this code; an older one is fine."""
+    if version > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"the store at {db.path.parent} has schema version {version}, but this reconciler"
+            f" understands up to version {SCHEMA_VERSION}; upgrade reconciler to use this store"
+        )
+    if version > 0 and app != APPLICATION_ID:
+        raise StoreVersionError(
+            f"{db.path} is an SQLite database but not a reconciler store; point --store at another directory"
+        )
+
+
+def migrate(db: Database) -> None:
+    """Bring a writable database to SCHEMA_VERSION in one transaction; a no-op when it is current."""
+    with db.write() as tx:
+        app, version = read_version(tx)
+        check_version(db, app, version)
+        if version == 0 and tx.one("SELECT 1 FROM sqlite_master LIMIT 1") is not None:
+            raise StoreVersionError(
+                f"{db.path} holds tables but no reconciler schema version; point --store at another directory"
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[step]:
+                tx.execute(statement)
+        if version < SCHEMA_VERSION:
+            tx.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

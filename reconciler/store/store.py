@@ -1,0 +1,232 @@
+"""The store as the rest of the reconciler sees it: one root directory, opened once per run.
+
+    <root>/objects/sha256/ab/cdef...   immutable blobs, named by the sha256 of their bytes
+    <root>/tmp/                        blobs being written (and strays of crashed writers)
+    <root>/quarantine/                 blobs verify found corrupt, kept for a person to inspect
+    <root>/state.sqlite                outputs, attempts and uploads (WAL)
+
+`StoreView` is the read side `plan` uses: it never creates anything and never blocks an apply
+(`Store.open_readonly` of a root that does not exist yet is an empty view). `Store` adds the writes.
+The work is done by one module per idea (objects, attempts, outputs, verify, gc, layout); these
+classes hold the connection, the root and the clock, and pass them on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection, Iterable, Mapping, Set
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import StoreError
+from reconciler.store import attempts, outputs
+from reconciler.store.db import Database
+from reconciler.store.gc import GcReport, gc
+from reconciler.store.layout import LayoutReport, layout
+from reconciler.store.objects import BlobWriter, Objects, Readable
+from reconciler.store.owner import current_owner
+from reconciler.store.records import Attempt, AttemptState, BlobInfo, Clock, FailureReason, Output, Owner
+from reconciler.store.schema import SCHEMA_VERSION, check_version, migrate, read_version
+from reconciler.store.verify import VerifyReport, verify
+
+STATE_FILE = "state.sqlite"
+
+
+class SystemClock:
+    """Wall-clock time from `time.time`."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class StoreView:
+    """Read-only access to a store; every lookup is one query whatever the number of keys."""
+
+    def __init__(self, root: Path, db: Database | None, *, clock: Clock) -> None:
+        self.root = root
+        self._db = db
+        self._objects = Objects(root)
+        self._clock = clock
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> StoreView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def has_blob(self, digest: str) -> bool:
+        return self._objects.has(digest)
+
+    def blob_path(self, digest: str) -> Path:
+        return self._objects.path(digest)
+
+    def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
+        return {} if self._db is None else outputs.outputs_for(self._db, keys)
+
+    def all_outputs(self) -> list[Output]:
+        return [] if self._db is None else outputs.all_outputs(self._db)
+
+    def attempts_for(self, keys: Collection[str]) -> dict[str, Attempt]:
+        """The latest attempt of each key that has one."""
+        return {} if self._db is None else attempts.latest_for(self._db, keys)
+
+    def open_attempts(self) -> list[Attempt]:
+        return [] if self._db is None else attempts.open_attempts(self._db)
+
+    def attempt(self, attempt_id: int) -> Attempt:
+        return attempts.attempt(self._require_db(), attempt_id)
+
+    def observed_latency(self, model: str) -> float | None:
+        return None if self._db is None else attempts.observed_latency(self._db, model)
+
+    def uploaded_url(self, namespace: str, image_sha256: str) -> str | None:
+        return None if self._db is None else outputs.uploaded_url(self._db, namespace, image_sha256)
+
+    def _require_db(self) -> Database:
+        if self._db is None:
+            raise StoreError(f"the store at {self.root} does not exist yet or is closed")
+        return self._db
+
+
+class Store(StoreView):
+    """A store opened for writing; `Store.open` creates its layout and brings its schema up to date."""
+
+    def __init__(self, root: Path, db: Database, *, clock: Clock, removed_temp: tuple[Path, ...]) -> None:
+        super().__init__(root, db, clock=clock)
+        self.removed_temp_files = removed_temp
+
+    @classmethod
+    def open(cls, root: Path, *, clock: Clock | None = None) -> Store:
+        clock = clock or SystemClock()
+        objects = Objects(root)
+        try:
+            objects.create_layout()
+        except OSError as exc:
+            raise StoreError(f"cannot create the store at {root} ({exc}); check the path and permissions") from exc
+        db = Database.open(root / STATE_FILE, readonly=False)
+        try:
+            migrate(db)
+            removed = tuple(objects.clean_temp(now=clock.now()))
+        except BaseException:
+            db.close()
+            raise
+        return cls(root, db, clock=clock, removed_temp=removed)
+
+    @classmethod
+    def open_readonly(cls, root: Path, *, clock: Clock | None = None) -> StoreView:
+        """A view for plan; an empty one, creating nothing, when the store does not exist yet."""
+        clock = clock or SystemClock()
+        path = root / STATE_FILE
+        if not path.is_file():
+            return StoreView(root, None, clock=clock)
+        db = Database.open(path, readonly=True)
+        try:
+            with db.read() as tx:
+                app, version = read_version(tx)
+            check_version(db, app, version)
+        except BaseException:
+            db.close()
+            raise
+        if version == SCHEMA_VERSION:
+            return StoreView(root, db, clock=clock)
+        db.close()
+        if version == 0:  # created a moment ago by a concurrent open that has not committed its schema
+            return StoreView(root, None, clock=clock)
+        cls.open(root, clock=clock).close()  # an older schema: upgrade it once, then read
+        return cls.open_readonly(root, clock=clock)
+
+    @property
+    def _writable(self) -> Database:
+        return self._require_db()
+
+    def __enter__(self) -> Store:
+        return self
+
+    # Blobs
+
+    def blob_writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
+        """An incremental writer: `write` chunks as they arrive, then `commit()`; see BlobWriter."""
+        return self._objects.writer(max_bytes=max_bytes, expected_size=expected_size)
+
+    def put_stream(
+        self, source: Iterable[bytes] | Readable, *, max_bytes: int | None = None, expected_size: int | None = None
+    ) -> BlobInfo:
+        return self._objects.put_stream(source, max_bytes=max_bytes, expected_size=expected_size)
+
+    # Outputs and uploads
+
+    def record_output(
+        self,
+        key: str,
+        *,
+        digest: str,
+        size: int,
+        model: str,
+        request_id: str | None,
+        cost_usd: float | None,
+        namespace: str,
+        name_hint: str | None = None,
+        attempt_id: int | None = None,
+    ) -> Output:
+        """Record that `key` is answered by blob `digest`; with attempt_id, that attempt becomes STORED."""
+        return outputs.record_output(
+            self._writable, self._objects, key, digest=digest, size=size, model=model, request_id=request_id,
+            cost_usd=cost_usd, namespace=namespace, name_hint=name_hint, attempt_id=attempt_id,
+            now=self._clock.now(),
+        )  # fmt: skip
+
+    def drop_output(self, key: str) -> bool:
+        return outputs.drop_output(self._writable, key)
+
+    def remember_upload(self, namespace: str, image_sha256: str, url: str) -> None:
+        outputs.remember_upload(self._writable, namespace, image_sha256, url, now=self._clock.now())
+
+    # Attempts
+
+    def claim(
+        self, key: str, *, namespace: str, model: str, request_body: Mapping[str, Any], owner: Owner | None = None
+    ) -> Attempt | None:
+        """Claim `key` before submitting it; None when it is already stored or a live owner holds it.
+
+        The attempt returned is yours. State CLAIMED: submit `attempt.request_json`, unless
+        `attempt.in_doubt`, in which case first look the request up in the account's history.
+        State SUBMITTED or COMPLETED: a dead owner's paid job was taken over; resume it by request id.
+        """
+        body = json.dumps(request_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return attempts.claim(
+            self._writable, key=key, namespace=namespace, model=model, request_json=body,
+            owner=owner or current_owner(), now=self._clock.now(),
+        )  # fmt: skip
+
+    def record_submitted(self, attempt_id: int, request_id: str) -> Attempt:
+        return attempts.record_submitted(self._writable, attempt_id, request_id, now=self._clock.now())
+
+    def record_state(
+        self, attempt_id: int, state: AttemptState, *, error: str | None = None, reason: FailureReason | None = None
+    ) -> Attempt:
+        """Move an attempt to COMPLETED, FAILED (reason required) or EXPIRED."""
+        return attempts.record_state(
+            self._writable, attempt_id, state, now=self._clock.now(), error=error, reason=reason
+        )
+
+    def release(self, attempt_id: int) -> Attempt:
+        """Give back a claim whose submit was never sent (Ctrl-C, budget stop); nothing was paid."""
+        return attempts.record_state(self._writable, attempt_id, AttemptState.RELEASED, now=self._clock.now())
+
+    # Maintenance and layout
+
+    def verify(self) -> VerifyReport:
+        return verify(self._writable, self._objects, now=self._clock.now())
+
+    def gc(self, roots: Set[str], *, dry_run: bool = False) -> GcReport:
+        return gc(self._writable, self._objects, roots, dry_run=dry_run)
+
+    def layout(self, out_dir: Path, wanted: Mapping[str, str]) -> LayoutReport:
+        """Make `out_dir` hold exactly `wanted` (name -> blob digest) as `<name>.mp4` files."""
+        return layout(out_dir, wanted, blob_path=self._objects.path)

@@ -219,6 +219,8 @@ def _document_entries(doc: Document, out: _Collector) -> Iterable[_Partial]:
             hint = catalog.did_you_mean(key, ("videos", "defaults")) or "a spec file holds `videos:` and `defaults:`"
             out.error(doc.at((key,), key=True), f"unknown top-level key {key!r}", hint)
     if "videos" not in top:
+        if any(key not in ("videos", "defaults") for key in top):
+            return  # a misspelt `videos` is already reported, with a did-you-mean
         out.error(doc.at(()), "no `videos:` mapping in this file", "add `videos:` with one entry per video")
         return
     videos = top["videos"]

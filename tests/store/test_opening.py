@@ -1,0 +1,120 @@
+"""Opening a store: layout on first use, schema versions, read-only views for plan, errors users can act on."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import StoreError, StoreVersionError
+from reconciler.store import SCHEMA_VERSION, Store
+
+
+def key(n: int) -> str:
+    return "sha256:" + hashlib.sha256(f"key-{n}".encode()).hexdigest()
+
+
+def set_user_version(path: Path, version: int) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_opening_a_missing_store_creates_its_layout(root: Path, clock) -> None:
+    with Store.open(root, clock=clock):
+        pass
+    assert (root / "objects" / "sha256").is_dir()
+    assert (root / "tmp").is_dir()
+    assert (root / "state.sqlite").is_file()
+
+
+def test_the_state_database_uses_wal_and_is_versioned(root: Path, clock) -> None:
+    Store.open(root, clock=clock).close()
+    conn = sqlite3.connect(root / "state.sqlite")
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    finally:
+        conn.close()
+
+
+def test_what_was_recorded_is_there_after_reopening(root: Path, clock) -> None:
+    with Store.open(root, clock=clock) as store:
+        info = store.put_stream([b"video"])
+        store.record_output(
+            key(1), digest=info.digest, size=info.size, model="m", request_id="r", cost_usd=1.0, namespace="fake"
+        )
+    with Store.open(root, clock=clock) as store:
+        assert store.outputs_for([key(1)])[key(1)].digest == info.digest
+
+
+def test_a_store_written_by_a_newer_version_is_refused_untouched(root: Path, clock) -> None:
+    Store.open(root, clock=clock).close()
+    set_user_version(root / "state.sqlite", SCHEMA_VERSION + 1)
+    before = (root / "state.sqlite").read_bytes()
+    with pytest.raises(StoreVersionError) as refused:
+        Store.open(root, clock=clock)
+    assert f"schema version {SCHEMA_VERSION + 1}" in str(refused.value)
+    assert f"up to version {SCHEMA_VERSION}" in str(refused.value)
+    with pytest.raises(StoreVersionError):
+        Store.open_readonly(root)
+    assert (root / "state.sqlite").read_bytes() == before
+
+
+def test_a_file_that_is_not_a_database_is_refused_with_a_store_error(root: Path, clock) -> None:
+    root.mkdir()
+    (root / "state.sqlite").write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreVersionError, match="not a reconciler store") as refused:
+        Store.open(root, clock=clock)
+    assert isinstance(refused.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_someone_elses_sqlite_database_is_refused(root: Path, clock) -> None:
+    root.mkdir()
+    conn = sqlite3.connect(root / "state.sqlite")
+    conn.execute("CREATE TABLE notes (text)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreVersionError, match="no reconciler schema version"):
+        Store.open(root, clock=clock)
+
+
+def test_a_store_root_that_cannot_be_created_is_a_store_error(tmp_path: Path, clock) -> None:
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(StoreError, match="cannot create the store"):
+        Store.open(tmp_path / "file" / ".reconciler", clock=clock)
+
+
+def test_a_read_only_view_of_a_missing_store_is_empty_and_creates_nothing(root: Path) -> None:
+    with Store.open_readonly(root) as view:
+        assert view.outputs_for([key(1)]) == {}
+        assert view.attempts_for([key(1)]) == {}
+        assert view.all_outputs() == []
+        assert view.open_attempts() == []
+        assert view.observed_latency("wan2.7-t2v") is None
+        assert view.uploaded_url("fake", "abc") is None
+        assert not view.has_blob("sha256:" + "0" * 64)
+    assert not root.exists()
+
+
+def test_a_read_only_view_sees_what_a_writer_committed_and_never_blocks_it(root: Path, clock) -> None:
+    with Store.open(root, clock=clock) as store, Store.open_readonly(root) as view:
+        assert view.attempts_for([key(1)]) == {}
+        attempt = store.claim(key(1), namespace="fake", model="m", request_body={"prompt": "a"})
+        assert attempt is not None
+        assert view.attempts_for([key(1)])[key(1)].id == attempt.id
+        # A long read snapshot in the view does not stop the writer from committing.
+        conn = sqlite3.connect(f"file:{root / 'state.sqlite'}?mode=ro", uri=True, isolation_level=None)
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM attempts").fetchone()
+            store.record_submitted(attempt.id, "req-1")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        assert view.attempts_for([key(1)])[key(1)].request_id == "req-1"

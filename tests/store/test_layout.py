@@ -1,0 +1,110 @@
+"""out/<name>.mp4 mirrors the wanted set exactly, and layout touches nothing outside out/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import OutputNameError
+from reconciler.store import LayoutAction, Store
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return tmp_path / "out"
+
+
+def test_a_wanted_output_is_a_hard_link_to_its_blob(store: Store, out: Path) -> None:
+    info = store.put_stream([b"video one"])
+    report = store.layout(out, {"one": info.digest})
+    assert report.paths(LayoutAction.LINKED) == (out / "one.mp4",)
+    assert os.path.samefile(out / "one.mp4", info.path)
+
+
+def test_names_with_slashes_become_subdirectories(store: Store, out: Path) -> None:
+    info = store.put_stream([b"video"])
+    store.layout(out, {"launch/teaser": info.digest})
+    assert (out / "launch" / "teaser.mp4").read_bytes() == b"video"
+
+
+def test_laying_out_twice_changes_nothing(store: Store, out: Path) -> None:
+    info = store.put_stream([b"video"])
+    store.layout(out, {"one": info.digest})
+    report = store.layout(out, {"one": info.digest})
+    assert report.paths(LayoutAction.UNCHANGED) == (out / "one.mp4",)
+    assert len(report.changes) == 1
+
+
+def test_a_changed_output_is_replaced(store: Store, out: Path) -> None:
+    old = store.put_stream([b"old cut"])
+    new = store.put_stream([b"new cut"])
+    store.layout(out, {"one": old.digest})
+    report = store.layout(out, {"one": new.digest})
+    assert report.paths(LayoutAction.REPLACED) == (out / "one.mp4",)
+    assert (out / "one.mp4").read_bytes() == b"new cut"
+    assert old.path.read_bytes() == b"old cut", "replacing the link never writes through to the old blob"
+
+
+def test_a_removed_or_renamed_spec_loses_its_file_and_emptied_directories(store: Store, out: Path) -> None:
+    info = store.put_stream([b"video"])
+    store.layout(out, {"drafts/old-name": info.digest})
+    report = store.layout(out, {"final/new-name": info.digest})
+    assert report.paths(LayoutAction.REMOVED) == (out / "drafts" / "old-name.mp4",)
+    assert not (out / "drafts").exists()
+    assert (out / "final" / "new-name.mp4").read_bytes() == b"video"
+
+
+def test_files_that_layout_could_not_have_made_are_left_alone(store: Store, out: Path) -> None:
+    info = store.put_stream([b"video"])
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "README.txt").write_text("mine")
+    (out / "empty-dir-of-mine").mkdir()
+    store.layout(out, {"one": info.digest})
+    assert (out / "notes" / "README.txt").read_text() == "mine"
+    assert (out / "empty-dir-of-mine").is_dir()
+
+
+def test_a_symlink_inside_out_is_never_followed(store: Store, out: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.mp4").write_bytes(b"not ours")
+    out.mkdir()
+    (out / "link").symlink_to(elsewhere, target_is_directory=True)
+    info = store.put_stream([b"video"])
+    report = store.layout(out, {"link/precious": info.digest, "one": info.digest})
+    assert len(report.problems) == 1
+    assert "symlink" in report.problems[0]
+    assert (elsewhere / "precious.mp4").read_bytes() == b"not ours"
+    assert (out / "one.mp4").exists()
+
+
+@pytest.mark.parametrize("name", ["", "../escape", "/etc/passwd", "a//b", "a/./b", "a\\b"])
+def test_a_name_that_would_escape_out_is_refused_before_anything_changes(store: Store, out: Path, name: str) -> None:
+    info = store.put_stream([b"video"])
+    with pytest.raises(OutputNameError):
+        store.layout(out, {"fine": info.digest, name: info.digest})
+    assert not out.exists()
+
+
+def test_a_missing_blob_is_reported_and_other_outputs_still_laid_out(store: Store, out: Path) -> None:
+    info = store.put_stream([b"video"])
+    report = store.layout(out, {"one": info.digest, "two": "sha256:" + "0" * 64})
+    assert report.paths(LayoutAction.LINKED) == (out / "one.mp4",)
+    assert "not in the store" in report.problems[0]
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="needs a second filesystem at /dev/shm")
+def test_an_out_dir_on_another_filesystem_gets_copies(store: Store, tmp_path: Path) -> None:
+    import tempfile
+
+    info = store.put_stream([b"video across devices"])
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
+        shm_out = Path(shm) / "out"
+        if os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+            pytest.skip("/dev/shm is on the same filesystem here")
+        report = store.layout(shm_out, {"one": info.digest})
+        assert report.paths(LayoutAction.COPIED) == (shm_out / "one.mp4",)
+        assert (shm_out / "one.mp4").read_bytes() == b"video across devices"
+        assert store.layout(shm_out, {"one": info.digest}).paths(LayoutAction.UNCHANGED) == (shm_out / "one.mp4",)

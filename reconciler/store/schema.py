@@ -29,7 +29,7 @@ _V1 = (
     ) WITHOUT ROWID""",
     "CREATE INDEX outputs_by_digest ON outputs (digest)",
     """CREATE TABLE attempts (
-        id            INTEGER PRIMARY KEY,
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
         key           TEXT NOT NULL,
         namespace     TEXT NOT NULL,
         model         TEXT NOT NULL,

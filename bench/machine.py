@@ -1,0 +1,41 @@
+"""What every benchmark prints: the machine it ran on, and how it writes its section of RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+
+def describe_machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+        memory = f", {kib / 2**20:.0f} GiB"
+    except (OSError, AttributeError):
+        pass
+    return f"Machine: {os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def replace_section(path: Path, section: str) -> None:
+    """Replace the `## title` section of a results file (or append it), leaving the others as they are."""
+    title = section.splitlines()[0]
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
+    parts = re.split(r"(?m)^(?=## )", text)
+    replaced = False
+    for index, part in enumerate(parts):
+        if part.splitlines()[:1] == [title]:
+            parts[index] = section.rstrip() + "\n\n"
+            replaced = True
+    if not replaced:
+        parts.append(section.rstrip() + "\n\n")
+    path.write_text("".join(parts).rstrip() + "\n", encoding="utf-8")

@@ -2,9 +2,10 @@
 
 YAML is parsed with rapidyaml (a C++ parser; with the walk to Python values, 1.2-3.6x faster than
 PyYAML's C loader on large spec sets) and its tree is turned into Python values with the YAML 1.2
-core schema, so `yes` stays text and `012` is twelve. TOML uses the standard library. Neither parser reports positions of values, so
-positions come from a cheap line scanner for entry names (needed for every entry) and, only when a
-file has a mistake to point at, from PyYAML's composer (precise marks). Pure: reads no files itself.
+core schema, so `yes` stays text and `012` is twelve. TOML uses the standard library. Neither
+parser reports positions of values, so positions come from a cheap line scanner for entry names
+(needed for every entry) and, only when a file has a mistake to point at, from PyYAML's composer
+(precise marks), built once per file. Pure: reads no files itself.
 """
 
 from __future__ import annotations

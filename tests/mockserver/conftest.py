@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from mockserver.app import create_app
-from mockserver.clock import VirtualClock
+from mockserver.clock import RealClock, VirtualClock
 from mockserver.config import MockConfig
 
 KEY = {"x-api-key": "mock-key"}
@@ -154,3 +158,38 @@ async def make_fake() -> AsyncIterator[Callable[..., Any]]:
 async def fake(make_fake: Callable[..., Any]) -> Fake:
     made: Fake = await make_fake()
     return made
+
+
+@dataclass
+class Live:
+    """A fake served by uvicorn on a real loopback socket, on the wall clock."""
+
+    url: str
+    server: uvicorn.Server
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[..., Live]]:
+    """A factory of fakes on real sockets: `live_server(time_scale=0.002, ...)` with MockConfig fields."""
+    running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
+
+    def _start(**fields: Any) -> Live:
+        app = create_app(MockConfig.model_validate(fields), RealClock())
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off", ws="none")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        running.append((server, thread, sock))
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        return Live(f"http://127.0.0.1:{sock.getsockname()[1]}", server)
+
+    yield _start
+    for server, thread, sock in running:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

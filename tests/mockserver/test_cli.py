@@ -39,7 +39,8 @@ def mockserver(*args: str) -> Iterator[tuple[str, str]]:
         finally:
             if process.poll() is None:
                 process.kill()
-            assert process.stdout is not None and process.stderr is not None
+            assert process.stdout is not None
+            assert process.stderr is not None
             process.stdout.close()
             process.stderr.close()
 

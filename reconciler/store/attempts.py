@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Collection
+from typing import Any
 
 from reconciler.errors import AttemptStateError
-from reconciler.store.db import Database, Row, Transaction, json_list
+from reconciler.store.db import Database, Row, Transaction, json_list, qualified
 from reconciler.store.owner import is_alive
 from reconciler.store.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
 
@@ -38,13 +39,15 @@ class Rows:
 
     def __init__(self, alive: Callable[[Owner], bool] = is_alive) -> None:
         self._alive = alive
-        self._seen: dict[Owner, bool] = {}
+        self._seen: dict[tuple[Any, ...], tuple[Owner, bool]] = {}
 
     def attempt(self, row: Row) -> Attempt:
-        owner = Owner(row[7], row[8], row[9], row[10])
-        if owner not in self._seen:
-            self._seen[owner] = self._alive(owner)
-        return Attempt.from_row(row, owner_alive=self._seen[owner])
+        ident = row[7:11]
+        known = self._seen.get(ident)
+        if known is None:
+            owner = Owner(*ident)
+            known = self._seen[ident] = (owner, self._alive(owner))
+        return Attempt.from_row(row, owner=known[0], owner_alive=known[1])
 
 
 def claim(
@@ -146,11 +149,11 @@ def attempt(db: Database, attempt_id: int) -> Attempt:
         return _get(tx, attempt_id)
 
 
-def latest_for(db: Database, keys: Collection[str]) -> dict[str, Attempt]:
+def latest_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, Attempt]:
     """The newest attempt of each key that has one, in one query."""
     rows = db.rows(
-        f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id IN (SELECT max(id) FROM attempts"
-        " WHERE key IN (SELECT value FROM json_each(?)) GROUP BY key)",
+        f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')} FROM json_each(?) AS w"
+        " JOIN attempts AS a ON a.id = (SELECT max(id) FROM attempts WHERE key = w.value)",
         (json_list(keys),),
     )
     convert = Rows()

@@ -22,6 +22,7 @@ from reconciler.errors import StoreBusyError, StoreError, StoreVersionError
 Row = tuple[Any, ...]
 
 BUSY_TIMEOUT_S = 30.0
+CACHE_KIB = 64 * 1024
 
 _HINTS = {
     "SQLITE_FULL": "the disk is full; free some space and run again",
@@ -34,8 +35,16 @@ _HINTS = {
 
 
 def json_list(values: Iterable[str]) -> str:
-    """Many values as one parameter, for `IN (SELECT value FROM json_each(?))`: one query, no variable limit."""
-    return json.dumps(list(values))
+    """Many values as one parameter for `json_each(?)`: one query, no variable limit.
+
+    Sorted and unique, so index probes walk the B-tree in order and stay in cached pages.
+    """
+    return json.dumps(sorted(set(values)))
+
+
+def qualified(columns: str, alias: str) -> str:
+    """ "a, b" -> "t.a, t.b" for a column list used in a join."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
 
 
 @contextmanager
@@ -112,6 +121,8 @@ class Database:
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
+                # Plan looks up every spec's key at once; keep the indexes it walks in memory.
+                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             except BaseException:
                 conn.close()
                 raise

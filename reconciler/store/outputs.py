@@ -10,7 +10,7 @@ from collections.abc import Collection
 
 from reconciler.errors import StoreError
 from reconciler.store import attempts
-from reconciler.store.db import Database, json_list
+from reconciler.store.db import Database, Transaction, json_list, qualified
 from reconciler.store.objects import Objects
 from reconciler.store.records import OUTPUT_COLUMNS, AttemptState, Output
 
@@ -50,10 +50,10 @@ def record_output(
     return output
 
 
-def outputs_for(db: Database, keys: Collection[str]) -> dict[str, Output]:
+def outputs_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, Output]:
     """The outputs of those keys that have one, in one indexed query."""
     rows = db.rows(
-        f"SELECT {OUTPUT_COLUMNS} FROM outputs WHERE key IN (SELECT value FROM json_each(?))",
+        f"SELECT {qualified(OUTPUT_COLUMNS, 'o')} FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value",
         (json_list(keys),),
     )
     return {row[0]: Output.from_row(row) for row in rows}

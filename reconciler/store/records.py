@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,8 +97,7 @@ class Output:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Output:
-        key, digest, size, model, request_id, cost, namespace, hint, created = row
-        return cls(key, digest, size, model, request_id, cost, namespace, hint, created)
+        return cls(*row)
 
 
 ATTEMPT_COLUMNS = (
@@ -145,25 +144,21 @@ class Attempt:
         return self.state.is_open
 
     @classmethod
-    def from_row(cls, row: Sequence[Any], *, owner_alive: bool) -> Attempt:
-        (id_, key, namespace, model, state, body, request_id, host, boot, pid, started) = row[:11]
-        (claimed, submitted, completed, updated, error, reason, supersedes, in_doubt) = row[11:]
+    def from_row(cls, row: Sequence[Any], *, owner: Owner, owner_alive: bool) -> Attempt:
+        # Positional and without keyword lookups: plan converts thousands of these per run.
+        reason = row[16]
         return cls(
-            id=id_,
-            key=key,
-            namespace=namespace,
-            model=model,
-            state=AttemptState(state),
-            request_json=body,
-            request_id=request_id,
-            owner=Owner(host, boot, pid, started),
-            claimed_at=claimed,
-            submitted_at=submitted,
-            completed_at=completed,
-            updated_at=updated,
-            error=error,
-            reason=FailureReason(reason) if reason is not None else None,
-            supersedes=supersedes,
-            in_doubt=bool(in_doubt),
-            owner_alive=owner_alive,
-        )
+            row[0], row[1], row[2], row[3], _STATES[row[4]], row[5], row[6], owner, row[11], row[12], row[13],
+            row[14], row[15], None if reason is None else FailureReason(reason), row[17], bool(row[18]), owner_alive,
+        )  # fmt: skip
+
+
+_STATES = {state.value: state for state in AttemptState}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the store holds for a set of keys, read in one snapshot: plan's view of the world."""
+
+    outputs: Mapping[str, Output]  # key -> its output, for the keys that have one
+    attempts: Mapping[str, Attempt]  # key -> its latest attempt, for the keys that have any

@@ -26,7 +26,16 @@ from reconciler.store.gc import GcReport, gc
 from reconciler.store.layout import LayoutReport, layout
 from reconciler.store.objects import BlobWriter, Objects, Readable
 from reconciler.store.owner import current_owner
-from reconciler.store.records import Attempt, AttemptState, BlobInfo, Clock, FailureReason, Output, Owner
+from reconciler.store.records import (
+    Attempt,
+    AttemptState,
+    BlobInfo,
+    Clock,
+    FailureReason,
+    Observation,
+    Output,
+    Owner,
+)
 from reconciler.store.schema import SCHEMA_VERSION, check_version, migrate, read_version
 from reconciler.store.verify import VerifyReport, verify
 
@@ -68,6 +77,13 @@ class StoreView:
 
     def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
         return {} if self._db is None else outputs.outputs_for(self._db, keys)
+
+    def observe(self, keys: Collection[str]) -> Observation:
+        """Outputs and latest attempts of `keys` from one snapshot, so the two always agree."""
+        if self._db is None:
+            return Observation(outputs={}, attempts={})
+        with self._db.read() as tx:
+            return Observation(outputs=outputs.outputs_for(tx, keys), attempts=attempts.latest_for(tx, keys))
 
     def all_outputs(self) -> list[Output]:
         return [] if self._db is None else outputs.all_outputs(self._db)

@@ -221,3 +221,20 @@ def test_a_claim_of_a_process_that_died_is_taken_over_by_the_next_run(root: Path
         new = claim(store, key(1))
         assert new is not None
         assert (new.state, new.request_id, new.supersedes) == (AttemptState.SUBMITTED, "req-before-crash", orphaned.id)
+
+
+def test_observe_reads_outputs_and_latest_attempts_in_one_snapshot(store: Store, record: Callable[..., str]) -> None:
+    record(key(1), b"stored video")
+    pending = claim(store, key(2))
+    observed = store.observe([key(1), key(2), key(3), key(2)])
+    assert set(observed.outputs) == {key(1)}
+    assert observed.attempts == {key(2): pending}
+
+
+def test_attempts_for_many_keys_returns_only_each_keys_latest(store: Store) -> None:
+    latest = {}
+    for n in range(30):
+        first = claim(store, key(n))
+        store.release(first.id)
+        latest[key(n)] = claim(store, key(n))
+    assert store.attempts_for([key(n) for n in range(40)]) == latest

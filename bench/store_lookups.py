@@ -1,0 +1,100 @@
+"""Benchmark: store lookups for a plan of 10,000 keys against a store holding 100,000 outputs.
+
+    python bench/store_lookups.py [--outputs 100000] [--keys 10000] [--runs 7] [--dir DIR]
+
+Fills a fresh store in one transaction (executemany through the store's own db module, with one
+attempt row per output plus a few open ones), then times, on a read-only view as `plan` opens it,
+`outputs_for`, `attempts_for` and `observe` (both in one snapshot) on 10,000 keys (half stored, half not): the first run, and the
+median of the warm runs. Prints one Markdown table row per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from reconciler.store import Store, current_owner
+from reconciler.store.db import Database
+from reconciler.store.records import OUTPUT_COLUMNS
+
+
+def key(n: int) -> str:
+    return "sha256:" + hashlib.sha256(f"bench-key-{n}".encode()).hexdigest()
+
+
+def fill(root: Path, outputs: int) -> float:
+    Store.open(root).close()
+    me = current_owner()
+    now = time.time()
+    started = time.perf_counter()
+    with Database.open(root / "state.sqlite", readonly=False) as db, db.write() as tx:
+        tx.executemany(
+            f"INSERT INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (key(n), key(-n - 1), 5_000_000, "wan2.7-t2v", f"req-{n}", 0.5, "segmind", f"video-{n}", now)
+                for n in range(outputs)
+            ),
+        )
+        tx.executemany(
+            "INSERT INTO attempts (key, namespace, model, state, request_json, request_id, owner_host, owner_boot,"
+            " owner_pid, owner_started, claimed_at, submitted_at, completed_at, updated_at)"
+            " VALUES (?, 'segmind', 'wan2.7-t2v', ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (key(n), "stored" if n < outputs else "submitted", f"req-{n}", me.host, me.boot, me.pid,
+                 me.started, now, now + 1, now + 200 if n < outputs else None, now)
+                for n in range(outputs + 100)
+            ),
+        )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def timed(fn: object, runs: int) -> tuple[float, float, int]:
+    samples = []
+    size = 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        size = len(fn())  # type: ignore[operator]
+        samples.append(time.perf_counter() - started)
+    return samples[0], statistics.median(samples[1:]), size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--outputs", type=int, default=100_000)
+    parser.add_argument("--keys", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--dir", type=Path, default=None, help="where to build the store (default: a temp dir)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        root = Path(tmp) / ".reconciler"
+        fill_s = fill(root, args.outputs)
+        # Half the wanted keys are stored, half are new (spread over the key space).
+        half = args.keys // 2
+        wanted = [key(n * (args.outputs // half)) for n in range(half)]
+        wanted += [key(args.outputs + 1_000 + n) for n in range(args.keys - half)]
+        open_started = time.perf_counter()
+        view = Store.open_readonly(root)
+        open_s = time.perf_counter() - open_started
+        with view:
+            o_first, o_warm, o_found = timed(lambda: view.outputs_for(wanted), args.runs)
+            a_first, a_warm, a_found = timed(lambda: view.attempts_for(wanted), args.runs)
+            both_first, both_warm, _ = timed(lambda: view.observe(wanted).outputs, args.runs)
+    print(f"store of {args.outputs:,} outputs and {args.outputs + 100:,} attempts filled in {fill_s:.2f} s")
+    print(f"open_readonly: {open_s * 1000:.1f} ms; {args.keys:,} keys looked up, {args.runs} runs each")
+    print(f"python {platform.python_version()}")
+    print("| lookup | found | first run | warm median |")
+    print("| --- | --- | --- | --- |")
+    print(f"| outputs_for | {o_found:,} | {o_first * 1000:.1f} ms | {o_warm * 1000:.1f} ms |")
+    print(f"| attempts_for | {a_found:,} | {a_first * 1000:.1f} ms | {a_warm * 1000:.1f} ms |")
+    print(
+        f"| observe (both, one snapshot: what plan calls) | | {both_first * 1000:.1f} ms | {both_warm * 1000:.1f} ms |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ import click
 
 from reconciler import __version__, catalog, keys
 from reconciler.errors import ReconcilerError, SpecError, SpecErrors
+from reconciler.plan import ActionKind, Plan
 from reconciler.spec import SpecSet, load
 from reconciler.speccache import FileParseCache
 
@@ -122,6 +123,169 @@ def models() -> None:
         click.echo(
             f"{model.slug:<18} {model.task:<15} ~${model.avg_cost_usd:.3f}  ~{model.avg_latency_s:.0f} s  {model.title}"
         )
+
+
+def _namespace(mock: bool) -> str:
+    return keys.MOCK if mock else keys.SEGMIND
+
+
+def targeting(func: Any) -> Any:
+    func = click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="NAME|GLOB|tag:WORD",
+        help="Leave these specs out (repeatable).",
+    )(func)
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="NAME|GLOB|tag:WORD",
+        help="Only these specs (repeatable); a pattern that matches nothing is an error.",
+    )(func)
+
+
+def build_plan(
+    paths: tuple[str, ...],
+    store: str | None,
+    *,
+    mock: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    concurrency: int,
+    retry_failed: bool,
+) -> tuple[SpecSet, Plan]:
+    """Load specs, read the store without locking it, and diff: no network, nothing written but the parse cache."""
+    from reconciler.plan import Desired, diff, select
+    from reconciler.store import Store
+
+    specs = load_specs(paths, store)
+    namespace = _namespace(mock)
+    desired = [Desired(e, keys.entry_key(namespace, e)) for e in specs.entries]
+    chosen = select(desired, targets=targets, excludes=excludes)
+    wanted = {d.key for d in chosen}
+    with Store.open_readonly(_store_root(store)) as view:
+        outputs = view.outputs_for(wanted)
+        attempts = view.attempts_for(wanted)
+        stored = {o.key: o for o in view.all_outputs()}
+        latency = {m.slug: seconds for m in catalog.MODELS if (seconds := view.observed_latency(m.slug)) is not None}
+    plan = diff(
+        chosen,
+        outputs=outputs,
+        attempts=attempts,
+        all_output_keys=stored,
+        every_key=frozenset(d.key for d in desired),
+        namespace=namespace,
+        concurrency=concurrency,
+        retry_failed=retry_failed,
+        latency=latency,
+    )
+    return specs, plan
+
+
+@cli.command()
+@paths_argument
+@store_option
+@targeting
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document (same as --format json).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    help="text: a table on a terminal, plain lines when piped; markdown: for a pull-request comment.",
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 when there is nothing to do, 2 when there is, 1 on error."
+)
+@click.option("--mock", is_flag=True, help="Plan against the bundled fake's namespace instead of the real API's.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="For the time estimate.")
+@click.option("--retry-failed", is_flag=True, help="Plan to buy again what failed for good (e.g. content blocks).")
+@click.option("--show-noop", is_flag=True, help="List up-to-date specs too (shown anyway when there are 20 or fewer).")
+def plan(
+    paths: tuple[str, ...],
+    store: str | None,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    as_json: bool,
+    fmt: str,
+    detailed_exitcode: bool,
+    mock: bool,
+    concurrency: int,
+    retry_failed: bool,
+    show_noop: bool,
+) -> None:
+    """Show what apply would do for each spec, and what it would cost. Makes no network call."""
+    from reconciler import render
+
+    specs, result = build_plan(
+        paths,
+        store,
+        mock=mock,
+        targets=targets,
+        excludes=excludes,
+        concurrency=concurrency,
+        retry_failed=retry_failed,
+    )
+    if as_json or fmt == "json":
+        click.echo(render.dumps(render.document(result) | {"warnings": [str(w) for w in specs.warnings]}))
+    elif fmt == "markdown":
+        click.echo(render.markdown(result), nl=False)
+    else:
+        for warning in specs.warnings:
+            click.echo(f"{warning.where}: " + click.style("warning: ", fg="yellow") + warning.message, err=True)
+        noop = show_noop or result.totals.counts[ActionKind.NOOP] <= 20
+        stream = click.get_text_stream("stdout")
+        if stream.isatty():
+            render.table(result, stream, show_noop=noop)
+        else:
+            render.plain(result, stream, show_noop=noop)
+    if detailed_exitcode and result.has_changes():
+        raise SystemExit(2)
+
+
+@cli.command()
+@store_option
+def verify(store: str | None) -> None:
+    """Re-hash every stored blob; quarantine bad ones so the next apply fetches them again.
+
+    Exit 0 when the store is clean, 1 when something was repaired or is missing.
+    """
+    from reconciler.store import Store
+
+    with Store.open(_store_root(store)) as opened:
+        report = opened.verify()
+    for problem in report.problems:
+        click.echo(str(problem))
+    orphans = f"; {len(report.orphans)} blobs no output uses (reconciler gc)" if report.orphans else ""
+    verdict = "clean" if report.clean else f"{len(report.problems)} problems repaired"
+    click.echo(
+        f"{verdict}: {report.blobs_checked} blobs ({report.bytes_checked:,} bytes) and "
+        f"{report.outputs_checked} outputs checked{orphans}"
+    )
+    if not report.clean:
+        raise SystemExit(1)
+
+
+@cli.command()
+@paths_argument
+@store_option
+@click.option("--dry-run", is_flag=True, help="List what would be removed and how many bytes, remove nothing.")
+def gc(paths: tuple[str, ...], store: str | None, dry_run: bool) -> None:
+    """Remove stored outputs and blobs that no spec under PATHS needs (in-flight jobs are kept)."""
+    from reconciler.store import Store
+
+    specs = load_specs(paths, store)
+    roots = {keys.entry_key(ns, e) for e in specs.entries for ns in (keys.SEGMIND, keys.MOCK)}
+    with Store.open(_store_root(store)) as opened:
+        report = opened.gc(roots, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for removal in report.removed:
+        click.echo(f"{verb} {removal}")
+    for removal in report.deferred:
+        click.echo(f"kept {removal} (an apply is running)")
+    click.echo(f"{verb} {len(report.removed)} items, {report.bytes_freed:,} bytes")
 
 
 def _errors_json(errors: list[SpecError]) -> list[dict[str, Any]]:

@@ -77,7 +77,7 @@ class SpecErrors(ReconcilerError):
 class UsageError(ReconcilerError):
     """The command line asks for something that cannot be done."""
 
-    exit_code = 2
+    exit_code = 1  # never 2: `plan --detailed-exitcode` uses 2 for "changes"
 
 
 class StoreError(ReconcilerError):

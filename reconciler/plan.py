@@ -1,0 +1,225 @@
+"""The diff: desired videos against what the store has observed, as a plan of actions. Pure.
+
+    diff(desired, outputs, attempts) -> Plan(actions per spec, orphans, totals)
+
+Nothing here reads a file, a clock or the network: the observation (outputs and latest attempts
+by key) is handed in, so a plan can be computed, printed, tested and saved anywhere. Specs that
+share a key are one generation: the first (in spec order) carries the cost, the others say whose
+generation they share.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from reconciler import catalog
+from reconciler.errors import Location, UsageError
+from reconciler.spec import SpecEntry
+from reconciler.store.records import Attempt, AttemptState, FailureReason, Output
+
+
+class ActionKind(enum.Enum):
+    """What apply will do for one spec."""
+
+    CREATE = "create"  # nothing stored or in flight: apply submits it (this costs money)
+    PENDING = "pending"  # a paid job is in flight: apply resumes polling it, never resubmits
+    IN_DOUBT = "in-doubt"  # a submit whose outcome is unknown: apply looks it up in the history first
+    FAILED = "failed"  # the last attempt failed for good: apply skips it unless --retry-failed
+    NOOP = "noop"  # stored: nothing to do
+
+
+ORDER: tuple[ActionKind, ...] = (
+    ActionKind.CREATE,
+    ActionKind.PENDING,
+    ActionKind.IN_DOUBT,
+    ActionKind.FAILED,
+    ActionKind.NOOP,
+)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """A spec and its content key in the namespace being reconciled."""
+
+    entry: SpecEntry
+    key: str
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    key: str
+    model: str
+    kind: ActionKind
+    reason: str
+    where: Location
+    est_cost_usd: float  # what apply will spend on it: 0 unless it is the paying spec of a create
+    est_seconds: float  # the model's expected latency when it will be generated
+    shares_with: str | None = None  # the spec whose generation this one shares (same key)
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A stored output that no spec needs; listed by plan, removed only by gc."""
+
+    key: str
+    model: str
+    size: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class Totals:
+    counts: Mapping[ActionKind, int]
+    generations: int  # distinct keys to create
+    est_cost_usd: float
+    est_seconds: float  # wall time of the creates at the given concurrency
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    orphans: tuple[Orphan, ...]
+    totals: Totals
+    namespace: str
+    warnings: tuple[str, ...] = field(default=())
+
+    def has_changes(self) -> bool:
+        """Whether apply has anything to create, resume or look up (Terraform's exit code 2)."""
+        return any(a.kind in (ActionKind.CREATE, ActionKind.PENDING, ActionKind.IN_DOUBT) for a in self.actions)
+
+
+def select(desired: Sequence[Desired], *, targets: Sequence[str], excludes: Sequence[str]) -> list[Desired]:
+    """Narrow by names, globs and `tag:WORD`; a pattern that matches nothing is a usage error."""
+    chosen = list(desired)
+    if targets:
+        for pattern in targets:
+            if not any(_matches(d.entry, pattern) for d in desired):
+                raise UsageError(f"--target {pattern!r} matches no spec")
+        chosen = [d for d in chosen if any(_matches(d.entry, p) for p in targets)]
+    for pattern in excludes:
+        if not any(_matches(d.entry, pattern) for d in desired):
+            raise UsageError(f"--exclude {pattern!r} matches no spec")
+        chosen = [d for d in chosen if not _matches(d.entry, pattern)]
+    return chosen
+
+
+def _matches(entry: SpecEntry, pattern: str) -> bool:
+    if pattern.startswith("tag:"):
+        return pattern[4:] in entry.tags
+    # A pattern names a spec or, like a directory, everything below it (`eagle` matches `eagle/seed-1`).
+    return fnmatch.fnmatchcase(entry.name, pattern) or fnmatch.fnmatchcase(entry.name, pattern.rstrip("/") + "/*")
+
+
+def classify(attempt: Attempt | None, *, retry_failed: bool) -> tuple[ActionKind, str]:
+    """The action for a key with no stored output, from its latest attempt."""
+    if attempt is None:
+        return ActionKind.CREATE, "not stored"
+    state = attempt.state
+    if state is AttemptState.CLAIMED or state is AttemptState.SUPERSEDED:
+        if attempt.in_doubt or not attempt.owner_alive:
+            return (
+                ActionKind.IN_DOUBT,
+                f"a submit by {attempt.owner} may have reached the API; apply looks it up in the request history",
+            )
+        return ActionKind.PENDING, f"being submitted by {attempt.owner}"
+    if state is AttemptState.SUBMITTED:
+        return ActionKind.PENDING, f"in flight as request {attempt.request_id}"
+    if state is AttemptState.COMPLETED:
+        return ActionKind.PENDING, f"request {attempt.request_id} completed; its output is to be downloaded"
+    if state is AttemptState.EXPIRED:
+        return ActionKind.PENDING, f"request {attempt.request_id}'s result expired; apply recovers it from the history"
+    if state is AttemptState.FAILED:
+        error = attempt.error or "no error given"
+        if attempt.reason is FailureReason.PERMANENT and not retry_failed:
+            return ActionKind.FAILED, f"failed: {error} (--retry-failed to buy it again)"
+        return ActionKind.CREATE, f"last attempt failed: {error}"
+    if state is AttemptState.STORED:
+        return ActionKind.CREATE, "its stored output was lost (dropped by verify); apply fetches it again"
+    return ActionKind.CREATE, "not stored (an earlier claim was released before submitting)"
+
+
+def diff(
+    desired: Sequence[Desired],
+    *,
+    outputs: Mapping[str, Output],
+    attempts: Mapping[str, Attempt],
+    all_output_keys: Mapping[str, Output] | None = None,
+    every_key: frozenset[str] = frozenset(),
+    namespace: str,
+    concurrency: int = 8,
+    retry_failed: bool = False,
+    latency: Mapping[str, float] | None = None,
+) -> Plan:
+    """The plan for `desired`, given the outputs and latest attempts of their keys.
+
+    `all_output_keys` (every stored output) and `every_key` (the keys of all specs, not only the
+    targeted ones) find orphans; `latency` overrides a model's expected seconds (observed averages).
+    """
+    latency = latency or {}
+    actions: list[Action] = []
+    first_of: dict[str, str] = {}
+    creates: list[float] = []
+    cost = 0.0
+    for item in desired:
+        entry, key = item.entry, item.key
+        model = catalog.BY_SLUG[entry.model]
+        seconds = latency.get(model.slug, model.avg_latency_s)
+        owner = first_of.setdefault(key, entry.name)
+        shares = owner if owner != entry.name else None
+        output = outputs.get(key)
+        attempt = attempts.get(key)
+        if output is not None:
+            kind, reason = ActionKind.NOOP, "stored"
+        else:
+            kind, reason = classify(attempt, retry_failed=retry_failed)
+        paying = kind is ActionKind.CREATE and shares is None
+        if paying:
+            creates.append(seconds)
+            cost += model.avg_cost_usd
+        if shares is not None:
+            reason = f"{reason}; shares one generation with {shares}"
+        actions.append(
+            Action(
+                name=entry.name,
+                key=key,
+                model=model.slug,
+                kind=kind,
+                reason=reason,
+                where=entry.where,
+                est_cost_usd=model.avg_cost_usd if paying else 0.0,
+                est_seconds=seconds,
+                shares_with=shares,
+                request_id=attempt.request_id if attempt is not None and output is None else None,
+            )
+        )
+    orphans = tuple(
+        Orphan(o.key, o.model, o.size, o.digest)
+        for key, o in sorted((all_output_keys or {}).items())
+        if key not in every_key and o.namespace == namespace
+    )
+    counts = {kind: sum(1 for a in actions if a.kind is kind) for kind in ORDER}
+    totals = Totals(
+        counts=counts,
+        generations=len(creates),
+        est_cost_usd=round(cost, 6),
+        est_seconds=makespan(creates, concurrency),
+        concurrency=concurrency,
+    )
+    return Plan(actions=tuple(actions), orphans=orphans, totals=totals, namespace=namespace)
+
+
+def makespan(durations: Sequence[float], slots: int) -> float:
+    """Wall time of running jobs on `slots` workers, longest first (a close, simple estimate)."""
+    if not durations:
+        return 0.0
+    workers = [0.0] * max(1, min(slots, len(durations)))
+    for duration in sorted(durations, reverse=True):
+        heapq.heappush(workers, heapq.heappop(workers) + duration)
+    return max(workers)

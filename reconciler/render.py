@@ -1,0 +1,173 @@
+"""Plans for people and for tools: a rich table on a terminal, plain lines when piped, JSON always stable.
+
+The JSON document is versioned (`format_version`); its schema is in the README. Nothing here
+decides anything: it only shows a Plan.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from reconciler.plan import ORDER, Action, ActionKind, Plan
+
+PLAN_FORMAT_VERSION = 1
+
+_STYLE = {
+    ActionKind.CREATE: "bold green",
+    ActionKind.PENDING: "cyan",
+    ActionKind.IN_DOUBT: "bold yellow",
+    ActionKind.FAILED: "bold red",
+    ActionKind.NOOP: "dim",
+}
+_SYMBOL = {
+    ActionKind.CREATE: "+",
+    ActionKind.PENDING: "~",
+    ActionKind.IN_DOUBT: "?",
+    ActionKind.FAILED: "!",
+    ActionKind.NOOP: "=",
+}
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def summary(plan: Plan) -> str:
+    """One line: "3 to create, est. $2.14, about 4 min at concurrency 8; 12 up to date; 1 pending"."""
+    totals = plan.totals
+    counts = totals.counts
+    parts: list[str] = []
+    creates = counts[ActionKind.CREATE]
+    if creates:
+        shared = f" ({totals.generations} generations)" if totals.generations != creates else ""
+        parts.append(
+            f"{creates} to create{shared}, est. ${totals.est_cost_usd:.2f}, "
+            f"about {duration(totals.est_seconds)} at concurrency {totals.concurrency}"
+        )
+    else:
+        parts.append("nothing to create")
+    parts.append(f"{counts[ActionKind.NOOP]} up to date")
+    for kind, word in (
+        (ActionKind.PENDING, "pending"),
+        (ActionKind.IN_DOUBT, "in doubt"),
+        (ActionKind.FAILED, "failed"),
+    ):
+        if counts[kind]:
+            parts.append(f"{counts[kind]} {word}")
+    if plan.orphans:
+        parts.append(f"{len(plan.orphans)} orphaned output{'s' if len(plan.orphans) != 1 else ''} (reconciler gc)")
+    return "; ".join(parts)
+
+
+def _cost(action: Action) -> str:
+    return f"${action.est_cost_usd:.3f}" if action.est_cost_usd else ""
+
+
+def plain(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
+    """Stable, greppable lines: `+ name  model  $cost  reason  (file:line)`."""
+    for kind in ORDER:
+        actions = [a for a in plan.actions if a.kind is kind]
+        if not actions or (kind is ActionKind.NOOP and not show_noop):
+            continue
+        out.write(f"{kind.value} ({len(actions)}):\n")
+        width = max(len(a.name) for a in actions)
+        model_width = max(len(a.model) for a in actions)
+        for action in actions:
+            cost = f"{_cost(action):>7}  " if any(a.est_cost_usd for a in actions) else ""
+            out.write(
+                f"  {_SYMBOL[kind]} {action.name:<{width}}  {action.model:<{model_width}}  {cost}"
+                f"{action.reason}  ({action.where})\n"
+            )
+    for orphan in plan.orphans:
+        out.write(
+            f"orphan: {orphan.key}  {orphan.model}  {orphan.size} bytes (not needed by any spec; reconciler gc)\n"
+        )
+    out.write(summary(plan) + "\n")
+
+
+def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
+    """A compact rich table grouped by action, for a terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out)
+    grid = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for column in ("", "spec", "model", "est. cost", "why", "where"):
+        grid.add_column(column, no_wrap=column in ("", "spec", "model", "est. cost"))
+    for kind in ORDER:
+        actions = [a for a in plan.actions if a.kind is kind]
+        if not actions or (kind is ActionKind.NOOP and not show_noop):
+            continue
+        for action in actions:
+            style = _STYLE[kind]
+            grid.add_row(
+                f"[{style}]{_SYMBOL[kind]} {kind.value}[/]",
+                f"[{style}]{action.name}[/]",
+                action.model,
+                _cost(action),
+                action.reason,
+                str(action.where),
+            )
+    if grid.row_count:
+        console.print(grid)
+    for orphan in plan.orphans:
+        console.print(f"[dim]orphan: {orphan.key} {orphan.model} {orphan.size} bytes (reconciler gc)[/]")
+    console.print(f"[bold]{summary(plan)}[/]")
+
+
+def document(plan: Plan) -> dict[str, Any]:
+    """The versioned JSON form of a plan (README: "plan --json")."""
+    totals = plan.totals
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "namespace": plan.namespace,
+        "specs": [
+            {
+                "name": a.name,
+                "key": a.key,
+                "model": a.model,
+                "action": a.kind.value,
+                "reason": a.reason,
+                "est_cost_usd": a.est_cost_usd,
+                "est_seconds": a.est_seconds,
+                "shares_with": a.shares_with,
+                "request_id": a.request_id,
+                "file": a.where.path,
+                "line": a.where.line,
+            }
+            for a in plan.actions
+        ],
+        "totals": {
+            **{kind.value: totals.counts[kind] for kind in ORDER},
+            "generations": totals.generations,
+            "est_cost_usd": totals.est_cost_usd,
+            "est_seconds": totals.est_seconds,
+            "concurrency": totals.concurrency,
+        },
+        "orphans": [{"key": o.key, "model": o.model, "size": o.size, "digest": o.digest} for o in plan.orphans],
+        "summary": summary(plan),
+    }
+
+
+def markdown(plan: Plan) -> str:
+    """A plan ready to paste as a pull-request comment."""
+    lines = ["### reconciler plan", "", f"**{summary(plan)}**", ""]
+    creates = [a for a in plan.actions if a.kind is ActionKind.CREATE]
+    if creates:
+        lines += ["| spec | model | est. cost | why |", "| --- | --- | ---: | --- |"]
+        lines += [f"| `{a.name}` | {a.model} | {_cost(a) or '(shared)'} | {a.reason} |" for a in creates]
+        lines += ["", f"Total: **${plan.totals.est_cost_usd:.2f}**", ""]
+    for kind in (ActionKind.PENDING, ActionKind.IN_DOUBT, ActionKind.FAILED):
+        others = [a for a in plan.actions if a.kind is kind]
+        if others:
+            lines.append(f"{kind.value}: " + ", ".join(f"`{a.name}`" for a in others))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)

@@ -1,0 +1,167 @@
+"""plan.diff as a pure function: every action kind, shared keys, renames, targets and totals."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler import catalog, keys
+from reconciler.errors import Location, UsageError
+from reconciler.plan import ActionKind, Desired, diff, makespan, select
+from reconciler.spec import SpecEntry
+from reconciler.store.records import Attempt, AttemptState, FailureReason, Output, Owner
+
+OWNER = Owner("host", "boot", 1234, 99)
+
+
+def entry(name: str, prompt: str = "an eagle", model: str = "wan2.7-t2v", tags: tuple[str, ...] = ()) -> Desired:
+    slug = catalog.BY_SLUG[model]
+    params, problems = catalog.check(slug, {"prompt": prompt}, fill_defaults=True)
+    assert problems == []
+    spec = SpecEntry(
+        name=name,
+        model=model,
+        params=params,
+        params_json=catalog.canonical_json(catalog.identity_params(slug, params)),
+        tags=tags,
+        where=Location("specs/a.yaml", 3, 3),
+    )
+    return Desired(spec, keys.entry_key(keys.SEGMIND, spec))
+
+
+def output(key: str, model: str = "wan2.7-t2v") -> Output:
+    return Output(key, "sha256:" + "ab" * 32, 1000, model, "req-1", 0.6, keys.SEGMIND, None, 1.0)
+
+
+def attempt(key: str, state: AttemptState, **changes: object) -> Attempt:
+    values: dict[str, object] = {
+        "id": 1,
+        "key": key,
+        "namespace": keys.SEGMIND,
+        "model": "wan2.7-t2v",
+        "state": state,
+        "request_json": "{}",
+        "request_id": "req-1" if state is not AttemptState.CLAIMED else None,
+        "owner": OWNER,
+        "claimed_at": 1.0,
+        "submitted_at": None,
+        "completed_at": None,
+        "updated_at": 1.0,
+        "error": None,
+        "reason": None,
+        "supersedes": None,
+        "in_doubt": False,
+        "owner_alive": True,
+    }
+    values.update(changes)
+    return Attempt(**values)  # type: ignore[arg-type]
+
+
+def plan_of(
+    desired: list[Desired],
+    outputs: dict[str, Output] | None = None,
+    attempts: dict[str, Attempt] | None = None,
+    **options: object,
+):  # type: ignore[no-untyped-def]
+    return diff(desired, outputs=outputs or {}, attempts=attempts or {}, namespace=keys.SEGMIND, **options)  # type: ignore[arg-type]
+
+
+def kinds(plan) -> list[str]:  # type: ignore[no-untyped-def]
+    return [a.kind.value for a in plan.actions]
+
+
+def test_a_spec_with_nothing_stored_is_created_at_its_models_cost() -> None:
+    plan = plan_of([entry("eagle")])
+    (action,) = plan.actions
+    assert (action.kind, action.est_cost_usd, action.reason) == (ActionKind.CREATE, 0.625, "not stored")
+    assert plan.totals.est_cost_usd == 0.625
+
+
+def test_a_stored_spec_is_a_noop() -> None:
+    eagle = entry("eagle")
+    assert kinds(plan_of([eagle], outputs={eagle.key: output(eagle.key)})) == ["noop"]
+
+
+def test_a_renamed_spec_is_still_a_noop() -> None:
+    old, new = entry("eagle"), entry("renamed/eagle")
+    assert old.key == new.key
+    assert kinds(plan_of([new], outputs={old.key: output(old.key)})) == ["noop"]
+
+
+def test_specs_sharing_a_key_are_one_generation_paid_once() -> None:
+    plan = plan_of([entry("a"), entry("b"), entry("c", prompt="other")])
+    assert kinds(plan) == ["create", "create", "create"]
+    assert [a.shares_with for a in plan.actions] == [None, "a", None]
+    assert plan.totals.generations == 2
+    assert plan.totals.est_cost_usd == pytest.approx(1.25)
+
+
+@pytest.mark.parametrize(
+    ("state", "changes", "expected"),
+    [
+        (AttemptState.SUBMITTED, {}, "pending"),
+        (AttemptState.COMPLETED, {}, "pending"),
+        (AttemptState.EXPIRED, {}, "pending"),
+        (AttemptState.CLAIMED, {}, "pending"),
+        (AttemptState.CLAIMED, {"owner_alive": False}, "in-doubt"),
+        (AttemptState.CLAIMED, {"in_doubt": True}, "in-doubt"),
+        (AttemptState.FAILED, {"reason": FailureReason.PERMANENT, "error": "blocked by policy"}, "failed"),
+        (AttemptState.FAILED, {"reason": FailureReason.TEMPORARY, "error": "server error"}, "create"),
+        (AttemptState.RELEASED, {}, "create"),
+        (AttemptState.STORED, {}, "create"),
+    ],
+)
+def test_the_latest_attempt_decides_the_action_of_an_unstored_key(
+    state: AttemptState, changes: dict[str, object], expected: str
+) -> None:
+    eagle = entry("eagle")
+    plan = plan_of([eagle], attempts={eagle.key: attempt(eagle.key, state, **changes)})
+    assert kinds(plan) == [expected]
+    assert plan.totals.est_cost_usd == (0.625 if expected == "create" else 0.0)
+
+
+def test_a_permanent_failure_is_bought_again_only_when_asked() -> None:
+    eagle = entry("eagle")
+    failed = {eagle.key: attempt(eagle.key, AttemptState.FAILED, reason=FailureReason.PERMANENT, error="blocked")}
+    assert kinds(plan_of([eagle], attempts=failed)) == ["failed"]
+    assert kinds(plan_of([eagle], attempts=failed, retry_failed=True)) == ["create"]
+
+
+def test_orphans_are_outputs_no_spec_needs_in_this_namespace() -> None:
+    eagle = entry("eagle")
+    stray = output("sha256:" + "cd" * 32)
+    foreign = Output("sha256:" + "ef" * 32, "sha256:" + "ab" * 32, 5, "wan2.7-t2v", None, None, keys.MOCK, None, 1.0)
+    plan = plan_of(
+        [eagle],
+        all_output_keys={stray.key: stray, foreign.key: foreign},
+        every_key=frozenset({eagle.key}),
+    )
+    assert [o.key for o in plan.orphans] == [stray.key]
+
+
+def test_targets_select_by_name_glob_prefix_and_tag() -> None:
+    desired = [entry("eagle/seed-1"), entry("eagle/seed-2", prompt="b"), entry("tide", prompt="c", tags=("coast",))]
+    names = lambda chosen: [d.entry.name for d in chosen]  # noqa: E731
+    assert names(select(desired, targets=["eagle"], excludes=[])) == ["eagle/seed-1", "eagle/seed-2"]
+    assert names(select(desired, targets=["*/seed-2"], excludes=[])) == ["eagle/seed-2"]
+    assert names(select(desired, targets=["tag:coast"], excludes=[])) == ["tide"]
+    assert names(select(desired, targets=[], excludes=["eagle/seed-1"])) == ["eagle/seed-2", "tide"]
+
+
+@pytest.mark.parametrize("option", ["targets", "excludes"])
+def test_a_pattern_that_matches_nothing_is_an_error_not_an_empty_plan(option: str) -> None:
+    chosen = {"targets": [], "excludes": []} | {option: ["nope"]}
+    with pytest.raises(UsageError, match="'nope' matches no spec"):
+        select([entry("eagle")], **chosen)
+
+
+def test_the_time_estimate_schedules_creates_over_the_concurrency() -> None:
+    assert makespan([100, 100, 100], 8) == 100
+    assert makespan([100, 100, 100], 1) == 300
+    assert makespan([300, 100, 100, 100], 2) == 300
+    assert makespan([], 8) == 0
+
+
+def test_has_changes_is_false_only_when_everything_is_stored_or_failed() -> None:
+    eagle = entry("eagle")
+    assert plan_of([eagle]).has_changes()
+    assert not plan_of([eagle], outputs={eagle.key: output(eagle.key)}).has_changes()

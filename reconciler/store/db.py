@@ -48,7 +48,7 @@ def qualified(columns: str, alias: str) -> str:
 
 
 @contextmanager
-def _translated(path: Path) -> Iterator[None]:
+def _translated(path: Path, busy_s: float = BUSY_TIMEOUT_S) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
@@ -58,7 +58,7 @@ def _translated(path: Path) -> Iterator[None]:
         where = f"the store database {path}"
         if family in ("SQLITE_BUSY", "SQLITE_LOCKED"):
             raise StoreBusyError(
-                f"{where} stayed locked by another reconciler process for {BUSY_TIMEOUT_S:.0f}s;"
+                f"{where} stayed locked by another reconciler process for {busy_s:g}s;"
                 " wait for it to finish and run again"
             ) from exc
         if family == "SQLITE_NOTADB":
@@ -72,50 +72,55 @@ def _translated(path: Path) -> Iterator[None]:
 class Transaction:
     """Statements inside one open transaction; obtained from `Database.write` or `Database.read`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, busy_s: float) -> None:
         self._conn = conn
         self._path = path
+        self._busy_s = busy_s
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with _translated(self._path):
+        with _translated(self._path, self._busy_s):
             return list(self._conn.execute(sql, params).fetchall())
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        with _translated(self._path):
+        with _translated(self._path, self._busy_s):
             row: Row | None = self._conn.execute(sql, params).fetchone()
             return row
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
-        with _translated(self._path):
+        with _translated(self._path, self._busy_s):
             return self._conn.execute(sql, params).rowcount
 
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one INSERT; the rowid of the new row."""
-        with _translated(self._path):
+        with _translated(self._path, self._busy_s):
             rowid = self._conn.execute(sql, params).lastrowid
         assert rowid is not None
         return rowid
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        with _translated(self._path):
+        with _translated(self._path, self._busy_s):
             self._conn.executemany(sql, rows)
 
 
 class Database:
     """One connection to state.sqlite; close it, or use it as a context manager."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool, busy_s: float) -> None:
         self._conn = conn
         self.path = path
         self.readonly = readonly
+        self.busy_s = busy_s
 
     @classmethod
-    def open(cls, path: Path, *, readonly: bool) -> Database:
-        """Connect; a writable connection creates the file and switches it to WAL with FULL sync."""
+    def open(cls, path: Path, *, readonly: bool, busy_s: float = BUSY_TIMEOUT_S) -> Database:
+        """Connect; a writable connection creates the file and switches it to WAL with FULL sync.
+
+        `busy_s` is how long a write waits for another process's write lock before giving up.
+        """
         uri = f"{path.absolute().as_uri()}?mode={'ro' if readonly else 'rwc'}"
-        with _translated(path):
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        with _translated(path, busy_s):
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=busy_s)
             try:
                 if not readonly:
                     conn.execute("PRAGMA journal_mode=WAL")
@@ -126,10 +131,10 @@ class Database:
             except BaseException:
                 conn.close()
                 raise
-        return cls(conn, path, readonly=readonly)
+        return cls(conn, path, readonly=readonly, busy_s=busy_s)
 
     def close(self) -> None:
-        with _translated(self.path):
+        with _translated(self.path, self.busy_s):
             self._conn.close()
 
     def __enter__(self) -> Database:
@@ -140,10 +145,10 @@ class Database:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """One statement outside any explicit transaction (a consistent snapshot by itself)."""
-        return Transaction(self._conn, self.path).rows(sql, params)
+        return Transaction(self._conn, self.path, self.busy_s).rows(sql, params)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return Transaction(self._conn, self.path).one(sql, params)
+        return Transaction(self._conn, self.path, self.busy_s).one(sql, params)
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
@@ -159,14 +164,14 @@ class Database:
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[Transaction]:
-        with _translated(self.path):
+        with _translated(self.path, self.busy_s):
             self._conn.execute(begin)
         try:
-            yield Transaction(self._conn, self.path)
+            yield Transaction(self._conn, self.path, self.busy_s)
         except BaseException:
-            with _translated(self.path):
+            with _translated(self.path, self.busy_s):
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
             raise
-        with _translated(self.path):
+        with _translated(self.path, self.busy_s):
             self._conn.execute("COMMIT")

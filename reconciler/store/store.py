@@ -21,7 +21,7 @@ from typing import Any
 
 from reconciler.errors import StoreError
 from reconciler.store import attempts, outputs
-from reconciler.store.db import Database
+from reconciler.store.db import BUSY_TIMEOUT_S, Database
 from reconciler.store.gc import GcReport, gc
 from reconciler.store.layout import LayoutReport, layout
 from reconciler.store.objects import BlobWriter, Objects, Readable
@@ -118,14 +118,15 @@ class Store(StoreView):
         self.removed_temp_files = removed_temp
 
     @classmethod
-    def open(cls, root: Path, *, clock: Clock | None = None) -> Store:
+    def open(cls, root: Path, *, clock: Clock | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Store:
+        """Open (creating if needed) the store at `root`; writes wait up to busy_timeout_s for another run."""
         clock = clock or SystemClock()
         objects = Objects(root)
         try:
             objects.create_layout()
         except OSError as exc:
             raise StoreError(f"cannot create the store at {root} ({exc}); check the path and permissions") from exc
-        db = Database.open(root / STATE_FILE, readonly=False)
+        db = Database.open(root / STATE_FILE, readonly=False, busy_s=busy_timeout_s)
         try:
             migrate(db)
             removed = tuple(objects.clean_temp(now=clock.now()))

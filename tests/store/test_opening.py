@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from reconciler.errors import StoreError, StoreVersionError
+import reconciler
+from reconciler.errors import StoreBusyError, StoreError, StoreVersionError
 from reconciler.store import SCHEMA_VERSION, Store
 
 
@@ -118,3 +120,28 @@ def test_a_read_only_view_sees_what_a_writer_committed_and_never_blocks_it(root:
         finally:
             conn.close()
         assert view.attempts_for([key(1)])[key(1)].request_id == "req-1"
+
+
+def test_a_write_lock_held_too_long_by_another_process_is_a_busy_store_error(root: Path, clock) -> None:
+    with Store.open(root, clock=clock, busy_timeout_s=0.2) as store:
+        other = sqlite3.connect(root / "state.sqlite", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(StoreBusyError, match=r"locked by another reconciler process for 0\.2s") as busy:
+                store.claim(key(1), namespace="fake", model="m", request_body={})
+            assert isinstance(busy.value.__cause__, sqlite3.OperationalError)
+            assert store.attempts_for([key(1)]) == {}, "reads still work while another process writes"
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert store.claim(key(1), namespace="fake", model="m", request_body={}) is not None
+
+
+def test_only_the_db_module_imports_sqlite3() -> None:
+    package = Path(reconciler.__file__).parent
+    importers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if re.search(r"^\s*(import sqlite3|from sqlite3 )", path.read_text(), re.MULTILINE)
+    )
+    assert importers == ["store/db.py"]

@@ -216,7 +216,8 @@ class BlobWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            if target.exists():
+            # The same bytes are already an object: keep it, unless it was damaged since (then heal it).
+            if target.is_file() and hash_file(target) == (digest, self.size):
                 self.temp_path.unlink()
             else:
                 new_shard = not target.parent.exists()

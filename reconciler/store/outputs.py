@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from reconciler.errors import StoreError
+from reconciler.errors import AttemptStateError, StoreError
 from reconciler.store import attempts
 from reconciler.store.db import Database, Transaction, json_list, qualified
 from reconciler.store.objects import Objects
@@ -42,7 +42,9 @@ def record_output(
         if actual != size:
             raise StoreError(f"cannot record {key}: blob {digest} has {actual} bytes, not {size}")
         if attempt_id is not None:
-            attempts.move(tx, attempt_id, AttemptState.STORED, now=now)
+            before = attempts.move(tx, attempt_id, AttemptState.STORED, now=now)
+            if before.key != key:
+                raise AttemptStateError(f"attempt {attempt_id} is for {before.key}, not for {key}")
         tx.execute(
             f"INSERT OR REPLACE INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, digest, size, model, request_id, cost_usd, namespace, name_hint, now),

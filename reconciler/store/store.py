@@ -13,12 +13,12 @@ classes hold the connection, the root and the clock, and pass them on.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Collection, Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
+from reconciler.catalog.identity import canonical_json
 from reconciler.errors import StoreError
 from reconciler.store import attempts, outputs
 from reconciler.store.db import BUSY_TIMEOUT_S, Database
@@ -215,7 +215,7 @@ class Store(StoreView):
         `attempt.in_doubt`, in which case first look the request up in the account's history.
         State SUBMITTED or COMPLETED: a dead owner's paid job was taken over; resume it by request id.
         """
-        body = json.dumps(request_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        body = canonical_json(dict(request_body))
         return attempts.claim(
             self._writable, key=key, namespace=namespace, model=model, request_json=body,
             owner=owner or current_owner(), now=self._clock.now(),

@@ -238,3 +238,11 @@ def test_attempts_for_many_keys_returns_only_each_keys_latest(store: Store) -> N
         store.release(first.id)
         latest[key(n)] = claim(store, key(n))
     assert store.attempts_for([key(n) for n in range(40)]) == latest
+
+
+def test_an_output_cannot_close_another_keys_attempt(store: Store, record: Callable[..., str]) -> None:
+    attempt = claim(store, key(1))
+    with pytest.raises(AttemptStateError, match="not for"):
+        record(key(2), b"video", attempt_id=attempt.id)
+    assert store.attempt(attempt.id).state is AttemptState.CLAIMED
+    assert store.outputs_for([key(2)]) == {}

@@ -131,3 +131,12 @@ def test_a_temp_file_older_than_a_day_is_removed_even_if_its_pid_is_alive(store:
     with Store.open(root, clock=clock) as other:
         assert other.removed_temp_files == (writer.temp_path,)
     writer.abort()
+
+
+def test_writing_the_bytes_of_a_damaged_object_again_heals_it(store: Store) -> None:
+    info = store.put_stream([b"original"])
+    os.chmod(info.path, 0o644)
+    info.path.write_bytes(b"damaged!")
+    again = store.put_stream([b"original"])
+    assert again.path.read_bytes() == b"original"
+    assert stat.S_IMODE(again.path.stat().st_mode) == 0o444

@@ -73,9 +73,7 @@ class StoreMachine(RuleBasedStateMachine):
         info = self.store.put_stream([data[:3], data[3:]])
         assert info.digest == digest_of(data)
         self.blobs[info.digest] = data
-        self.damaged.discard(info.digest)  # an object that was already there is kept as it is
-        if info.path.read_bytes() != data:
-            self.damaged.add(info.digest)
+        self.damaged.discard(info.digest)  # writing damaged bytes' content again heals the object
 
     @precondition(lambda self: any(d not in self.damaged for d in self.blobs))
     @rule(key=keys, pick=picks)
@@ -145,9 +143,6 @@ class StoreMachine(RuleBasedStateMachine):
         info = self.store.put_stream([data])
         self.blobs[info.digest] = data
         self.damaged.discard(info.digest)
-        if info.path.read_bytes() != data:
-            self.damaged.add(info.digest)
-            return
         self.store.record_output(
             attempt.key, digest=info.digest, size=info.size, model="m", request_id=attempt.request_id,
             cost_usd=0.3, namespace="f", attempt_id=attempt.id,

@@ -54,14 +54,22 @@ class StoreView:
 
     def __init__(self, root: Path, db: Database | None, *, clock: Clock) -> None:
         self.root = root
-        self._db = db
+        self._conn = db  # None: the store does not exist yet, and every lookup finds nothing
+        self._closed = False
         self._objects = Objects(root)
         self._clock = clock
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._conn is not None and not self._closed:
+            self._conn.close()
+        self._closed = True
+
+    @property
+    def _db(self) -> Database | None:
+        # A closed store must fail loudly: answering "nothing stored" would invite paying twice.
+        if self._closed:
+            raise StoreError(f"the store at {self.root} was already closed; open it again")
+        return self._conn
 
     def __enter__(self) -> StoreView:
         return self
@@ -76,38 +84,40 @@ class StoreView:
         return self._objects.path(digest)
 
     def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
-        return {} if self._db is None else outputs.outputs_for(self._db, keys)
+        return {} if (db := self._db) is None else outputs.outputs_for(db, keys)
 
     def observe(self, keys: Collection[str]) -> Observation:
         """Outputs and latest attempts of `keys` from one snapshot, so the two always agree."""
-        if self._db is None:
+        db = self._db
+        if db is None:
             return Observation(outputs={}, attempts={})
-        with self._db.read() as tx:
+        with db.read() as tx:
             return Observation(outputs=outputs.outputs_for(tx, keys), attempts=attempts.latest_for(tx, keys))
 
     def all_outputs(self) -> list[Output]:
-        return [] if self._db is None else outputs.all_outputs(self._db)
+        return [] if (db := self._db) is None else outputs.all_outputs(db)
 
     def attempts_for(self, keys: Collection[str]) -> dict[str, Attempt]:
         """The latest attempt of each key that has one."""
-        return {} if self._db is None else attempts.latest_for(self._db, keys)
+        return {} if (db := self._db) is None else attempts.latest_for(db, keys)
 
     def open_attempts(self) -> list[Attempt]:
-        return [] if self._db is None else attempts.open_attempts(self._db)
+        return [] if (db := self._db) is None else attempts.open_attempts(db)
 
     def attempt(self, attempt_id: int) -> Attempt:
         return attempts.attempt(self._require_db(), attempt_id)
 
     def observed_latency(self, model: str) -> float | None:
-        return None if self._db is None else attempts.observed_latency(self._db, model)
+        return None if (db := self._db) is None else attempts.observed_latency(db, model)
 
     def uploaded_url(self, namespace: str, image_sha256: str) -> str | None:
-        return None if self._db is None else outputs.uploaded_url(self._db, namespace, image_sha256)
+        return None if (db := self._db) is None else outputs.uploaded_url(db, namespace, image_sha256)
 
     def _require_db(self) -> Database:
-        if self._db is None:
-            raise StoreError(f"the store at {self.root} does not exist yet or is closed")
-        return self._db
+        db = self._db
+        if db is None:
+            raise StoreError(f"the store at {self.root} does not exist yet; run apply first")
+        return db
 
 
 class Store(StoreView):

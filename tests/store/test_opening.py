@@ -145,3 +145,11 @@ def test_only_the_db_module_imports_sqlite3() -> None:
         if re.search(r"^\s*(import sqlite3|from sqlite3 )", path.read_text(), re.MULTILINE)
     )
     assert importers == ["store/db.py"]
+
+
+def test_a_closed_store_refuses_lookups_instead_of_answering_nothing_is_stored(root: Path, clock) -> None:
+    store = Store.open(root, clock=clock)
+    store.close()
+    with pytest.raises(StoreError, match="already closed"):
+        store.outputs_for([key(1)])
+    store.close()  # closing twice is harmless

@@ -4,7 +4,9 @@ A claim is taken in one `BEGIN IMMEDIATE` transaction before anything is sent, s
 one store never both submit a key. If the open attempt on a key belongs to a dead process, the claim
 takes it over: the old row is marked SUPERSEDED and kept, the new row points at it (`supersedes`),
 inherits its request id when it had one (so the caller resumes instead of paying again), and is
-marked `in_doubt` when the old one died between claiming and hearing back from the API.
+marked `in_doubt` when the old one died between claiming and hearing back from the API. A key whose
+last attempt was STORED but whose output is gone again (verify dropped it) is claimed as COMPLETED
+with that request id, so the result is downloaded again rather than paid for again.
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ def claim(
                 state, request_id = old.state, old.request_id
                 submitted_at, completed_at = old.submitted_at, old.completed_at
             in_doubt = request_id is None
+        if not previous:
+            # A stored result whose output was dropped since (verify found it damaged): fetch it
+            # again by its request id rather than pay for a new one.
+            last = tx.one(f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE key = ? ORDER BY id DESC LIMIT 1", (key,))
+            done = rows.attempt(last) if last is not None else None
+            if done is not None and done.state is _S.STORED and done.request_id is not None:
+                state, request_id, supersedes = _S.COMPLETED, done.request_id, done.id
+                submitted_at, completed_at = done.submitted_at, done.completed_at
         attempt_id = tx.insert(
             "INSERT INTO attempts (key, namespace, model, state, request_json, request_id, owner_host,"
             " owner_boot, owner_pid, owner_started, claimed_at, submitted_at, completed_at, updated_at,"

@@ -223,7 +223,10 @@ class Store(StoreView):
 
         The attempt returned is yours. State CLAIMED: submit `attempt.request_json`, unless
         `attempt.in_doubt`, in which case first look the request up in the account's history.
-        State SUBMITTED or COMPLETED: a dead owner's paid job was taken over; resume it by request id.
+        State SUBMITTED: a dead owner's paid job was taken over; poll it by `attempt.request_id`.
+        State COMPLETED: the API already made the result (a dead owner's job, or a stored output
+        that verify dropped); download it by request id, and mark it EXPIRED if the API lost it.
+        `attempt.supersedes` names the earlier attempt this one continues.
         """
         body = canonical_json(dict(request_body))
         return attempts.claim(

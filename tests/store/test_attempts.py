@@ -246,3 +246,17 @@ def test_an_output_cannot_close_another_keys_attempt(store: Store, record: Calla
         record(key(2), b"video", attempt_id=attempt.id)
     assert store.attempt(attempt.id).state is AttemptState.CLAIMED
     assert store.outputs_for([key(2)]) == {}
+
+
+def test_a_stored_result_whose_output_was_dropped_is_fetched_again_not_paid_again(
+    store: Store, record: Callable[..., str]
+) -> None:
+    first = claim(store, key(1))
+    store.record_submitted(first.id, "req-paid")
+    record(key(1), b"video", attempt_id=first.id)
+    store.drop_output(key(1))  # as verify does for a damaged blob
+    again = claim(store, key(1))
+    assert (again.state, again.request_id, again.supersedes) == (AttemptState.COMPLETED, "req-paid", first.id)
+    store.record_state(again.id, AttemptState.EXPIRED)
+    fresh = claim(store, key(1))
+    assert (fresh.state, fresh.request_id, fresh.in_doubt) == (AttemptState.CLAIMED, None, False)

@@ -106,9 +106,13 @@ class StoreMachine(RuleBasedStateMachine):
         assert got is not None
         inherited = next((a for a in reversed(held) if a.request_id is not None), None)
         state = inherited.state if inherited else AttemptState.CLAIMED
+        supersedes = held[-1].id if held else None
         for old in held:
             old.state = AttemptState.SUPERSEDED
-        assert got.supersedes == (held[-1].id if held else None)
+        last = next((a for a in reversed(self.attempts) if a.key == key), None)
+        if not held and last and last.state is AttemptState.STORED and last.request_id:
+            inherited, state, supersedes = last, AttemptState.COMPLETED, last.id  # fetch the lost result again
+        assert got.supersedes == supersedes
         assert got.in_doubt == (bool(held) and inherited is None)
         assert got.request_id == (inherited.request_id if inherited else None)
         assert got.state is state

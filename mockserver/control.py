@@ -120,7 +120,8 @@ class Control:
                 ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] if e["loc"] else e["msg"] for e in exc.errors()
             )
             return _bad(f"Invalid configuration: {problems}.")
-        self.state.reconfigure(config)
+        # Sending fault rules arms them afresh, even the same script a second time.
+        self.state.reconfigure(config, rearm="faults" in body)
         return JSONResponse(config.to_json())
 
     async def credits(self, request: Request) -> Response:

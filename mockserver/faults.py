@@ -2,7 +2,7 @@
 
 The schedule is deterministic: the n-th request matching rule i meets the fault drawn from
 `Random(f"{seed}/{i}/{n}")` (or the n-th entry of the rule's script), so the same seed and the same
-traffic give the same faults. Replacing the fault rules starts their counts afresh.
+traffic give the same faults. Sending fault rules (`PUT /_mock/config` with `faults`) starts their counts afresh.
 
 On the wire a dropped connection sends the status line and headers, then closes before the body:
 over a socket an httpx client sees `RemoteProtocolError`; in process (httpx.ASGITransport) the

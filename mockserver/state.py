@@ -35,9 +35,10 @@ class MockState:
         self.assets = AssetStore()
         self.garbage_served = 0
 
-    def reconfigure(self, config: MockConfig) -> None:
+    def reconfigure(self, config: MockConfig, *, rearm: bool = False) -> None:
+        """Take a new configuration; `rearm` restarts the fault schedule even if its rules are unchanged."""
         previous, self.config = self.config, config
-        if config.faults != previous.faults or config.seed != previous.seed:
+        if rearm or config.faults != previous.faults or config.seed != previous.seed:
             self.faults.reset(seed=config.seed)
         if config.journal_limit != previous.journal_limit:
             self.journal.resize(config.journal_limit)

@@ -126,3 +126,10 @@ async def test_a_rate_limited_submit_creates_nothing(make_fake):
     await fake.submit_ok("wan-2.2-t2v-fast", BODY)
     assert (await fake.submit("wan-2.2-t2v-fast", BODY)).status_code == 429
     assert len(await fake.jobs()) == 1
+
+
+async def test_sending_the_same_script_again_arms_it_again(fake):
+    for _ in range(2):
+        await fake.configure(script("status", ["500"]))
+        assert (await fake.status("x")).status_code == 500
+        assert (await fake.status("x")).status_code == 404

@@ -12,7 +12,7 @@ from reconciler.errors import AttemptStateError, StoreError
 from reconciler.store import attempts
 from reconciler.store.db import Database, Transaction, json_list, qualified
 from reconciler.store.objects import Objects
-from reconciler.store.records import OUTPUT_COLUMNS, AttemptState, Output
+from reconciler.store.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output
 
 
 def record_output(
@@ -59,6 +59,28 @@ def outputs_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, 
         (json_list(keys),),
     )
     return {row[0]: Output.from_row(row) for row in rows}
+
+
+def orphans(db: Database, keys: Collection[str], *, limit: int | None) -> Orphans:
+    """The outputs no key in `keys` names: how many, their bytes, and the first `limit` by key.
+
+    Counted as "all minus those named" so no orphan row is read unless it is listed: a store with
+    90,000 old outputs costs plan two index counts, not 90,000 values.
+    """
+    wanted = json_list(keys)
+    with db.read() as tx:
+        every = tx.one("SELECT count(*), total(size) FROM outputs")
+        named = tx.one(
+            "SELECT count(*), total(o.size) FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value", (wanted,)
+        )
+        assert every is not None
+        assert named is not None
+        rows = tx.rows(
+            f"SELECT {OUTPUT_COLUMNS} FROM outputs WHERE key NOT IN (SELECT value FROM json_each(?))"
+            " ORDER BY key LIMIT ?",
+            (wanted, -1 if limit is None else limit),
+        )
+    return Orphans(count=every[0] - named[0], size=int(every[1] - named[1]), listed=tuple(Output(*row) for row in rows))
 
 
 def all_outputs(db: Database) -> list[Output]:

@@ -162,3 +162,12 @@ class Observation:
 
     outputs: Mapping[str, Output]  # key -> its output, for the keys that have one
     attempts: Mapping[str, Attempt]  # key -> its latest attempt, for the keys that have any
+
+
+@dataclass(frozen=True)
+class Orphans:
+    """Stored outputs that no current spec names: plan lists them, gc removes them."""
+
+    count: int
+    size: int  # bytes of their outputs (a blob two orphans share counts twice)
+    listed: tuple[Output, ...]  # the first of them by key, as many as were asked for

@@ -33,6 +33,7 @@ from reconciler.store.records import (
     Clock,
     FailureReason,
     Observation,
+    Orphans,
     Output,
     Owner,
 )
@@ -93,6 +94,10 @@ class StoreView:
             return Observation(outputs={}, attempts={})
         with db.read() as tx:
             return Observation(outputs=outputs.outputs_for(tx, keys), attempts=attempts.latest_for(tx, keys))
+
+    def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans:
+        """Outputs that no key in `keys` names (count, bytes, and the first `limit`), without reading the rest."""
+        return Orphans(0, 0, ()) if (db := self._db) is None else outputs.orphans(db, keys, limit=limit)
 
     def all_outputs(self) -> list[Output]:
         return [] if (db := self._db) is None else outputs.all_outputs(db)

@@ -158,3 +158,13 @@ def test_gc_forgets_finished_attempts_of_keys_no_spec_wants(store: Store) -> Non
     report = store.gc(set(), dry_run=False)
     assert [r.kind for r in report.removed] == [RemovalKind.ATTEMPT]
     assert store.attempts_for([key(1)]) == {}
+
+
+def test_orphans_are_the_outputs_no_current_key_names(store: Store, record: Callable[..., str]) -> None:
+    for n in range(5):
+        record(key(n), b"video %d" % n)
+    orphans = store.orphans([key(0), key(1), key(9)], limit=2)
+    assert (orphans.count, orphans.size) == (3, 3 * len(b"video 0"))
+    expected = sorted(key(n) for n in (2, 3, 4))[:2]
+    assert [o.key for o in orphans.listed] == expected
+    assert len(store.orphans([], limit=None).listed) == 5

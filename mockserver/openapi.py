@@ -16,8 +16,13 @@ _TYPES = {
     catalog.Kind.INTEGER: {"type": "integer"},
     catalog.Kind.NUMBER: {"type": "number"},
     catalog.Kind.BOOLEAN: {"type": "boolean"},
-    catalog.Kind.URI: {"type": "string", "format": "uri", "pattern": "^https?://.{1,}"},
+    # The catalog's rule for a URL, exactly: http(s) and at least one character after the scheme.
+    catalog.Kind.URI: {"type": "string", "pattern": "^(https://.|http://..)"},
 }
+_DATA_URL = (
+    r"^data:[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+;base64,"
+    r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+)
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _KEY: list[dict[str, list[str]]] = [{"ApiKey": []}]
 
@@ -144,7 +149,7 @@ def document() -> dict[str, Any]:
         }
     }
     query = [
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
         {"name": "from_date", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "to_date", "in": "query", "schema": {"type": "string", "format": "date"}},
@@ -298,7 +303,14 @@ def _schemas() -> dict[str, Any]:
         "Upload": {
             "type": "object",
             "required": ["data_urls"],
-            "properties": {"data_urls": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+            "properties": {
+                "data_urls": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 20,
+                    "items": {"type": "string", "pattern": _DATA_URL},
+                }
+            },
         },
         "Uploaded": {
             "type": "object",

@@ -93,10 +93,10 @@ def _safe_parent(out_dir: Path, path: Path) -> str | None:
     for part in path.relative_to(out_dir).parts[:-1]:
         current = current / part
         try:
-            mode = current.lstat().st_mode
-        except FileNotFoundError:
             current.mkdir()
             continue
+        except FileExistsError:
+            mode = current.lstat().st_mode  # there already (or made just now by a concurrent run): check it
         if stat.S_ISLNK(mode):
             return f"{path}: {current} is a symlink; layout does not follow symlinks"
         if not stat.S_ISDIR(mode):

@@ -108,3 +108,23 @@ def test_an_out_dir_on_another_filesystem_gets_copies(store: Store, tmp_path: Pa
         assert report.paths(LayoutAction.COPIED) == (shm_out / "one.mp4",)
         assert (shm_out / "one.mp4").read_bytes() == b"video across devices"
         assert store.layout(shm_out, {"one": info.digest}).paths(LayoutAction.UNCHANGED) == (shm_out / "one.mp4",)
+
+
+def test_an_unwanted_mp4_symlink_is_removed_without_touching_its_target(
+    store: Store, out: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "keep-me.mp4"
+    target.write_bytes(b"someone else's")
+    out.mkdir()
+    (out / "old.mp4").symlink_to(target)
+    store.layout(out, {})
+    assert not os.path.lexists(out / "old.mp4")
+    assert target.read_bytes() == b"someone else's"
+
+
+def test_a_temp_file_left_by_a_crashed_layout_is_cleaned_up(store: Store, out: Path) -> None:
+    info = store.put_stream([b"video"])
+    out.mkdir()
+    (out / ".one.mp4.0123456789ab.layout-tmp").write_bytes(b"half")
+    store.layout(out, {"one": info.digest})
+    assert sorted(p.name for p in out.iterdir()) == ["one.mp4"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,6 +112,8 @@ class Database:
         self.path = path
         self.readonly = readonly
         self.busy_s = busy_s
+        # The engine may call in from worker threads (asyncio.to_thread); one transaction at a time.
+        self._lock = threading.RLock()
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool, busy_s: float = BUSY_TIMEOUT_S) -> Database:
@@ -120,7 +123,7 @@ class Database:
         """
         uri = f"{path.absolute().as_uri()}?mode={'ro' if readonly else 'rwc'}"
         with _translated(path, busy_s):
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=busy_s)
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=busy_s, check_same_thread=False)
             try:
                 if not readonly:
                     conn.execute("PRAGMA journal_mode=WAL")
@@ -134,7 +137,7 @@ class Database:
         return cls(conn, path, readonly=readonly, busy_s=busy_s)
 
     def close(self) -> None:
-        with _translated(self.path, self.busy_s):
+        with self._lock, _translated(self.path, self.busy_s):
             self._conn.close()
 
     def __enter__(self) -> Database:
@@ -145,10 +148,12 @@ class Database:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """One statement outside any explicit transaction (a consistent snapshot by itself)."""
-        return Transaction(self._conn, self.path, self.busy_s).rows(sql, params)
+        with self._lock:
+            return Transaction(self._conn, self.path, self.busy_s).rows(sql, params)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return Transaction(self._conn, self.path, self.busy_s).one(sql, params)
+        with self._lock:
+            return Transaction(self._conn, self.path, self.busy_s).one(sql, params)
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
@@ -164,14 +169,16 @@ class Database:
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[Transaction]:
-        with _translated(self.path, self.busy_s):
-            self._conn.execute(begin)
-        try:
-            yield Transaction(self._conn, self.path, self.busy_s)
-        except BaseException:
+        with self._lock:
             with _translated(self.path, self.busy_s):
+                self._conn.execute(begin)
+            try:
+                yield Transaction(self._conn, self.path, self.busy_s)
+                with _translated(self.path, self.busy_s):
+                    self._conn.execute("COMMIT")
+            except BaseException:
+                # Also after a failed COMMIT: never leave the connection inside a transaction.
                 if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-            raise
-        with _translated(self.path, self.busy_s):
-            self._conn.execute("COMMIT")
+                    with _translated(self.path, self.busy_s):
+                        self._conn.execute("ROLLBACK")
+                raise

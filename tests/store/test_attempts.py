@@ -260,3 +260,19 @@ def test_a_stored_result_whose_output_was_dropped_is_fetched_again_not_paid_agai
     store.record_state(again.id, AttemptState.EXPIRED)
     fresh = claim(store, key(1))
     assert (fresh.state, fresh.request_id, fresh.in_doubt) == (AttemptState.CLAIMED, None, False)
+
+
+def test_the_store_can_be_called_from_worker_threads(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def claim_and_submit(n: int) -> int:
+        attempt = claim(store, key(n % 10))
+        if attempt is None:
+            return 0
+        store.record_submitted(attempt.id, f"req-{n}")
+        return 1
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        won = sum(pool.map(claim_and_submit, range(40)))
+    assert won == 10, "each of the 10 keys is claimed exactly once"
+    assert len(store.open_attempts()) == 10

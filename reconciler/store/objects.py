@@ -107,7 +107,8 @@ class Objects:
                 continue
             for path in sorted(shard.iterdir()):
                 name = shard.name + path.name
-                ok = len(shard.name) == 2 and len(name) == 64 and set(name) <= _HEX and path.is_file()
+                ok = len(shard.name) == 2 and len(name) == 64 and set(name) <= _HEX
+                ok = ok and path.is_file() and not path.is_symlink()
                 yield (f"sha256:{name}" if ok else None), path
 
     def remove(self, digest: str) -> int:

@@ -42,6 +42,8 @@ def start_ticks(pid: int) -> int | None:
         return _exists_without_proc(pid)
     # The command name (field 2) may hold spaces and parentheses; fields after its last ")" are fixed.
     fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):  # a zombie has finished; only its parent has not reaped it yet
+        return None
     return int(fields[19])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import AttemptStateError
-from reconciler.store import AttemptState, FailureReason, Owner, Store, is_alive
+from reconciler.store import AttemptState, FailureReason, Owner, Store, current_owner, is_alive
+from reconciler.store.owner import start_ticks
 
 BODY = {"prompt": "a lighthouse in fog", "seed": 7}
 
@@ -276,3 +278,18 @@ def test_the_store_can_be_called_from_worker_threads(store: Store) -> None:
         won = sum(pool.map(claim_and_submit, range(40)))
     assert won == 10, "each of the 10 keys is claimed exactly once"
     assert len(store.open_attempts()) == 10
+
+
+def test_a_killed_process_not_yet_reaped_counts_as_dead() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owner = dataclasses.replace(current_owner(), pid=child.pid, started=start_ticks(child.pid))
+        assert is_alive(owner)
+        child.kill()
+        deadline = time.monotonic() + 10
+        while is_alive(owner) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not is_alive(owner), "a zombie is dead even before its parent reaps it"
+    finally:
+        child.kill()
+        child.wait()

@@ -175,7 +175,7 @@ def live_server() -> Iterator[Callable[..., Live]]:
 
     def _start(**fields: Any) -> Live:
         app = create_app(MockConfig.model_validate(fields), RealClock())
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off", ws="none")
         server = uvicorn.Server(config)

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,38 @@ def test_writing_the_bytes_of_a_damaged_object_again_heals_it(store: Store) -> N
     again = store.put_stream([b"original"])
     assert again.path.read_bytes() == b"original"
     assert stat.S_IMODE(again.path.stat().st_mode) == 0o444
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from reconciler.store import Store
+    store = Store.open(Path(sys.argv[1]))
+    chunk = bytes(range(256)) * 4096
+    n = 0
+    while True:  # until killed: one blob after another, each 1-8 MiB
+        n += 1
+        store.put_stream([chunk] * (1 + n % 8) + [str(n).encode()])
+        print(n, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.5, 0.9])
+def test_a_writer_killed_at_any_moment_leaves_only_whole_objects(root: Path, clock, delay: float) -> None:
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(root)], stdout=subprocess.PIPE)
+    try:
+        assert writer.stdout is not None
+        writer.stdout.readline()  # the store is open and one blob is written
+        time.sleep(delay)
+    finally:
+        writer.kill()
+        writer.wait()
+        writer.stdout.close()
+    with Store.open(root, clock=clock) as store:
+        report = store.verify()
+    assert report.clean, [str(p) for p in report.problems]
+    assert report.blobs_checked >= 1
+    assert temp_files(root) == []

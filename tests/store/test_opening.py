@@ -155,3 +155,12 @@ def test_a_closed_store_refuses_lookups_instead_of_answering_nothing_is_stored(r
     with pytest.raises(StoreError, match="already closed"):
         store.outputs_for([key(1)])
     store.close()  # closing twice is harmless
+
+
+def test_an_empty_database_file_left_by_a_crash_on_first_open_is_initialised(root: Path, clock) -> None:
+    root.mkdir()
+    (root / "state.sqlite").touch()
+    with Store.open_readonly(root) as view:
+        assert view.outputs_for([key(1)]) == {}
+    with Store.open(root, clock=clock) as store:
+        assert store.claim(key(1), namespace="fake", model="m", request_body={}) is not None

@@ -177,11 +177,19 @@ def open_attempts(db: Database) -> list[Attempt]:
 
 
 def observed_latency(db: Database, model: str) -> float | None:
-    """Median seconds from submit to completion over the model's recent attempts, None without any."""
+    """Median seconds from submit to completion over the model's recent jobs, None without any.
+
+    A job taken over or fetched again appears in several attempts with the same times; each request
+    id counts once.
+    """
     rows = db.rows(
-        "SELECT completed_at - submitted_at FROM attempts WHERE model = ? AND completed_at IS NOT NULL"
+        "SELECT request_id, completed_at - submitted_at FROM attempts WHERE model = ? AND completed_at IS NOT NULL"
         " AND submitted_at IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
-        (model, LATENCY_SAMPLES),
+        (model, 4 * LATENCY_SAMPLES),
     )
-    durations = [row[0] for row in rows if row[0] >= 0]
+    by_job: dict[object, float] = {}
+    for index, (request_id, seconds) in enumerate(rows):
+        if seconds >= 0:
+            by_job.setdefault(request_id if request_id is not None else -index - 1, seconds)
+    durations = list(by_job.values())[:LATENCY_SAMPLES]
     return statistics.median(durations) if durations else None

@@ -293,3 +293,16 @@ def test_a_killed_process_not_yet_reaped_counts_as_dead() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_job_taken_over_counts_once_in_the_observed_latency(store: Store, clock, dead_owner: Owner) -> None:
+    quick = claim(store, key(1))
+    store.record_submitted(quick.id, "req-quick")
+    clock.advance(60)
+    store.record_state(quick.id, AttemptState.COMPLETED)
+    slow = claim(store, key(2), owner=dead_owner)
+    store.record_submitted(slow.id, "req-slow")
+    clock.advance(600)
+    store.record_state(slow.id, AttemptState.COMPLETED)
+    claim(store, key(2))  # takes the dead owner's completed job over, with the same times
+    assert store.observed_latency("wan2.7-t2v") == 330  # median of 60 and 600, not of 60, 600, 600

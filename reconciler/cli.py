@@ -155,9 +155,10 @@ def build_plan(
     excludes: tuple[str, ...],
     concurrency: int,
     retry_failed: bool,
+    orphan_limit: int | None = 10,
 ) -> tuple[SpecSet, Plan]:
     """Load specs, read the store without locking it, and diff: no network, nothing written but the parse cache."""
-    from reconciler.plan import Desired, diff, select
+    from reconciler.plan import Desired, Orphan, OrphanSummary, diff, select
     from reconciler.store import Store
 
     specs = load_specs(paths, store)
@@ -165,17 +166,19 @@ def build_plan(
     desired = [Desired(e, keys.entry_key(namespace, e)) for e in specs.entries]
     chosen = select(desired, targets=targets, excludes=excludes)
     wanted = {d.key for d in chosen}
+    # Orphans are outputs no spec names in either namespace: the same roots gc uses.
+    roots = {d.key for d in desired} | {keys.entry_key(_namespace(not mock), e) for e in specs.entries}
     with Store.open_readonly(_store_root(store)) as view:
-        outputs = view.outputs_for(wanted)
-        attempts = view.attempts_for(wanted)
-        stored = {o.key: o for o in view.all_outputs()}
+        observed = view.observe(wanted)
+        stray = view.orphans(roots, limit=orphan_limit)
         latency = {m.slug: seconds for m in catalog.MODELS if (seconds := view.observed_latency(m.slug)) is not None}
     plan = diff(
         chosen,
-        outputs=outputs,
-        attempts=attempts,
-        all_output_keys=stored,
-        every_key=frozenset(d.key for d in desired),
+        outputs=observed.outputs,
+        attempts=observed.attempts,
+        orphans=OrphanSummary(
+            stray.count, stray.size, tuple(Orphan(o.key, o.model, o.size, o.digest) for o in stray.listed)
+        ),
         namespace=namespace,
         concurrency=concurrency,
         retry_failed=retry_failed,
@@ -227,6 +230,7 @@ def plan(
         excludes=excludes,
         concurrency=concurrency,
         retry_failed=retry_failed,
+        orphan_limit=None if (as_json or fmt == "json") else 10,
     )
     if as_json or fmt == "json":
         click.echo(render.dumps(render.document(result) | {"warnings": [str(w) for w in specs.warnings]}))

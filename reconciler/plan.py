@@ -74,6 +74,15 @@ class Orphan:
 
 
 @dataclass(frozen=True)
+class OrphanSummary:
+    """Stored outputs no spec names: how many, their bytes, and the first few (or all) of them."""
+
+    count: int = 0
+    size: int = 0
+    listed: tuple[Orphan, ...] = ()
+
+
+@dataclass(frozen=True)
 class Totals:
     counts: Mapping[ActionKind, int]
     generations: int  # distinct keys to create
@@ -85,7 +94,7 @@ class Totals:
 @dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
-    orphans: tuple[Orphan, ...]
+    orphans: OrphanSummary
     totals: Totals
     namespace: str
     warnings: tuple[str, ...] = field(default=())
@@ -150,8 +159,7 @@ def diff(
     *,
     outputs: Mapping[str, Output],
     attempts: Mapping[str, Attempt],
-    all_output_keys: Mapping[str, Output] | None = None,
-    every_key: frozenset[str] = frozenset(),
+    orphans: OrphanSummary = OrphanSummary(),
     namespace: str,
     concurrency: int = 8,
     retry_failed: bool = False,
@@ -159,8 +167,8 @@ def diff(
 ) -> Plan:
     """The plan for `desired`, given the outputs and latest attempts of their keys.
 
-    `all_output_keys` (every stored output) and `every_key` (the keys of all specs, not only the
-    targeted ones) find orphans; `latency` overrides a model's expected seconds (observed averages).
+    `orphans` (outputs named by no spec, targeted or not) are passed through to the plan;
+    `latency` overrides a model's expected seconds (observed averages).
     """
     latency = latency or {}
     actions: list[Action] = []
@@ -199,11 +207,6 @@ def diff(
                 request_id=attempt.request_id if attempt is not None and output is None else None,
             )
         )
-    orphans = tuple(
-        Orphan(o.key, o.model, o.size, o.digest)
-        for key, o in sorted((all_output_keys or {}).items())
-        if key not in every_key and o.namespace == namespace
-    )
     counts = {kind: sum(1 for a in actions if a.kind is kind) for kind in ORDER}
     totals = Totals(
         counts=counts,

@@ -59,8 +59,8 @@ def summary(plan: Plan) -> str:
     ):
         if counts[kind]:
             parts.append(f"{counts[kind]} {word}")
-    if plan.orphans:
-        parts.append(f"{len(plan.orphans)} orphaned output{'s' if len(plan.orphans) != 1 else ''} (reconciler gc)")
+    if plan.orphans.count:
+        parts.append(f"{plan.orphans.count} orphaned output{'s' if plan.orphans.count != 1 else ''} (reconciler gc)")
     return "; ".join(parts)
 
 
@@ -83,11 +83,22 @@ def plain(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
                 f"  {_SYMBOL[kind]} {action.name:<{width}}  {action.model:<{model_width}}  {cost}"
                 f"{action.reason}  ({action.where})\n"
             )
-    for orphan in plan.orphans:
-        out.write(
-            f"orphan: {orphan.key}  {orphan.model}  {orphan.size} bytes (not needed by any spec; reconciler gc)\n"
-        )
+    for line in _orphan_lines(plan):
+        out.write(line + "\n")
     out.write(summary(plan) + "\n")
+
+
+SHOWN_ORPHANS = 10
+
+
+def _orphan_lines(plan: Plan) -> list[str]:
+    """At most a few orphans by name (all of them are in --json); gc --dry-run lists every one."""
+    shown = plan.orphans.listed[:SHOWN_ORPHANS]
+    lines = [f"orphan: {o.key}  {o.model}  {o.size:,} bytes (no spec needs it; reconciler gc)" for o in shown]
+    if plan.orphans.count > len(shown):
+        rest = plan.orphans.count - len(shown)
+        lines.append(f"... and {rest:,} more orphans ({plan.orphans.size:,} bytes in all)")
+    return lines
 
 
 def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
@@ -115,8 +126,8 @@ def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
             )
     if grid.row_count:
         console.print(grid)
-    for orphan in plan.orphans:
-        console.print(f"[dim]orphan: {orphan.key} {orphan.model} {orphan.size} bytes (reconciler gc)[/]")
+    for line in _orphan_lines(plan):
+        console.print(f"[dim]{line}[/]", highlight=False)
     console.print(f"[bold]{summary(plan)}[/]")
 
 
@@ -149,7 +160,7 @@ def document(plan: Plan) -> dict[str, Any]:
             "est_seconds": totals.est_seconds,
             "concurrency": totals.concurrency,
         },
-        "orphans": [{"key": o.key, "model": o.model, "size": o.size, "digest": o.digest} for o in plan.orphans],
+        "orphans": [{"key": o.key, "model": o.model, "size": o.size, "digest": o.digest} for o in plan.orphans.listed],
         "summary": summary(plan),
     }
 

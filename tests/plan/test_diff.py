@@ -126,16 +126,14 @@ def test_a_permanent_failure_is_bought_again_only_when_asked() -> None:
     assert kinds(plan_of([eagle], attempts=failed, retry_failed=True)) == ["create"]
 
 
-def test_orphans_are_outputs_no_spec_needs_in_this_namespace() -> None:
-    eagle = entry("eagle")
-    stray = output("sha256:" + "cd" * 32)
-    foreign = Output("sha256:" + "ef" * 32, "sha256:" + "ab" * 32, 5, "wan2.7-t2v", None, None, keys.MOCK, None, 1.0)
-    plan = plan_of(
-        [eagle],
-        all_output_keys={stray.key: stray, foreign.key: foreign},
-        every_key=frozenset({eagle.key}),
-    )
-    assert [o.key for o in plan.orphans] == [stray.key]
+def test_orphans_are_carried_into_the_plan_and_its_summary() -> None:
+    from reconciler.plan import Orphan, OrphanSummary
+    from reconciler.render import summary
+
+    stray = Orphan("sha256:" + "cd" * 32, "wan2.7-t2v", 10, "sha256:" + "ab" * 32)
+    plan = plan_of([entry("eagle")], orphans=OrphanSummary(count=3, size=30, listed=(stray,)))
+    assert plan.orphans.listed == (stray,)
+    assert summary(plan).endswith("; 3 orphaned outputs (reconciler gc)")
 
 
 def test_targets_select_by_name_glob_prefix_and_tag() -> None:

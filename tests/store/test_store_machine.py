@@ -1,8 +1,8 @@
 """A Hypothesis state machine drives a real store and a plain-dict model side by side; they must agree.
 
 Rules: put blobs, record outputs, claim keys (as this live process or as a dead one), move attempts,
-crash mid-write (a dead writer's temp file left behind), lose or corrupt a blob on disk, reopen,
-verify and gc. After every step the outputs, the latest attempts, the objects on disk and the temp
+crash mid-write (a dead writer's temp file left behind), lose or corrupt a blob on disk, switch to a
+second connection, reopen, verify and gc. After every step the outputs, the latest attempts, the objects on disk and the temp
 directory match the model, and every object that was not deliberately damaged is named by its hash.
 """
 
@@ -50,6 +50,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="store-machine-"))
         self.root = self.dir / ".reconciler"
         self.store = Store.open(self.root)
+        self.other = Store.open(self.root)  # a second connection, as a second run on the same store would have
         self.me = current_owner()
         self.dead = dataclasses.replace(self.me, started=self.me.started + 1)
         self.blobs: dict[str, bytes] = {}
@@ -60,6 +61,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.store.close()
+        self.other.close()
         shutil.rmtree(self.dir)
 
     @initialize()
@@ -198,6 +200,11 @@ class StoreMachine(RuleBasedStateMachine):
         self.damaged.discard(digest)
 
     @rule()
+    def switch_connection(self) -> None:
+        """Carry on through the other connection: what one commits, the other must see."""
+        self.store, self.other = self.other, self.store
+
+    @rule()
     def reopen(self) -> None:
         self.store.close()
         self.store = Store.open(self.root)
@@ -281,8 +288,8 @@ class StoreMachine(RuleBasedStateMachine):
 
 
 StoreMachine.TestCase.settings = settings(
-    max_examples=60,
-    stateful_step_count=30,
+    max_examples=100,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -180,12 +180,13 @@ class PublicApi:
             return Reply(error(400, 'The body must be {"data_urls": [<base64 data URL>, ...]} with at least one.'))
         if len(urls) > MAX_UPLOADS:
             return Reply(error(400, f"data_urls: at most {MAX_UPLOADS} files per upload."))
-        names = []
+        decoded = []
         for text in urls:
             try:
-                media_type, data = decode_data_url(text)
+                decoded.append(decode_data_url(text))
             except ValueError as exc:
                 return Reply(error(400, f"data_urls: {exc}."))
-            names.append(self.state.assets.put(media_type, data).name)
+        # Stored only once all decoded: a rejected upload leaves nothing behind.
+        names = [self.state.assets.put(media_type, data).name for media_type, data in decoded]
         body = {"file_urls": [call.url(f"/files/{name}") for name in names], "message": "Files uploaded."}
         return Reply(JSONResponse(body))

@@ -12,6 +12,7 @@ the defaults.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from mockserver.app import create_app
 from mockserver.clock import RealClock, VirtualClock
 from mockserver.config import ClockMode, FaultKind, MockConfig
+from mockserver.faults import ConnectionDropped
 
 
 def build_config(
@@ -143,10 +145,16 @@ def command(
     click.echo(f"mockserver listening on http://{shown_host}:{bound_port} (api key: {keys})")
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off"))
+    logging.getLogger("uvicorn.error").addFilter(_quiet_drops)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def _quiet_drops(record: logging.LogRecord) -> bool:
+    """Keep uvicorn from printing a traceback for every connection the fake drops on purpose."""
+    return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ from mockserver.history import iso
 from mockserver.jobs import Job
 from mockserver.state import MockState
 
+MAX_ADVANCE_S = 10 * 366 * 86400.0  # ten years a step: far enough for any test, short of overflow
+
 
 def _bad(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
@@ -99,8 +101,8 @@ class Control:
             except ValueError:
                 return _bad('mode: must be "virtual" or "real".')
         advance = _number(body.get("advance", 0))
-        if advance is None or advance < 0:
-            return _bad("advance: must be a number of seconds, zero or more.")
+        if advance is None or not 0 <= advance <= MAX_ADVANCE_S:
+            return _bad(f"advance: must be a number of seconds from 0 to {MAX_ADVANCE_S:.0f}.")
         if mode is not None:
             self.state.clock.set_mode(mode)
         self.state.clock.advance(advance)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mockserver.schemas import component_schemas, config_schemas, control_paths
 from reconciler import catalog
 
 _TYPES = {
@@ -19,10 +20,6 @@ _TYPES = {
     # The catalog's rule for a URL, exactly: http(s) and at least one character after the scheme.
     catalog.Kind.URI: {"type": "string", "pattern": "^(https://.|http://..)"},
 }
-_DATA_URL = (
-    r"^data:[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+;base64,"
-    r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
-)
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _KEY: list[dict[str, list[str]]] = [{"ApiKey": []}]
 
@@ -232,89 +229,9 @@ def document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Same paths and shapes as https://api.segmind.com; control routes under /_mock/.",
         },
-        "paths": paths,
+        "paths": paths | control_paths(),
         "components": {
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
-            "schemas": _schemas(),
-        },
-    }
-
-
-def _schemas() -> dict[str, Any]:
-    text = {"type": "string"}
-    nullable_text = {"type": ["string", "null"]}
-    states = {"type": "string", "enum": ["QUEUED", "PROCESSING", "COMPLETED", "FAILED"]}
-    row = {
-        "request_id": text,
-        "model_name": text,
-        "model_status": {"type": "string", "enum": ["COMPLETED", "FAILED", "PENDING"]},
-        "request_body": {"type": "object"},
-        "generation_url": nullable_text,
-        "credits_deduction": {"type": "number"},
-        "latency_ms": {"type": ["integer", "null"]},
-        "model_created": text,
-        "created_at": text,
-        "updated_at": text,
-        "completed_at": nullable_text,
-        "error": nullable_text,
-    }
-    return {
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": text}},
-        "Submitted": {
-            "type": "object",
-            "required": ["request_id", "status", "status_url", "response_url"],
-            "properties": {"request_id": text, "status": {"const": "QUEUED"}, "status_url": text, "response_url": text},
-        },
-        "Status": {
-            "type": "object",
-            "required": ["request_id", "status"],
-            "properties": {"request_id": text, "status": states, "error": nullable_text, "model": text},
-        },
-        "Result": {
-            "type": "object",
-            "required": ["request_id", "status", "output", "metrics"],
-            "properties": {
-                "request_id": text,
-                "status": {"const": "COMPLETED"},
-                "model": text,
-                "output": text,
-                "seed": {"type": "integer"},
-                "cost": {"type": "number"},
-                "metrics": {"type": "object"},
-            },
-        },
-        "Base64Video": {
-            "type": "object",
-            "required": ["request_id", "status", "output"],
-            "properties": {"request_id": text, "status": states, "output": text, "content_type": text},
-        },
-        "HistoryRow": {"type": "object", "required": list(row), "properties": row},
-        "HistoryPage": {
-            "type": "object",
-            "required": ["data", "page", "per_page", "total", "total_pages"],
-            "properties": {
-                "data": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryRow"}},
-                "page": {"type": "integer"},
-                "per_page": {"type": "integer"},
-                "total": {"type": "integer"},
-                "total_pages": {"type": "integer"},
-            },
-        },
-        "Upload": {
-            "type": "object",
-            "required": ["data_urls"],
-            "properties": {
-                "data_urls": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": 20,
-                    "items": {"type": "string", "pattern": _DATA_URL},
-                }
-            },
-        },
-        "Uploaded": {
-            "type": "object",
-            "required": ["file_urls"],
-            "properties": {"file_urls": {"type": "array", "items": text}, "message": text},
+            "schemas": {**component_schemas(), **config_schemas()},
         },
     }

@@ -270,9 +270,12 @@ class FakeServerMachine(RuleBasedStateMachine):
         assert ORDER[state] >= ORDER[job.last_state], "states only move forward"
         job.last_state = state
 
-    @rule(job_id=jobs)
-    def fetch_result(self, job_id: str) -> None:
-        answer = self.call("GET", f"/v2/requests/{job_id}")
+    @rule(job_id=jobs, key=st.sampled_from([GOOD, GOOD, BAD, None]))
+    def fetch_result(self, job_id: str, key: str | None) -> None:
+        answer = self.call("GET", f"/v2/requests/{job_id}", key=key)
+        if key != GOOD:
+            assert answer.status == 401
+            return
         job = self.model_jobs.get(job_id)
         if job is None or job.expired(self.now):
             assert answer.status == 404

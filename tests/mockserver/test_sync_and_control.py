@@ -87,6 +87,7 @@ async def test_the_clock_advances_only_forward_and_switches_mode_without_jumping
     moved = (await fake.http.post("/_mock/clock", json={"advance": 30})).json()
     assert moved == {"now": now + 30, "mode": "virtual"}
     assert (await fake.http.post("/_mock/clock", json={"advance": -1})).status_code == 400
+    assert (await fake.http.post("/_mock/clock", json={"advance": 1e308})).status_code == 400
     assert (await fake.http.post("/_mock/clock", json={"mode": "sideways"})).status_code == 400
     assert (await fake.http.post("/_mock/clock", json={"when": 1})).status_code == 400
     real = (await fake.http.post("/_mock/clock", json={"mode": "real"})).json()

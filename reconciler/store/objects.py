@@ -67,6 +67,10 @@ class Objects:
     def create_layout(self) -> None:
         for path in (self.objects, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            # Like .pytest_cache: a store put anywhere never ends up committed by accident.
+            ignore.write_text("# Created by reconciler: the store holds paid videos; keep it out of git.\n*\n")
 
     def path(self, digest: str) -> Path:
         if not is_digest(digest):

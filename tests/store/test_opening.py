@@ -33,6 +33,7 @@ def test_opening_a_missing_store_creates_its_layout(root: Path, clock) -> None:
     assert (root / "objects" / "sha256").is_dir()
     assert (root / "tmp").is_dir()
     assert (root / "state.sqlite").is_file()
+    assert (root / ".gitignore").read_text().endswith("*\n")
 
 
 def test_the_state_database_uses_wal_and_is_versioned(root: Path, clock) -> None:

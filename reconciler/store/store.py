@@ -231,7 +231,8 @@ class Store(StoreView):
         State SUBMITTED: a dead owner's paid job was taken over; poll it by `attempt.request_id`.
         State COMPLETED: the API already made the result (a dead owner's job, or a stored output
         that verify dropped); download it by request id, and mark it EXPIRED if the API lost it.
-        `attempt.supersedes` names the earlier attempt this one continues.
+        `attempt.supersedes` names the earlier attempt this one continues. `owner` defaults to
+        this process; tests pass another to play a dead or remote run.
         """
         body = canonical_json(dict(request_body))
         return attempts.claim(

@@ -22,10 +22,10 @@ from machine import describe_machine, replace_section
 from validate import make_specs
 
 from reconciler import keys
+from reconciler.records import OUTPUT_COLUMNS
 from reconciler.spec import load
 from reconciler.store import Store
 from reconciler.store.db import Database
-from reconciler.store.records import OUTPUT_COLUMNS
 
 
 def fill(root: Path, wanted: list[str], extra: int) -> None:

@@ -21,9 +21,9 @@ from sqlite3 import sqlite_version
 
 from machine import describe_machine, replace_section
 
+from reconciler.records import OUTPUT_COLUMNS
 from reconciler.store import Store, current_owner
 from reconciler.store.db import Database
-from reconciler.store.records import OUTPUT_COLUMNS
 
 
 def key(n: int) -> str:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from reconciler import catalog
 from reconciler.errors import Location, UsageError
+from reconciler.records import Attempt, AttemptState, FailureReason, Output
 from reconciler.spec import SpecEntry
-from reconciler.store.records import Attempt, AttemptState, FailureReason, Output
 
 
 class ActionKind(enum.Enum):

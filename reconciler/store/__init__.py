@@ -6,11 +6,7 @@ error it raises is a `reconciler.errors.StoreError`.
 
 from __future__ import annotations
 
-from reconciler.store.gc import GcReport, Removal, RemovalKind
-from reconciler.store.layout import LayoutAction, LayoutChange, LayoutReport, output_path
-from reconciler.store.objects import BlobWriter
-from reconciler.store.owner import current_owner, is_alive
-from reconciler.store.records import (
+from reconciler.records import (
     OPEN_STATES,
     Attempt,
     AttemptState,
@@ -23,6 +19,10 @@ from reconciler.store.records import (
     Owner,
     is_digest,
 )
+from reconciler.store.gc import GcReport, Removal, RemovalKind
+from reconciler.store.layout import LayoutAction, LayoutChange, LayoutReport, output_path
+from reconciler.store.objects import BlobWriter
+from reconciler.store.owner import current_owner, is_alive
 from reconciler.store.schema import SCHEMA_VERSION
 from reconciler.store.store import Store, StoreView, SystemClock
 from reconciler.store.verify import Problem, ProblemKind, VerifyReport

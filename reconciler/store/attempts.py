@@ -16,9 +16,9 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from reconciler.errors import AttemptStateError
+from reconciler.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
 from reconciler.store.db import Database, Row, Transaction, json_list, qualified
 from reconciler.store.owner import is_alive
-from reconciler.store.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
 
 _S = AttemptState
 _OPEN_SQL = "('claimed', 'submitted', 'completed')"

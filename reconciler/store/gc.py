@@ -14,10 +14,10 @@ import enum
 from collections.abc import Set
 from dataclasses import dataclass
 
+from reconciler.records import ATTEMPT_COLUMNS, OUTPUT_COLUMNS, Output
 from reconciler.store.attempts import Rows
 from reconciler.store.db import Database, Transaction
 from reconciler.store.objects import Objects
-from reconciler.store.records import ATTEMPT_COLUMNS, OUTPUT_COLUMNS, Output
 
 
 class RemovalKind(enum.Enum):

@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 from reconciler.errors import BlobRejectedError, StoreError
+from reconciler.records import BlobInfo, Owner, is_digest
 from reconciler.store.owner import current_owner, is_alive
-from reconciler.store.records import BlobInfo, Owner, is_digest
 
 CHUNK = 1 << 20
 STALE_TEMP_S = 24 * 3600.0

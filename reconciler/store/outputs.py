@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from reconciler.errors import AttemptStateError, StoreError
+from reconciler.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output
 from reconciler.store import attempts
 from reconciler.store.db import Database, Transaction, json_list, qualified
 from reconciler.store.objects import Objects
-from reconciler.store.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output
 
 
 def record_output(

@@ -14,7 +14,7 @@ import socket
 from functools import cache
 from pathlib import Path
 
-from reconciler.store.records import Owner
+from reconciler.records import Owner
 
 
 @cache

@@ -20,13 +20,7 @@ from typing import Any
 
 from reconciler.catalog.identity import canonical_json
 from reconciler.errors import StoreError
-from reconciler.store import attempts, outputs
-from reconciler.store.db import BUSY_TIMEOUT_S, Database
-from reconciler.store.gc import GcReport, gc
-from reconciler.store.layout import LayoutReport, layout
-from reconciler.store.objects import BlobWriter, Objects, Readable
-from reconciler.store.owner import current_owner
-from reconciler.store.records import (
+from reconciler.records import (
     Attempt,
     AttemptState,
     BlobInfo,
@@ -37,6 +31,12 @@ from reconciler.store.records import (
     Output,
     Owner,
 )
+from reconciler.store import attempts, outputs
+from reconciler.store.db import BUSY_TIMEOUT_S, Database
+from reconciler.store.gc import GcReport, gc
+from reconciler.store.layout import LayoutReport, layout
+from reconciler.store.objects import BlobWriter, Objects, Readable
+from reconciler.store.owner import current_owner
 from reconciler.store.schema import SCHEMA_VERSION, check_version, migrate, read_version
 from reconciler.store.verify import VerifyReport, verify
 

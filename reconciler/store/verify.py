@@ -13,10 +13,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.records import BlobInfo
 from reconciler.store.db import Database
 from reconciler.store.objects import Objects, hash_file
 from reconciler.store.outputs import all_outputs
-from reconciler.store.records import BlobInfo
 
 
 class ProblemKind(enum.Enum):

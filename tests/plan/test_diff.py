@@ -8,7 +8,7 @@ from reconciler import catalog, keys
 from reconciler.errors import Location, UsageError
 from reconciler.plan import ActionKind, Desired, diff, makespan, select
 from reconciler.spec import SpecEntry
-from reconciler.store.records import Attempt, AttemptState, FailureReason, Output, Owner
+from reconciler.records import Attempt, AttemptState, FailureReason, Output, Owner
 
 OWNER = Owner("host", "boot", 1234, 99)
 

@@ -1,5 +1,8 @@
 """The values the store hands out: outputs, attempts, blob facts, and the closed sets they use.
 
+They live outside `reconciler.store` because they are pure: `plan` diffs them without importing
+the store (and sqlite3) at all.
+
 Everything here is frozen and free of I/O, so `plan` can take these values as its observation of
 the store and diff them purely. Rows are turned into these values in exactly one place each
 (`Output.from_row`, `Attempt.from_row`), next to the column lists they read.

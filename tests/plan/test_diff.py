@@ -7,8 +7,8 @@ import pytest
 from reconciler import catalog, keys
 from reconciler.errors import Location, UsageError
 from reconciler.plan import ActionKind, Desired, diff, makespan, select
-from reconciler.spec import SpecEntry
 from reconciler.records import Attempt, AttemptState, FailureReason, Output, Owner
+from reconciler.spec import SpecEntry
 
 OWNER = Owner("host", "boot", 1234, 99)
 

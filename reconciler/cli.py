@@ -16,24 +16,24 @@ from typing import Any, NoReturn
 import click
 
 from reconciler import __version__, catalog, keys
+from reconciler.config import load_settings
 from reconciler.errors import ReconcilerError, SpecError, SpecErrors
 from reconciler.plan import ActionKind, Plan
 from reconciler.spec import SpecSet, load
 from reconciler.speccache import FileParseCache
 
-DEFAULT_SPECS = "specs"
 JSON_FORMAT_VERSION = 1
 
 
 def _store_root(store: str | None) -> Path:
-    return Path(store or os.environ.get("RECONCILER_STORE") or ".reconciler")
+    return Path(store or os.environ.get("RECONCILER_STORE") or load_settings().store)
 
 
 def store_option(func: Any) -> Any:
     return click.option(
         "--store",
         metavar="DIR",
-        help="Store directory (default .reconciler, or $RECONCILER_STORE).",
+        help="Store directory (default: $RECONCILER_STORE, then reconciler.toml, then .reconciler).",
     )(func)
 
 
@@ -45,7 +45,7 @@ def load_specs(paths: tuple[str, ...], store: str | None, *, use_cache: bool = T
     """Load specs through the parse cache kept in the store directory."""
     cache = FileParseCache(_store_root(store) / "cache" / "parse.pickle") if use_cache else None
     try:
-        return load(list(paths) or [DEFAULT_SPECS], cache=cache)
+        return load(list(paths) or list(load_settings().specs), cache=cache)
     finally:
         if cache is not None:
             cache.save()

@@ -197,3 +197,21 @@ def test_verify_is_clean_then_repairs_a_corrupt_blob(
     assert repaired.out.splitlines()[0].startswith("corrupt: sha256:")
     document = json.loads(cli("plan", "--json", "--target", "eagle").out)
     assert document["specs"][0]["action"] == "create"
+
+
+def test_a_settings_file_sets_the_spec_paths_and_the_store(
+    cli: Callable[..., object], write: Callable[..., Path], project: Path
+) -> None:
+    write("videos/a.yaml", "videos:\n  a:\n    model: wan2.7-t2v\n    prompt: one\n")
+    write("reconciler.toml", '[reconciler]\nspecs = ["videos"]\nstore = "state"\n')
+    assert cli("validate").code == 0
+    assert (project / "state" / "cache").is_dir()
+
+
+def test_a_mistake_in_the_settings_file_is_reported_not_ignored(
+    cli: Callable[..., object], write: Callable[..., Path], project: Path
+) -> None:
+    write("reconciler.toml", '[reconciler]\nstroe = "x"\n')
+    run = cli("validate")
+    assert run.code == 1
+    assert "reconciler.toml: error: unknown setting reconciler.stroe" in run.err

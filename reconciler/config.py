@@ -1,0 +1,65 @@
+"""The project's settings file, `reconciler.toml` in the working directory (optional).
+
+    [reconciler]
+    specs = ["specs"]        # default spec paths
+    store = ".reconciler"    # the store directory
+    out = "out"              # where apply lays out <name>.mp4
+
+Precedence, highest first: the command line, the environment (RECONCILER_STORE), this file, the
+built-in defaults. An unknown key or a wrong type is an error naming the file, never ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from reconciler.errors import Location, SpecError, SpecErrors
+
+FILE_NAME: Final = "reconciler.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    specs: tuple[str, ...] = ("specs",)
+    store: str = ".reconciler"
+    out: str = "out"
+
+
+def load_settings(directory: Path | None = None) -> Settings:
+    path = (directory or Path.cwd()) / FILE_NAME
+    shown = os.path.relpath(path) if directory is None else str(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecErrors([SpecError(Location(shown), f"cannot read the settings file: {exc}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecErrors([SpecError(Location(shown), f"TOML syntax error: {exc}")]) from None
+    table: Any = document.get("reconciler", {})
+    problems = [
+        SpecError(Location(shown), f"unknown top-level table [{key}]", "settings go under [reconciler]")
+        for key in document
+        if key != "reconciler"
+    ]
+    if not isinstance(table, dict):
+        problems.append(SpecError(Location(shown), "[reconciler] must be a table"))
+        table = {}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "specs" and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            values[key] = tuple(value)
+        elif key in ("store", "out") and isinstance(value, str) and value:
+            values[key] = value
+        elif key in ("specs", "store", "out"):
+            wanted = "a non-empty list of paths" if key == "specs" else "a path"
+            problems.append(SpecError(Location(shown), f"reconciler.{key} must be {wanted}"))
+        else:
+            problems.append(SpecError(Location(shown), f"unknown setting reconciler.{key}", "known: specs, store, out"))
+    if problems:
+        raise SpecErrors(problems)
+    return Settings(**values)

@@ -292,6 +292,42 @@ def gc(paths: tuple[str, ...], store: str | None, dry_run: bool) -> None:
     click.echo(f"{verb} {len(report.removed)} items, {report.bytes_freed:,} bytes")
 
 
+@cli.command()
+@paths_argument
+@store_option
+@click.option(
+    "--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: reconciler.toml, then out)."
+)
+@click.option("--mock", is_flag=True, help="Lay out the bundled fake's videos instead of the real API's.")
+def layout(paths: tuple[str, ...], store: str | None, out_dir: str | None, mock: bool) -> None:
+    """Make out/<name>.mp4 mirror the specs from what is stored; no network, nothing bought.
+
+    apply does this after every run; use it alone after restoring a store (a CI cache, a backup).
+    Specs with nothing stored yet are listed as missing. Exit 0 when every spec is laid out, 1 otherwise.
+    """
+    from reconciler.store import LayoutAction, Store
+
+    specs = load_specs(paths, store)
+    namespace = _namespace(mock)
+    named = {e.name: keys.entry_key(namespace, e) for e in specs.entries}
+    target = Path(out_dir or load_settings().out)
+    with Store.open(_store_root(store)) as opened:
+        stored = opened.outputs_for(set(named.values()))
+        wanted = {name: stored[key].digest for name, key in named.items() if key in stored}
+        report = opened.layout(target, wanted)
+    for change in report.changes:
+        if change.action is not LayoutAction.UNCHANGED:
+            click.echo(str(change))
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+    missing = sorted(set(named) - set(wanted))
+    for name in missing:
+        click.echo(f"missing {name} (not stored yet: reconciler apply)")
+    click.echo(f"{len(wanted)} of {len(named)} specs laid out under {target}/")
+    if missing or report.problems:
+        raise SystemExit(1)
+
+
 def _errors_json(errors: list[SpecError]) -> list[dict[str, Any]]:
     return [
         {"file": e.where.path, "line": e.where.line, "col": e.where.col, "message": e.message, "hint": e.hint}

@@ -215,3 +215,22 @@ def test_a_mistake_in_the_settings_file_is_reported_not_ignored(
     run = cli("validate")
     assert run.code == 1
     assert "reconciler.toml: error: unknown setting reconciler.stroe" in run.err
+
+
+def test_layout_mirrors_the_specs_under_out_and_follows_renames(
+    cli: Callable[..., object], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", SPECS)
+    seeded(project)
+    first = cli("layout")
+    assert first.code == 1  # tide, blocked and running are not stored yet
+    assert "missing tide (not stored yet: reconciler apply)" in first.out
+    eagle, twin = project / "out" / "eagle.mp4", project / "out" / "twin.mp4"
+    assert eagle.read_bytes() == twin.read_bytes() == b"\x00\x00\x00\x18ftypmp42video"
+    write("specs/a.yaml", SPECS.replace("  eagle:", "  birds/eagle:"))
+    cli("layout")
+    assert not eagle.exists()
+    assert (project / "out" / "birds" / "eagle.mp4").read_bytes() == twin.read_bytes()
+    (project / "out" / "notes.txt").write_text("mine")
+    cli("layout")
+    assert (project / "out" / "notes.txt").read_text() == "mine"

@@ -26,6 +26,18 @@ def describe_machine() -> str:
     return f"Machine: {os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+def timing_table(rows: list[tuple[str, list[float], str]]) -> list[str]:
+    """Markdown rows of median, best and worst seconds per run kind, with the goal."""
+    import statistics
+
+    lines = ["| run | median | best | worst | goal |", "| --- | --- | --- | --- | --- |"]
+    for label, samples, goal in rows:
+        lines.append(
+            f"| {label} | {statistics.median(samples):.2f} s | {min(samples):.2f} s | {max(samples):.2f} s | {goal} |"
+        )
+    return lines
+
+
 def replace_section(path: Path, section: str) -> None:
     """Replace the `## title` section of a results file (or append it), leaving the others as they are."""
     title = section.splitlines()[0]

@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from machine import describe_machine, replace_section
+from machine import describe_machine, replace_section, timing_table
 from validate import make_specs
 
 from reconciler import keys
@@ -80,10 +79,9 @@ def main() -> None:
                 f"Command: `python bench/plan.py --runs {options.runs}` (whole process, median of {options.runs} runs; "
                 f"the plan's last line: `{last}`)",
                 "",
-                "| run | median | best | worst | goal |",
-                "| --- | --- | --- | --- | --- |",
-                f"| cold (no parse cache) | {statistics.median(colds):.2f} s | {min(colds):.2f} s | {max(colds):.2f} s | ≤ 2.5 s |",
-                f"| warm (no spec changed) | {statistics.median(warms):.2f} s | {min(warms):.2f} s | {max(warms):.2f} s | ≤ 1 s |",
+                *timing_table(
+                    [("cold (no parse cache)", colds, "≤ 2.5 s"), ("warm (no spec changed)", warms, "≤ 1 s")]
+                ),
                 "",
             ]
         )

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from machine import describe_machine, replace_section
+from machine import describe_machine, replace_section, timing_table
 
 ENTRY = """  clip-{i:05d}:
     model: {model}
@@ -92,10 +91,9 @@ def main() -> None:
                 f"Command: `python bench/validate.py --runs {options.runs}` "
                 f"({size / 1e6:.1f} MB of YAML, whole process, median of {options.runs} runs)",
                 "",
-                "| run | median | best | worst | goal |",
-                "| --- | --- | --- | --- | --- |",
-                f"| cold (no parse cache) | {statistics.median(colds):.2f} s | {min(colds):.2f} s | {max(colds):.2f} s | ≤ 2 s |",
-                f"| warm (no file changed) | {statistics.median(warms):.2f} s | {min(warms):.2f} s | {max(warms):.2f} s | ≤ 0.5 s |",
+                *timing_table(
+                    [("cold (no parse cache)", colds, "≤ 2 s"), ("warm (no file changed)", warms, "≤ 0.5 s")]
+                ),
                 "",
                 f"For scale: PyYAML's C loader alone takes {pyyaml:.2f} s to load the same files in-process "
                 "(which is why the parser is rapidyaml).",

@@ -12,6 +12,36 @@ from reconciler.catalog.types import Kind, Model, Param
 
 _WAN21_NEGATIVE = "blurry, bad quality, camera shake, distortion, poor composition, low resolution, artifact, watermark"
 
+# The two Wan 2.1 pages (text and image to video) document these five parameters identically.
+_WAN21_SHARED: Final = (
+    Param(
+        "video_length",
+        Kind.INTEGER,
+        "Length of the generated video in seconds",
+        default=3,
+        required=True,
+        minimum=1,
+        maximum=5,
+    ),
+    Param("base64", Kind.BOOLEAN, "Output as base64", default=False, transport_only=True),
+    Param(
+        "negative_prompt",
+        Kind.STRING,
+        "Negative prompt for video generation",
+        default=_WAN21_NEGATIVE,
+    ),
+    Param("seed", Kind.INTEGER, "Seed number for video generation", default=42424242),
+    Param(
+        "steps",
+        Kind.INTEGER,
+        "Number of steps for video generation",
+        default=30,
+        minimum=10,
+        maximum=70,
+    ),
+)
+
+
 MODELS: Final[tuple[Model, ...]] = (
     Model(
         slug="wan2.1-t2v",
@@ -37,31 +67,7 @@ MODELS: Final[tuple[Model, ...]] = (
                 required=True,
                 choices=("1.3b", "14b"),
             ),
-            Param(
-                "video_length",
-                Kind.INTEGER,
-                "Length of the generated video in seconds",
-                default=3,
-                required=True,
-                minimum=1,
-                maximum=5,
-            ),
-            Param("base64", Kind.BOOLEAN, "Output as base64", default=False, transport_only=True),
-            Param(
-                "negative_prompt",
-                Kind.STRING,
-                "Negative prompt for video generation",
-                default=_WAN21_NEGATIVE,
-            ),
-            Param("seed", Kind.INTEGER, "Seed number for video generation", default=42424242),
-            Param(
-                "steps",
-                Kind.INTEGER,
-                "Number of steps for video generation",
-                default=30,
-                minimum=10,
-                maximum=70,
-            ),
+            *_WAN21_SHARED,
         ),
     ),
     Model(
@@ -186,31 +192,7 @@ MODELS: Final[tuple[Model, ...]] = (
                 required=True,
                 choices=(360, 480, 576),
             ),
-            Param(
-                "video_length",
-                Kind.INTEGER,
-                "Length of the generated video in seconds",
-                default=3,
-                required=True,
-                minimum=1,
-                maximum=5,
-            ),
-            Param("base64", Kind.BOOLEAN, "Output as base64", default=False, transport_only=True),
-            Param(
-                "negative_prompt",
-                Kind.STRING,
-                "Negative prompt for video generation",
-                default=_WAN21_NEGATIVE,
-            ),
-            Param("seed", Kind.INTEGER, "Seed number for video generation", default=42424242),
-            Param(
-                "steps",
-                Kind.INTEGER,
-                "Number of steps for video generation",
-                default=30,
-                minimum=10,
-                maximum=70,
-            ),
+            *_WAN21_SHARED,
         ),
     ),
     Model(

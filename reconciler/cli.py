@@ -240,7 +240,7 @@ def plan(
         for warning in specs.warnings:
             click.echo(f"{warning.where}: " + click.style("warning: ", fg="yellow") + warning.message, err=True)
         noop = show_noop or result.totals.counts[ActionKind.NOOP] <= 20
-        stream = click.get_text_stream("stdout")
+        stream = sys.stdout
         if stream.isatty():
             render.table(result, stream, show_noop=noop)
         else:

@@ -16,7 +16,9 @@ from reconciler import catalog
 
 @pytest.fixture
 def app():
-    config = MockConfig(keys={"mock-key": 1e9}, media={"longest_side": 32, "fps": 2})
+    # No block list: a schema-valid prompt may well say "nsfw" (schemathesis mines the document's
+    # constants), and a blocked job's 422 would read as valid data rejected.
+    config = MockConfig(keys={"mock-key": 1e9}, block_list=[], media={"longest_side": 32, "fps": 2})
     return create_app(config, VirtualClock())
 
 

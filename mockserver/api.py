@@ -51,7 +51,8 @@ class PublicApi:
             "status_url": call.url(f"/v2/requests/{job.id}/status"),
             "response_url": call.url(f"/v2/requests/{job.id}"),
         }
-        return Reply(JSONResponse(body), job.id, created=True)
+        headers = {"X-Request-Id": job.id, "X-Remaining-Credits": f"{self.state.balance(job.api_key):.6f}"}
+        return Reply(JSONResponse(body, headers=headers), job.id, created=True)
 
     async def run_sync(self, call: Call) -> Reply:
         job_or_reply = self._create(call, Api.V1)

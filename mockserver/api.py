@@ -88,8 +88,8 @@ class PublicApi:
             hint = catalog.did_you_mean(slug, list(catalog.SLUGS))
             return Reply(error(404, f"Model {slug!r} not found" + (f" ({hint})" if hint else "") + "."))
         if not isinstance(call.body, dict):
-            what = "a JSON object" if call.body_is_json or call.body is None else "JSON"
-            return Reply(error(400, f"The request body must be a JSON object of parameters, not {what}."))
+            why = call.body_problem or f"got {catalog.describe_type(call.body)}"
+            return Reply(error(400, f"The request body must be a JSON object of parameters ({why})."))
         _, problems = catalog.check(model, call.body, fill_defaults=False)
         if problems:
             return Reply(error(400, _problems_message(problems)))

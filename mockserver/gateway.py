@@ -39,8 +39,8 @@ class Call:
 
     request: Request
     api_key: str  # "" on routes that need no key
-    body: Any  # the parsed JSON body, or None (no body, or not JSON)
-    body_is_json: bool
+    body: Any  # the parsed JSON body, or None
+    body_problem: str | None  # why there is no JSON body: "empty", "not valid JSON"; None when parsed
     now: float
     base_url: str
 
@@ -65,13 +65,13 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def _parse(raw: bytes) -> tuple[Any, bool]:
+def _parse(raw: bytes) -> tuple[Any, str | None]:
     if not raw:
-        return None, False
+        return None, "the body is empty"
     try:
-        return json.loads(raw), True
+        return json.loads(raw), None
     except ValueError:
-        return None, False
+        return None, "the body is not valid JSON"
 
 
 def _authenticate(state: MockState, request: Request) -> str | Response:
@@ -94,7 +94,7 @@ def guarded(
 
     async def endpoint(request: Request) -> Response:
         now = state.clock.now()
-        body, is_json = _parse(await request.body())
+        body, body_problem = _parse(await request.body())
         config = state.config
         fault: Fault | None = None
         reply: Reply
@@ -106,7 +106,7 @@ def guarded(
             reply = Reply(error(429, message, {"Retry-After": str(wait)}))
         else:
             base = (config.public_url or str(request.base_url)).rstrip("/")
-            call = Call(request, key, body, is_json, now, base)
+            call = Call(request, key, body, body_problem, now, base)
             model = model_of(request) if model_of is not None else None
             fault = state.faults.decide(config.faults, route, model, creates=creates)
             reply = await _serve(state, handler, call, fault, creates=creates)

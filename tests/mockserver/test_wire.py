@@ -88,11 +88,15 @@ async def test_a_required_field_with_a_default_must_still_be_sent(fake):
     assert "video_length" in message
 
 
-async def test_a_body_that_is_not_a_json_object_is_400(fake):
-    for content in (b"[1, 2]", b"not json", b""):
-        response = await fake.http.post("/v2/wan2.1-t2v", content=content, headers={"x-api-key": "mock-key"})
-        assert response.status_code == 400
-        assert "JSON object" in response.json()["error"]
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(b"[1, 2]", "got a list"), (b"not json", "not valid JSON"), (b"", "empty"), (b"7", "got an integer")],
+)
+async def test_a_body_that_is_not_a_json_object_is_400_saying_why(fake, content, why):
+    response = await fake.http.post("/v2/wan2.1-t2v", content=content, headers={"x-api-key": "mock-key"})
+    assert response.status_code == 400
+    assert "must be a JSON object" in response.json()["error"]
+    assert why in response.json()["error"]
 
 
 async def test_a_rejected_submit_creates_nothing(fake):

@@ -94,6 +94,7 @@ def guarded(
 
     async def endpoint(request: Request) -> Response:
         now = state.clock.now()
+        ticket = state.journal.ticket()
         body, body_problem = _parse(await request.body())
         config = state.config
         fault: Fault | None = None
@@ -111,6 +112,7 @@ def guarded(
             fault = state.faults.decide(config.faults, route, model, creates=creates)
             reply = await _serve(state, handler, call, fault, creates=creates)
         state.journal.record(
+            ticket,
             Entry(
                 at=now,
                 method=request.method,
@@ -120,7 +122,7 @@ def guarded(
                 request_id=reply.request_id,
                 body=body,
                 fault=None if fault is None else fault.to_json(),
-            )
+            ),
         )
         return reply.response
 

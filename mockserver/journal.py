@@ -7,6 +7,7 @@ journaled, so reading the journal never changes it.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,10 +31,15 @@ class Entry:
 
 
 class Journal:
-    """A bounded, append-only log; the oldest entries go first once `limit` is reached."""
+    """A bounded log in arrival order; the oldest entries go first once `limit` is reached.
+
+    A request takes a ticket when it arrives and is recorded when it is answered, so a slow
+    request (a synchronous /v1 call) still reads as older than the polls answered meanwhile.
+    """
 
     def __init__(self, *, limit: int) -> None:
-        self._entries: deque[Entry] = deque(maxlen=limit)
+        self._entries: deque[tuple[int, Entry]] = deque(maxlen=limit)
+        self._tickets = itertools.count()
         self.dropped = 0
 
     def clear(self) -> None:
@@ -44,10 +50,14 @@ class Journal:
         if limit != self._entries.maxlen:
             self._entries = deque(self._entries, maxlen=limit)
 
-    def record(self, entry: Entry) -> None:
+    def ticket(self) -> int:
+        return next(self._tickets)
+
+    def record(self, ticket: int, entry: Entry) -> None:
         if self._entries.maxlen is not None and len(self._entries) == self._entries.maxlen:
             self.dropped += 1
-        self._entries.append(entry)
+        self._entries.append((ticket, entry))
 
     def entries(self) -> list[Entry]:
-        return list(self._entries)
+        # Nearly always sorted already, which Python's sort handles in one pass.
+        return [entry for _, entry in sorted(self._entries, key=lambda pair: pair[0])]

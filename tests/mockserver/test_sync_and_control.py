@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import anyio
 import pytest
 
 from mockserver.media import read_tags
@@ -141,3 +142,22 @@ async def test_reset_forgets_jobs_journal_and_balance_changes_but_keeps_the_conf
     assert (await fake.status(job_id)).status_code == 404
     assert (await fake.http.get("/_mock/config")).json()["retention_s"] == 5
     assert await fake.submit_ok("wan2.1-t2v", BODY) == job_id, "ids replay from the seed after a reset"
+
+
+async def test_the_journal_lists_a_slow_request_before_the_ones_answered_while_it_waited(fake):
+    await fake.configure({"time_scale": 0.002, "jitter": 0})
+    await fake.http.post("/_mock/clock", json={"mode": "real"})
+
+    async def run_sync() -> None:
+        assert (await fake.http.post("/v1/wan2.1-t2v", json=BODY, headers=KEY)).status_code == 200
+
+    async def poll_soon() -> None:
+        await anyio.sleep(0.05)
+        await fake.status("nope")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_sync)
+        group.start_soon(poll_soon)
+    entries = await fake.journal()
+    assert [e["path"] for e in entries] == ["/v1/wan2.1-t2v", "/v2/requests/nope/status"]
+    assert entries[0]["at"] < entries[1]["at"]

@@ -3,7 +3,7 @@
 Everything a test or a user can turn (keys and credits, timing, block list, faults, rate limit,
 retention, media size) lives here, so `PUT /_mock/config`, `--config FILE` and `create_app` all
 speak the same shape. A partial update is deep-merged into the current configuration and
-validated as a whole, so a bad patch changes nothing.
+validated as a whole, so a bad patch changes nothing; a null in a patch removes what it names.
 """
 
 from __future__ import annotations
@@ -144,10 +144,16 @@ class MockConfig(_Strict):
 
 
 def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else (lists included) is replaced whole."""
+    """Mappings merge key by key; anything else (lists included) is replaced whole.
+
+    A null removes what it names: an entry of a mapping (a key, a per-model override), or a
+    field, which then takes its default (so `{"rate_limit": {"per_minute": null}}` lifts the limit).
+    """
     out = dict(base)
     for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value

@@ -198,9 +198,10 @@ def document() -> dict[str, Any]:
             },
         }
     }
+    media = {kind: {"schema": {"type": "string"}} for kind in ("video/mp4", "image/*", "audio/*", "*/*")}
     file_responses = {
-        "200": {"description": "The file", "content": {"video/mp4": {"schema": {"type": "string"}}}},
-        "206": {"description": "The requested byte range", "content": {"video/mp4": {"schema": {"type": "string"}}}},
+        "200": {"description": "The file", "content": media},
+        "206": {"description": "The requested byte range", "content": media},
         "416": {"description": "The range cannot be satisfied"},
         **_errors(404, 429, 500, 502, 504),
     }

@@ -125,6 +125,15 @@ async def test_a_bad_config_patch_is_400_and_changes_nothing(fake, patch):
     assert (await fake.http.get("/_mock/config")).json() == before
 
 
+async def test_a_null_in_a_config_patch_removes_an_entry_or_restores_a_default(fake):
+    await fake.configure({"keys": {"team": 5}, "rate_limit": {"per_minute": 10}, "time_scale": 1})
+    whole = await fake.configure({"keys": {"mock-key": None}, "rate_limit": {"per_minute": None}, "time_scale": None})
+    assert whole["keys"] == {"team": 5}
+    assert whole["rate_limit"]["per_minute"] is None
+    assert whole["time_scale"] == 0.01
+    assert (await fake.submit("wan2.1-t2v", BODY)).status_code == 401
+
+
 async def test_a_new_key_from_the_config_is_accepted_with_its_credits(fake):
     await fake.configure({"keys": {"team": 5}})
     assert (await fake.submit("wan2.1-t2v", BODY, key="team")).status_code == 200

@@ -127,8 +127,26 @@ class FakeServerMachine(RuleBasedStateMachine):
         self.armed: Armed | None = None
 
     def teardown(self) -> None:
-        self.runner.run(self.http.aclose())
-        self.runner.close()
+        try:
+            self.the_same_seed_gives_the_same_ids()
+        finally:
+            self.runner.run(self.http.aclose())
+            self.runner.close()
+
+    def the_same_seed_gives_the_same_ids(self) -> None:
+        """A fresh fake with the same seed, given as many accepted submits, hands out the same ids."""
+        replay = create_app(MockConfig(keys={GOOD: 1e6}), VirtualClock(START))
+
+        async def submit_all() -> list[str]:
+            transport = httpx.ASGITransport(app=replay)
+            async with httpx.AsyncClient(transport=transport, base_url="http://replay.test") as http:
+                ids = []
+                for _ in self.model_jobs:
+                    answer = await http.post("/v2/wan2.7-t2v", json={"prompt": "p"}, headers={"x-api-key": GOOD})
+                    ids.append(answer.json()["request_id"])
+                return ids
+
+        assert self.runner.run(submit_all()) == list(self.model_jobs)
 
     def call(self, method: str, path: str, *, key: str | None = GOOD, body: Any = None) -> Answer:
         headers = {"x-api-key": key} if key else {}

@@ -88,7 +88,12 @@ def build_config(
 @click.option("--block", multiple=True, help="A prompt word that gets a job blocked (repeatable). [default: nsfw]")
 @click.option("--seed", type=int, help="Seed of ids, timings and faults. [default: 0]")
 @click.option("--fault-rate", type=click.FloatRange(0, 1), help="Probability of a fault, spread over all kinds.")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON or YAML configuration, the shape of GET /_mock/config; options override it.",
+)
 @click.option(
     "--clock",
     type=click.Choice([m.value for m in ClockMode]),

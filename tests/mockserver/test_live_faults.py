@@ -6,6 +6,8 @@ import httpx
 import pytest
 from segmind import SegmindClient, SegmindError
 
+pytestmark = pytest.mark.slow  # a real uvicorn socket per test
+
 
 def test_a_dropped_connection_is_a_remote_protocol_error_over_a_socket(live_server):
     live = live_server(faults=[{"route": "submit", "script": ["drop"], "phase": "after"}])

@@ -16,6 +16,8 @@ from mockserver.media import read_tags
 # `segmind.generations` is shadowed by a namespace object of the same name; this is the module.
 GENERATIONS = importlib.import_module("segmind.generations")
 
+pytestmark = pytest.mark.slow  # a real uvicorn socket per test
+
 
 @pytest.fixture
 def live(live_server):

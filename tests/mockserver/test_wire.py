@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import pytest
 
 pytestmark = pytest.mark.anyio
@@ -224,3 +227,15 @@ async def test_the_failure_rate_fails_jobs_with_an_error_and_refunds_them(fake):
     assert body["status"] == "FAILED"
     assert "simulated failure" in body["error"]
     assert await fake.balance() == 1000.0
+
+
+async def test_a_status_poll_takes_well_under_a_millisecond(fake):
+    job_id = await fake.submit_ok("wan2.1-t2v", WAN21)
+    samples = []
+    for _ in range(300):
+        start = time.perf_counter()
+        response = await fake.status(job_id)
+        samples.append(time.perf_counter() - start)
+        assert response.status_code == 200
+    # Measured through httpx's in-process transport, so this bounds server and client together.
+    assert statistics.median(samples) < 0.001

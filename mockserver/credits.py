@@ -38,9 +38,6 @@ class Ledger:
         # Rounded to micro-dollars so float noise never makes a balance of 0 look negative.
         return round(start + account.top_ups - account.reserved + due, 6)
 
-    def can_afford(self, key: str, cost: float, *, start: float, now: float) -> bool:
-        return self.balance(key, start=start, now=now) + 1e-9 >= cost
-
     def charge(self, job: Job) -> None:
         account = self._accounts[job.api_key]
         account.reserved += job.cost_usd

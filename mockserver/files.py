@@ -55,7 +55,9 @@ class Files:
         name: str = call.request.path_params["name"]
         job = self.state.jobs.get(name.removesuffix(".mp4")) if name.endswith(".mp4") else None
         if job is not None and job.state_at(call.now) is JobState.COMPLETED:
-            return Reply(self._send(call, self.state.video(job), "video/mp4", f'"{job.digest[:32]}"'), job.id)
+            video = self.state.video(job)
+            # Same bytes for the job as long as the media settings stand: the size tells them apart.
+            return Reply(self._send(call, video, "video/mp4", f'"{job.id}-{video.size}"'), job.id)
         asset = self.state.assets.get(name)
         if asset is not None:
             return Reply(self._send(call, Video(asset.data), asset.media_type, f'"{name}"'))

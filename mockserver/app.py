@@ -13,6 +13,7 @@ command line) to let it pass with the wall clock; either way `POST /_mock/clock`
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as Path
@@ -91,6 +92,13 @@ def create_app(config: MockConfig | None = None, clock: Clock | None = None) -> 
         Path("/_mock/credits", control.top_up, methods=["POST"]),
         Path("/_mock/reset", control.reset, methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.mock = state
     return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer like every other error: JSON with an `error` message."""
+    assert isinstance(exc, HTTPException)
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)

@@ -164,6 +164,16 @@ async def test_a_blocked_job_goes_from_queued_straight_to_failed(fake):
     assert seen == ["QUEUED", "QUEUED", "FAILED", "FAILED"]
 
 
+async def test_an_unknown_path_or_method_answers_json_with_an_error(fake):
+    missing = await fake.http.get("/v3/anything", headers={"x-api-key": "mock-key"})
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "Not Found: GET /v3/anything"}
+    wrong = await fake.http.delete("/v2/wan2.1-t2v", headers={"x-api-key": "mock-key"})
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "POST"
+    assert "Method Not Allowed" in wrong.json()["error"]
+
+
 async def test_an_unknown_id_is_404(fake):
     response = await fake.status("00000000-0000-4000-8000-000000000000")
     assert response.status_code == 404

@@ -12,21 +12,18 @@ the defaults.
 from __future__ import annotations
 
 import json
-import logging
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import uvicorn
 import yaml
 from pydantic import ValidationError
 
 from mockserver.app import create_app
 from mockserver.clock import RealClock, VirtualClock
 from mockserver.config import ClockMode, FaultKind, MockConfig
-from mockserver.faults import ConnectionDropped
+from mockserver.serving import listen, server, url_of
 
 
 def build_config(
@@ -134,32 +131,17 @@ def command(
     server_clock = VirtualClock.following(real)
     server_clock.set_mode(ClockMode(clock))
     app = create_app(config, server_clock)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it every response waits ~40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listen(host, port)
     except OSError as exc:
-        sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    bound_port = sock.getsockname()[1]
-    shown_host = f"[{host}]" if family == socket.AF_INET6 else host
     keys = ", ".join(config.keys) or "none"
-    click.echo(f"mockserver listening on http://{shown_host}:{bound_port} (api key: {keys})")
+    click.echo(f"mockserver listening on {url_of(sock)} (api key: {keys})")
     sys.stdout.flush()
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off"))
-    logging.getLogger("uvicorn.error").addFilter(_quiet_drops)
     try:
-        server.run(sockets=[sock])
+        server(app, log_level=log_level).run(sockets=[sock])
     finally:
         sock.close()
-
-
-def _quiet_drops(record: logging.LogRecord) -> bool:
-    """Keep uvicorn from printing a traceback for every connection the fake drops on purpose."""
-    return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
 
 
 def main() -> None:

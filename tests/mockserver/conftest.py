@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from mockserver.app import create_app
 from mockserver.clock import RealClock, VirtualClock
 from mockserver.config import MockConfig
+from mockserver.serving import in_thread
 
 KEY = {"x-api-key": "mock-key"}
 
@@ -165,31 +163,15 @@ class Live:
     """A fake served by uvicorn on a real loopback socket, on the wall clock."""
 
     url: str
-    server: uvicorn.Server
 
 
 @pytest.fixture
 def live_server() -> Iterator[Callable[..., Live]]:
     """A factory of fakes on real sockets: `live_server(time_scale=0.002, ...)` with MockConfig fields."""
-    running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
+    with ExitStack() as stack:
 
-    def _start(**fields: Any) -> Live:
-        app = create_app(MockConfig.model_validate(fields), RealClock())
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off", ws="none")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        running.append((server, thread, sock))
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        return Live(f"http://127.0.0.1:{sock.getsockname()[1]}", server)
+        def _start(**fields: Any) -> Live:
+            app = create_app(MockConfig.model_validate(fields), RealClock())
+            return Live(stack.enter_context(in_thread(app)))
 
-    yield _start
-    for server, thread, sock in running:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        yield _start

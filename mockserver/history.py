@@ -81,7 +81,10 @@ def query(
     per_page = _int(params, "per_page", 20, 1, 100)
     today = dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
     to_date = _date(params, "to_date", today)
-    from_date = _date(params, "from_date", to_date - dt.timedelta(days=DEFAULT_WINDOW_DAYS))
+    # A to_date near year 1 has no room for the default window before it: start at the first date.
+    window_start = dt.date.min + dt.timedelta(days=DEFAULT_WINDOW_DAYS)
+    default_from = to_date - dt.timedelta(days=DEFAULT_WINDOW_DAYS) if to_date >= window_start else dt.date.min
+    from_date = _date(params, "from_date", default_from)
     if from_date > to_date:
         raise BadQuery("from_date must not be after to_date")
     if (to_date - from_date).days > MAX_WINDOW_DAYS:

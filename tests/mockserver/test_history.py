@@ -125,3 +125,15 @@ async def test_v1_requests_are_in_the_history_too(fake):
     row = (await history(fake))["data"][0]
     assert row["request_id"] == response.headers["x-request-id"]
     assert row["model_status"] == "COMPLETED"
+
+
+async def test_a_to_date_in_year_one_is_an_answer_not_a_crash(fake):
+    # Found by schemathesis: the default window before such a date used to overflow (a 500).
+    response = await fake.http.get(
+        "/inference-request/request-history",
+        params={"from_date": "2000-01-01", "to_date": "0001-01-01"},
+        headers=KEY,
+    )
+    assert response.status_code == 400
+    assert "from_date must not be after to_date" in response.json()["error"]
+    assert (await history(fake, to_date="0001-01-02"))["data"] == []

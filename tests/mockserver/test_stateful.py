@@ -241,6 +241,28 @@ class FakeServerMachine(RuleBasedStateMachine):
             assert answer.json()["status"] == "QUEUED"
         return job_id
 
+    @rule(target=jobs, slug=st.sampled_from(sorted(VALID)), blocked=st.booleans())
+    def submit_sync(self, slug: str, blocked: bool) -> str:
+        """A v1 call waits out its job: on the virtual clock, time moves to the job's finish."""
+        body = {**VALID[slug], "prompt": "an nsfw scene" if blocked else f"sync {len(self.model_jobs)}"}
+        answer = self.call("POST", f"/v1/{slug}", body=body)
+        if self.balance() + 1e-9 < catalog.BY_SLUG[slug].avg_cost_usd:
+            assert answer.status == 406
+            return "never-issued"
+        job_id = self.server_jobs()[-1]["id"]
+        assert job_id not in self.model_jobs
+        job = self.model_jobs[job_id] = self.predict_job(slug, job_id, body["prompt"])
+        self.now += job.finished - self.now
+        assert answer.response is not None
+        assert answer.response.headers.get("x-request-id", job_id) == job_id
+        if blocked:
+            assert answer.status == 422
+            assert "content policy" in answer.json()["error"]
+        else:
+            assert answer.status == 200
+            assert answer.response.headers["content-type"] == "video/mp4"
+        return job_id
+
     @rule(choice=st.sampled_from(INVALID), key=st.sampled_from([GOOD, BAD]))
     def submit_invalid(self, choice: tuple[str, dict[str, Any]], key: str) -> None:
         slug, body = choice

@@ -44,7 +44,6 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(
     max_examples=15,
     deadline=None,
     derandomize=True,  # the same cases on every CI run, so a red CI is never luck
-
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
 )
 def test_every_answer_matches_the_openapi_document(case):

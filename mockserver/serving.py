@@ -26,12 +26,15 @@ from mockserver.faults import ConnectionDropped
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A bound TCP socket (port 0: a free one); raises OSError."""
+    """A bound, listening TCP socket (port 0: a free one); raises OSError."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening before uvicorn starts: a client that connects as soon as the URL is printed
+        # waits in the backlog instead of being refused.
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise

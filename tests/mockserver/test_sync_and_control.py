@@ -154,7 +154,7 @@ async def test_reset_forgets_jobs_journal_and_balance_changes_but_keeps_the_conf
 
 
 async def test_the_journal_lists_a_slow_request_before_the_ones_answered_while_it_waited(fake):
-    await fake.configure({"time_scale": 0.002, "jitter": 0})
+    await fake.configure({"time_scale": 0.004, "jitter": 0})
     await fake.http.post("/_mock/clock", json={"mode": "real"})
 
     async def run_sync() -> None:

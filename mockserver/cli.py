@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from mockserver.app import create_app
 from mockserver.clock import RealClock, VirtualClock
-from mockserver.config import ClockMode, FaultKind, MockConfig
+from mockserver.config import ClockMode, FaultKind, MockConfig, Phase
 from mockserver.serving import listen, server, url_of
 
 
@@ -64,7 +64,8 @@ def build_config(
             overrides["seed"] = seed
         if fault_rate is not None and fault_rate > 0:
             share = fault_rate / len(FaultKind)
-            overrides["faults"] = [{"probabilities": {kind.value: share for kind in FaultKind}}]
+            spread = {kind.value: share for kind in FaultKind}
+            overrides["faults"] = [{"probabilities": spread, "phase": Phase.EITHER.value}]
         # Keys are replaced, not merged, so --api-key gives exactly the keys named.
         merged = config.merged({k: v for k, v in overrides.items() if k != "keys"})
         if "keys" in overrides:
@@ -84,7 +85,11 @@ def build_config(
 @click.option("--retention", type=click.FloatRange(min=0), help="Seconds results stay readable. [default: 3600]")
 @click.option("--block", multiple=True, help="A prompt word that gets a job blocked (repeatable). [default: nsfw]")
 @click.option("--seed", type=int, help="Seed of ids, timings and faults. [default: 0]")
-@click.option("--fault-rate", type=click.FloatRange(0, 1), help="Probability of a fault, spread over all kinds.")
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(0, 1),
+    help="Probability of a fault, spread over all kinds (on submits, before or after the job is created).",
+)
 @click.option(
     "--config",
     "config_file",

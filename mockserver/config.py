@@ -47,6 +47,7 @@ class Phase(enum.Enum):
 
     BEFORE = "before"  # before the job is created: nothing happened
     AFTER = "after"  # after the job is created: it exists but the client never hears so
+    EITHER = "either"  # before or after, drawn from the seed for each fault
 
 
 class ClockMode(enum.Enum):

@@ -67,8 +67,14 @@ class FaultSchedule:
             self._counts[slot] = count + 1
             kind = self._draw(rule, index, count)
             if kind is not None:
-                return Fault(kind, rule.phase if creates else None, rule.latency_s, rule.retry_after_s)
+                phase = self._phase(rule, index, count) if creates else None
+                return Fault(kind, phase, rule.latency_s, rule.retry_after_s)
         return None
+
+    def _phase(self, rule: FaultRule, index: int, count: int) -> Phase:
+        if rule.phase is not Phase.EITHER:
+            return rule.phase
+        return Phase.AFTER if random.Random(f"{self._seed}/{index}/{count}/phase").random() < 0.5 else Phase.BEFORE
 
     def _draw(self, rule: FaultRule, index: int, count: int) -> FaultKind | None:
         if rule.script is not None:

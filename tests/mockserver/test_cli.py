@@ -88,6 +88,7 @@ def test_the_options_shape_the_configuration(tmp_path):
         assert config["block_list"] == ["dragon"]
         assert config["media"]["fps"] == 4
         assert sum(config["faults"][0]["probabilities"].values()) == pytest.approx(0.8)
+        assert config["faults"][0]["phase"] == "either"
         assert http.get("/_mock/clock").json()["mode"] == "virtual"
 
 

@@ -61,6 +61,17 @@ async def test_an_after_creation_fault_leaves_exactly_one_job_the_client_never_h
     assert {row["request_id"] for row in history.json()["data"]} == {j["id"] for j in jobs}
 
 
+async def test_a_fault_in_either_phase_strikes_before_or_after_creation_as_the_seed_draws(fake):
+    await fake.configure({"faults": [{"route": "submit", "probabilities": {"500": 1.0}, "phase": "either"}]})
+    for _ in range(20):
+        assert (await fake.submit("wan-2.2-t2v-fast", BODY)).status_code == 500
+    entries = await fake.journal()
+    phases = [e["fault"]["phase"] for e in entries]
+    assert set(phases) == {"before", "after"}
+    assert [e["created_job"] for e in entries] == [p == "after" for p in phases]
+    assert len(await fake.jobs()) == phases.count("after")
+
+
 async def test_a_truncated_file_is_half_of_the_real_one(fake):
     job_id = await fake.submit_ok("wan-2.2-t2v-fast", BODY)
     await fake.finish(job_id)

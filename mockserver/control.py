@@ -27,6 +27,7 @@ from mockserver.jobs import Job
 from mockserver.state import MockState
 
 MAX_ADVANCE_S = 10 * 366 * 86400.0  # ten years a step: far enough for any test, short of overflow
+LAST_MOMENT = 32_503_680_000.0  # 3000-01-01T00:00:00Z
 
 
 def _bad(message: str) -> JSONResponse:
@@ -103,6 +104,9 @@ class Control:
         advance = _number(body.get("advance", 0))
         if advance is None or not 0 <= advance <= MAX_ADVANCE_S:
             return _bad(f"advance: must be a number of seconds from 0 to {MAX_ADVANCE_S:.0f}.")
+        if self.state.clock.now() + advance >= LAST_MOMENT:
+            # Dates past year 9999 have no calendar form (history rows, timestamps).
+            return _bad("advance: the clock cannot go past the year 3000.")
         if mode is not None:
             self.state.clock.set_mode(mode)
         self.state.clock.advance(advance)

@@ -98,6 +98,14 @@ async def test_the_clock_advances_only_forward_and_switches_mode_without_jumping
     assert back["now"] >= real["now"]
 
 
+async def test_the_clock_stops_short_of_dates_without_a_calendar_form(fake):
+    ten_years = 10 * 366 * 86400
+    while (await fake.http.post("/_mock/clock", json={"advance": ten_years})).status_code == 200:
+        pass
+    assert (await fake.http.get("/_mock/clock")).json()["now"] < 32_503_680_000
+    assert (await fake.http.get("/inference-request/request-history", headers=KEY)).status_code == 200
+
+
 async def test_a_partial_config_is_deep_merged_and_the_whole_returned(fake):
     whole = await fake.configure({"rate_limit": {"per_minute": 30}, "media": {"fps": 6}})
     assert whole["rate_limit"] == {"per_minute": 30, "burst": 10}

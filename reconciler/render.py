@@ -106,10 +106,16 @@ def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out)
-    grid = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-    for column in ("", "spec", "model", "est. cost", "why", "where"):
-        grid.add_column(column, no_wrap=column in ("", "spec", "model", "est. cost"))
+    console = Console(file=out, highlight=False)
+    if console.width < 110:  # a narrow terminal: the table would squeeze the reasons to nothing
+        plain(plan, out, show_noop=show_noop)
+        return
+    grid = Table(box=None, pad_edge=False, show_header=True, header_style="bold", expand=False)
+    grid.add_column("", no_wrap=True)
+    grid.add_column("spec", no_wrap=True)
+    grid.add_column("model", no_wrap=True)
+    grid.add_column("est. cost", no_wrap=True, justify="right")
+    grid.add_column("why", overflow="fold", ratio=1)
     for kind in ORDER:
         actions = [a for a in plan.actions if a.kind is kind]
         if not actions or (kind is ActionKind.NOOP and not show_noop):
@@ -121,8 +127,7 @@ def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
                 f"[{style}]{action.name}[/]",
                 action.model,
                 _cost(action),
-                action.reason,
-                str(action.where),
+                f"{action.reason} [dim]{action.where}[/]",
             )
     if grid.row_count:
         console.print(grid)

@@ -6,7 +6,13 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from mockserver.app import create_app
 from mockserver.clock import VirtualClock
@@ -53,6 +59,34 @@ def test_every_answer_matches_the_openapi_document(case):
         # between parameters that OpenAPI cannot state.
         excluded.append(positive_data_acceptance)
     case.call_and_validate(headers={"x-api-key": "mock-key"}, excluded_checks=excluded)
+
+
+@pytest.fixture
+def negative_schema(app):
+    loaded = schemathesis.openapi.from_asgi("/openapi.json", app)
+    loaded.config.generation.update(modes=[schemathesis.GenerationMode.NEGATIVE])
+    return loaded
+
+
+# Bodies and queries that break the document: the fake may accept some (it is lenient where the
+# real service is), but whatever it answers must be a documented status with a documented shape.
+negative = (
+    schemathesis.pytest.from_fixture("negative_schema")
+    .include(method="POST")
+    .exclude(path_regex="^/_mock/(config|credits|reset)$")
+)
+
+
+@negative.parametrize()
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+)
+def test_broken_requests_get_documented_answers_never_a_server_error(case):
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    case.call_and_validate(headers={"x-api-key": "mock-key"}, checks=checks)
 
 
 @pytest.mark.anyio

@@ -99,3 +99,18 @@ def test_a_bad_option_is_a_usage_error_not_a_traceback():
     assert completed.returncode == 2
     assert "fault-rate" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_port_in_use_is_a_one_line_error():
+    with mockserver() as (url, _):
+        port = url.rsplit(":", 1)[1]
+        completed = subprocess.run(
+            [sys.executable, "-m", "mockserver", "--port", port],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    assert completed.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -11,6 +11,13 @@
     │   ├── AttemptStateError       an attempt cannot move to the requested state (e.g. it was taken over)
     │   └── OutputNameError         an output name would escape out/ or collide with a directory
     └── ApiError                    the Segmind API answered with an error, or could not be reached
+        ├── ApiBadRequest           400 (and other unexpected 4xx): permanent
+        ├── ApiAuthError            401/403: fatal, the run stops
+        ├── ApiNotFound             404: unknown model, or unknown/expired request id
+        ├── ApiInsufficientCredits  406: stop submitting, keep polling
+        ├── ApiRateLimited          429: temporary, honour retry_after
+        ├── ApiServerError          5xx: temporary
+        └── ApiUnreachable          connection lost, timeout, garbled body: temporary; maybe_sent
 
 The CLI turns these into messages and exit codes in one place; nothing below the CLI exits.
 Foreign exceptions (yaml, tomllib, OSError) are translated where they are met, chained with `from`.
@@ -85,7 +92,103 @@ class StoreError(ReconcilerError):
 
 
 class ApiError(ReconcilerError):
-    """The API answered with an error or could not be reached; subclasses come with the client."""
+    """The API answered with an error, or could not be reached.
+
+    `temporary`: the same request may succeed later (retry with backoff). `fatal`: nothing else in
+    this run can succeed (a bad key). The message always carries the HTTP status and the server's own
+    words, never the API key.
+    """
+
+    temporary = False
+    fatal = False
+
+    def __init__(self, message: str, *, status: int | None = None, server_message: str | None = None) -> None:
+        self.status = status
+        self.server_message = server_message
+        super().__init__(message)
+
+
+class ApiBadRequest(ApiError):
+    """400: the parameters were refused; sending them again cannot help."""
+
+
+class ApiAuthError(ApiError):
+    """401 or 403: the key is missing, wrong or not allowed; the run stops."""
+
+    fatal = True
+
+
+class ApiNotFound(ApiError):
+    """404: an unknown model, or a request id the API does not know (or no longer keeps)."""
+
+
+class ApiInsufficientCredits(ApiError):
+    """406: the account cannot pay for this submit; stop submitting, keep polling what is in flight."""
+
+
+class ApiRateLimited(ApiError):
+    """429: too many requests; wait `retry_after` seconds and slow down."""
+
+    temporary = True
+
+    def __init__(self, message: str, *, status: int | None = 429, server_message: str | None = None,
+                 retry_after: float | None = None) -> None:  # fmt: skip
+        super().__init__(message, status=status, server_message=server_message)
+        self.retry_after = retry_after
+
+
+class ApiServerError(ApiError):
+    """500, 502, 504 or another 5xx: the service failed this time."""
+
+    temporary = True
+
+
+class ApiUnreachable(ApiError):
+    """No usable answer: connection refused or lost, timeout, a truncated or garbled body.
+
+    `maybe_sent` is true when the request may have reached the service before the failure, which
+    for a paid submit means its outcome is unknown (in doubt), never that it can simply be resent.
+    """
+
+    temporary = True
+
+    def __init__(self, message: str, *, maybe_sent: bool) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: ApiBadRequest,
+    401: ApiAuthError,
+    403: ApiAuthError,
+    404: ApiNotFound,
+    406: ApiInsufficientCredits,
+    429: ApiRateLimited,
+}
+_MEANING = {
+    400: "bad request",
+    401: "unauthorized: the API key is missing or invalid",
+    403: "forbidden: the key may not do this",
+    404: "not found",
+    406: "insufficient credits",
+    429: "rate limited",
+    500: "server error",
+    502: "bad gateway",
+    504: "gateway timeout",
+}
+
+
+def error_for_status(
+    status: int, server_message: str | None, *, what: str, retry_after: float | None = None
+) -> ApiError:
+    """The one mapping from an HTTP error status to the error tree (pinned by a test)."""
+    meaning = _MEANING.get(status, "server error" if status >= 500 else "unexpected answer")
+    said = f": {server_message}" if server_message else ""
+    message = f"{what}: HTTP {status} {meaning}{said}"
+    if status == 429:
+        return ApiRateLimited(message, status=status, server_message=server_message, retry_after=retry_after)
+    kind = _BY_STATUS.get(status) or (ApiServerError if status >= 500 else ApiBadRequest)
+    return kind(message, status=status, server_message=server_message)
 
 
 class StoreBusyError(StoreError):

@@ -1,0 +1,86 @@
+"""Retry, polling and rate policies as pure functions of attempts, errors and time."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from reconciler.errors import ApiBadRequest, ApiInsufficientCredits, ApiRateLimited, ApiServerError, ApiUnreachable
+from reconciler.policy import PollSchedule, RetryPolicy, TokenBucket
+
+RNG = random.Random(0)
+
+
+def test_temporary_errors_back_off_exponentially_up_to_the_cap() -> None:
+    policy = RetryPolicy(base_s=1, cap_s=10, jitter=0)
+    delays = [policy.next_delay(n, ApiServerError("x"), rng=RNG) for n in range(1, 7)]
+    assert delays == [1, 2, 4, 8, 10, 10]
+
+
+def test_jitter_stays_within_its_share() -> None:
+    policy = RetryPolicy(base_s=4, jitter=0.25)
+    rng = random.Random(1)
+    for _ in range(200):
+        delay = policy.next_delay(1, ApiServerError("x"), rng=rng)
+        assert delay is not None
+        assert 3 <= delay <= 5
+
+
+def test_retry_after_is_honoured() -> None:
+    policy = RetryPolicy(jitter=0)
+    assert policy.next_delay(1, ApiRateLimited("slow down", retry_after=7), rng=RNG) == 7
+
+
+@pytest.mark.parametrize("error", [ApiBadRequest("bad"), ApiInsufficientCredits("poor")])
+def test_permanent_errors_are_never_retried(error: Exception) -> None:
+    assert RetryPolicy().next_delay(1, error, rng=RNG) is None  # type: ignore[arg-type]
+
+
+def test_a_paid_submit_that_may_have_been_sent_is_never_retried_blindly() -> None:
+    lost = ApiUnreachable("connection lost", maybe_sent=True)
+    refused = ApiUnreachable("connection refused", maybe_sent=False)
+    policy = RetryPolicy()
+    assert policy.next_delay(1, lost, rng=RNG, paid=True) is None
+    assert policy.next_delay(1, refused, rng=RNG, paid=True) is not None
+    assert policy.next_delay(1, lost, rng=RNG, paid=False) is not None
+
+
+def test_retries_stop_after_the_last_attempt() -> None:
+    assert RetryPolicy(max_attempts=3).next_delay(3, ApiServerError("x"), rng=RNG) is None
+
+
+def test_the_first_poll_comes_near_the_expected_latency_then_backs_off() -> None:
+    schedule = PollSchedule(jitter=0)
+    assert schedule.delay(0, expected_s=100, elapsed_s=0, rng=RNG) == pytest.approx(90)
+    later = [schedule.delay(n, expected_s=100, elapsed_s=90, rng=RNG) for n in range(1, 8)]
+    assert later == sorted(later)
+    assert max(later) <= schedule.cap_s
+
+
+def test_a_job_polled_at_its_expected_time_needs_few_polls() -> None:
+    schedule = PollSchedule(jitter=0)
+    elapsed, polls = 0.0, 0
+    while elapsed < 110:  # the job takes 10 % longer than expected
+        elapsed += schedule.delay(polls, expected_s=100, elapsed_s=elapsed, rng=RNG)
+        polls += 1
+    assert polls <= 3
+
+
+def test_the_bucket_spends_its_burst_then_paces() -> None:
+    bucket = TokenBucket(rate=2, burst=2, _tokens=2)
+    assert [bucket.wait_s(0.0) for _ in range(2)] == [0, 0]
+    assert bucket.wait_s(0.0) == pytest.approx(0.5)
+    assert bucket.wait_s(1.0) == 0
+
+
+def test_a_429_halves_the_rate_and_success_recovers_it_slowly() -> None:
+    bucket = TokenBucket(rate=8, ceiling=8)
+    bucket.rate_limited()
+    assert bucket.rate == 4
+    for _ in range(5):
+        bucket.succeeded()
+    assert 4 < bucket.rate < 8
+    for _ in range(100):
+        bucket.succeeded()
+    assert bucket.rate == 8

@@ -131,8 +131,14 @@ class ApiRateLimited(ApiError):
 
     temporary = True
 
-    def __init__(self, message: str, *, status: int | None = 429, server_message: str | None = None,
-                 retry_after: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        server_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, status=status, server_message=server_message)
         self.retry_after = retry_after
 

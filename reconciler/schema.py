@@ -33,7 +33,7 @@ def param_schema(param: catalog.Param) -> dict[str, Any]:
     out["type"] = types[0] if len(types) == 1 else types
     if param.choices is not None:
         out["enum"] = list(param.choices) + [str(c) for c in param.choices if not isinstance(c, str)]
-    if param.minimum is not None and param.kind is not catalog.Kind.URI:
+    if param.minimum is not None:
         out["minimum"] = param.minimum
     if param.maximum is not None:
         out["maximum"] = param.maximum

@@ -463,9 +463,8 @@ def _resolve(
     params, problems = catalog.check(model, given, fill_defaults=True, skip=frozenset(local))
     for problem in problems:
         spot = doc.at(origin[problem.param], key=problem.on_key) if problem.param in origin else where
-        message = problem.message if problem.param is None else f"{problem.message}"
-        if problem.param is None:
-            message = f"{name}: {problem.message}"
+        # A whole-entry problem (a missing parameter) names the entry; a value's problem names its field.
+        message = f"{name}: {problem.message}" if problem.param is None else problem.message
         if (spot, message) not in seen:
             seen.add((spot, message))
             out.error(spot, message, problem.hint)

@@ -11,14 +11,15 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import click
 
 from reconciler import __version__, catalog, keys
 from reconciler.config import load_settings
-from reconciler.errors import ReconcilerError, SpecError, SpecErrors
-from reconciler.plan import ActionKind, Plan
+from reconciler.embedded import MOCK_TIME_SCALE
+from reconciler.errors import ReconcilerError, SpecError, SpecErrors, UsageError
+from reconciler.plan import ActionKind, Desired, Plan
 from reconciler.spec import SpecSet, load
 from reconciler.speccache import FileParseCache
 
@@ -146,6 +147,12 @@ def targeting(func: Any) -> Any:
     )(func)
 
 
+class Planned(NamedTuple):
+    specs: SpecSet
+    desired: list[Desired]  # every spec with its key, targeted or not
+    plan: Plan
+
+
 def build_plan(
     paths: tuple[str, ...],
     store: str | None,
@@ -156,9 +163,9 @@ def build_plan(
     concurrency: int,
     retry_failed: bool,
     orphan_limit: int | None = 10,
-) -> tuple[SpecSet, Plan]:
+) -> Planned:
     """Load specs, read the store without locking it, and diff: no network, nothing written but the parse cache."""
-    from reconciler.plan import Desired, Orphan, OrphanSummary, diff, select
+    from reconciler.plan import Orphan, OrphanSummary, diff, select
     from reconciler.store import Store
 
     specs = load_specs(paths, store)
@@ -171,7 +178,8 @@ def build_plan(
     with Store.open_readonly(_store_root(store)) as view:
         observed = view.observe(wanted)
         stray = view.orphans(roots, limit=orphan_limit)
-        latency = {m.slug: seconds for m in catalog.MODELS if (seconds := view.observed_latency(m.slug)) is not None}
+        scale = MOCK_TIME_SCALE if mock else 1.0
+        latency = {m.slug: view.observed_latency(m.slug, namespace) or m.avg_latency_s * scale for m in catalog.MODELS}
     plan = diff(
         chosen,
         outputs=observed.outputs,
@@ -184,7 +192,7 @@ def build_plan(
         retry_failed=retry_failed,
         latency=latency,
     )
-    return specs, plan
+    return Planned(specs, desired, plan)
 
 
 @cli.command()
@@ -222,7 +230,7 @@ def plan(
     """Show what apply would do for each spec, and what it would cost. Makes no network call."""
     from reconciler import render
 
-    specs, result = build_plan(
+    specs, _, result = build_plan(
         paths,
         store,
         mock=mock,
@@ -237,16 +245,122 @@ def plan(
     elif fmt == "markdown":
         click.echo(render.markdown(result), nl=False)
     else:
-        for warning in specs.warnings:
-            click.echo(f"{warning.where}: " + click.style("warning: ", fg="yellow") + warning.message, err=True)
-        noop = show_noop or result.totals.counts[ActionKind.NOOP] <= 20
-        stream = sys.stdout
-        if stream.isatty():
-            render.table(result, stream, show_noop=noop)
-        else:
-            render.plain(result, stream, show_noop=noop)
+        _show_plan(specs, result, show_noop=show_noop)
     if detailed_exitcode and result.has_changes():
         raise SystemExit(2)
+
+
+def _show_plan(specs: SpecSet, result: Plan, *, show_noop: bool) -> None:
+    from reconciler import render
+
+    for warning in specs.warnings:
+        click.echo(f"{warning.where}: " + click.style("warning: ", fg="yellow") + warning.message, err=True)
+    noop = show_noop or result.totals.counts[ActionKind.NOOP] <= 20
+    stream = sys.stdout
+    if stream.isatty():
+        render.table(result, stream, show_noop=noop)
+    else:
+        render.plain(result, stream, show_noop=noop)
+
+
+@cli.command()
+@paths_argument
+@store_option
+@targeting
+@click.option(
+    "--yes", "-y", "--auto-approve", "yes", is_flag=True, help="Submit without asking (needed off a terminal)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line, then a summary document.")
+@click.option("--mock", is_flag=True, help="Run against the bundled fake, started in this process: free, offline.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Stop submitting before the estimated spend of this run would pass USD (exit 3).",
+)
+@click.option("--retry-failed", is_flag=True, help="Buy again what failed for good (e.g. content blocks).")
+@click.option(
+    "--resubmit-in-doubt",
+    is_flag=True,
+    help="When the request history cannot say whether a lost submit made a job, submit again (may pay twice).",
+)
+@click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
+@click.option("--base-url", envvar="SEGMIND_BASE_URL", metavar="URL", help="API base [env SEGMIND_BASE_URL].")
+@click.option(
+    "--api-key",
+    envvar="SEGMIND_API_KEY",
+    metavar="KEY",
+    help="Prefer the SEGMIND_API_KEY variable: a key on the command line ends up in shell history.",
+)
+@click.option("--history-url", envvar="SEGMIND_HISTORY_URL", metavar="URL", help="[env SEGMIND_HISTORY_URL]")
+@click.option("--upload-url", envvar="SEGMIND_UPLOAD_URL", metavar="URL", help="[env SEGMIND_UPLOAD_URL]")
+def apply(
+    paths: tuple[str, ...],
+    store: str | None,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    yes: bool,
+    as_json: bool,
+    mock: bool,
+    concurrency: int,
+    max_cost: float | None,
+    retry_failed: bool,
+    resubmit_in_doubt: bool,
+    out_dir: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    history_url: str | None,
+    upload_url: str | None,
+) -> None:
+    """Make what plan shows: submit what is missing, resume what is in flight, store and lay out the videos.
+
+    Exit 0 when every targeted spec is stored, 1 when anything failed, 3 when --max-cost or the
+    account's credits stopped it, 4 when a submit is in doubt, 130 when interrupted (apply again to
+    resume: nothing is ever submitted twice).
+    """
+    from reconciler import render
+    from reconciler.apply import ApplyRequest, run_apply
+
+    if not mock and not api_key:
+        raise UsageError("no API key: set SEGMIND_API_KEY (or run against the bundled fake with --mock)")
+    specs, desired, result = build_plan(
+        paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency, retry_failed=retry_failed
+    )
+    if as_json:
+        click.echo(json.dumps({"event": "plan"} | render.document(result), ensure_ascii=False, separators=(",", ":")))
+    else:
+        _show_plan(specs, result, show_noop=False)
+    if result.has_changes() and not mock and not yes:
+        _confirm(result)
+    summary = run_apply(
+        ApplyRequest(
+            plan=result,
+            desired=desired,
+            store_root=_store_root(store),
+            out_dir=Path(out_dir or load_settings().out),
+            mock=mock,
+            api_key=api_key,
+            base_url=base_url,
+            history_url=history_url,
+            upload_url=upload_url,
+            concurrency=concurrency,
+            max_cost=max_cost,
+            resubmit_in_doubt=resubmit_in_doubt,
+            as_json=as_json,
+        )
+    )
+    raise SystemExit(int(summary.exit_code))
+
+
+def _confirm(result: Plan) -> None:
+    from reconciler import render
+
+    if not sys.stdin.isatty():
+        raise UsageError("apply submits paid jobs: confirm with --yes (or --auto-approve) when not at a terminal")
+    if not click.confirm(f"\n{render.summary(result)}.\nApply this plan?", default=False, err=True):
+        click.echo("apply cancelled: nothing was submitted", err=True)
+        raise SystemExit(1)
 
 
 @cli.command()

@@ -154,6 +154,29 @@ def record_state(
         return _get(tx, attempt_id)
 
 
+def abandon(db: Database, attempt_id: int, *, now: float) -> Attempt:
+    """Leave a CLAIMED attempt in doubt for whoever comes next, as if its owner had died.
+
+    For a submit whose outcome the request history could not settle: the claim must not stay held
+    by a process that has given up on it (a long-running watch would block every later run).
+    """
+    with db.write() as tx:
+        current = _get(tx, attempt_id)
+        if current.state is not _S.CLAIMED:
+            raise AttemptStateError(f"attempt {attempt_id} on {current.key} is {current.state.value}, not claimed")
+        tx.execute(
+            "UPDATE attempts SET in_doubt = 1, owner_pid = 0, owner_started = -1, updated_at = ? WHERE id = ?",
+            (now, attempt_id),
+        )
+        return _get(tx, attempt_id)
+
+
+def request_ids(db: Database, key: str) -> set[str]:
+    """Every request id ever recorded for `key` (so a history search never adopts an old job)."""
+    rows = db.rows("SELECT DISTINCT request_id FROM attempts WHERE key = ? AND request_id IS NOT NULL", (key,))
+    return {row[0] for row in rows}
+
+
 def attempt(db: Database, attempt_id: int) -> Attempt:
     with db.read() as tx:
         return _get(tx, attempt_id)
@@ -176,16 +199,18 @@ def open_attempts(db: Database) -> list[Attempt]:
     return [convert.attempt(row) for row in rows]
 
 
-def observed_latency(db: Database, model: str) -> float | None:
+def observed_latency(db: Database, model: str, namespace: str | None = None) -> float | None:
     """Median seconds from submit to completion over the model's recent jobs, None without any.
+
+    With `namespace`, only jobs of that backend count: the fake's jobs are far faster than the API's.
 
     A job taken over or fetched again appears in several attempts with the same times; each request
     id counts once.
     """
     rows = db.rows(
         "SELECT request_id, completed_at - submitted_at FROM attempts WHERE model = ? AND completed_at IS NOT NULL"
-        " AND submitted_at IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
-        (model, 4 * LATENCY_SAMPLES),
+        " AND submitted_at IS NOT NULL AND (? IS NULL OR namespace = ?) ORDER BY completed_at DESC LIMIT ?",
+        (model, namespace, namespace, 4 * LATENCY_SAMPLES),
     )
     by_job: dict[object, float] = {}
     for index, (request_id, seconds) in enumerate(rows):

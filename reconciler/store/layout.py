@@ -87,6 +87,21 @@ def layout(out_dir: Path, wanted: Mapping[str, str], *, blob_path: Callable[[str
     return LayoutReport(tuple(changes), tuple(problems))
 
 
+def place(out_dir: Path, name: str, digest: str, *, blob_path: Callable[[str], Path]) -> LayoutChange:
+    """Put one `<name>.mp4` in place, leaving every other file alone; raises StoreError."""
+    path = output_path(out_dir, name)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        problem = _safe_parent(out_dir, path)
+        if problem is None and not blob_path(digest).is_file():
+            problem = f"{path}: blob {digest} is not in the store"
+        if problem is not None:
+            raise StoreError(f"could not lay out {name}: {problem}")
+        return _place(path, digest, blob_path(digest))
+    except OSError as exc:
+        raise StoreError(f"could not lay out {path} ({exc}); check the permissions of {out_dir}") from exc
+
+
 def _safe_parent(out_dir: Path, path: Path) -> str | None:
     """Create the directories between out_dir and path; a problem line if one is a symlink or a file."""
     current = out_dir

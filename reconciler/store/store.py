@@ -34,7 +34,7 @@ from reconciler.records import (
 from reconciler.store import attempts, outputs
 from reconciler.store.db import BUSY_TIMEOUT_S, Database
 from reconciler.store.gc import GcReport, gc
-from reconciler.store.layout import LayoutReport, layout
+from reconciler.store.layout import LayoutChange, LayoutReport, layout, place
 from reconciler.store.objects import BlobWriter, Objects, Readable
 from reconciler.store.owner import current_owner
 from reconciler.store.schema import SCHEMA_VERSION, check_version, migrate, read_version
@@ -112,8 +112,13 @@ class StoreView:
     def attempt(self, attempt_id: int) -> Attempt:
         return attempts.attempt(self._require_db(), attempt_id)
 
-    def observed_latency(self, model: str) -> float | None:
-        return None if (db := self._db) is None else attempts.observed_latency(db, model)
+    def observed_latency(self, model: str, namespace: str | None = None) -> float | None:
+        """Median seconds from submit to completion of the model's recent jobs (on one backend)."""
+        return None if (db := self._db) is None else attempts.observed_latency(db, model, namespace)
+
+    def request_ids(self, key: str) -> set[str]:
+        """Every request id ever recorded for `key`."""
+        return set() if (db := self._db) is None else attempts.request_ids(db, key)
 
     def uploaded_url(self, namespace: str, image_sha256: str) -> str | None:
         return None if (db := self._db) is None else outputs.uploaded_url(db, namespace, image_sha256)
@@ -251,6 +256,10 @@ class Store(StoreView):
             self._writable, attempt_id, state, now=self._clock.now(), error=error, reason=reason
         )
 
+    def abandon(self, attempt_id: int) -> Attempt:
+        """Leave a CLAIMED attempt whose submit may have been sent in doubt, for the next run to settle."""
+        return attempts.abandon(self._writable, attempt_id, now=self._clock.now())
+
     def release(self, attempt_id: int) -> Attempt:
         """Give back a claim whose submit was never sent (Ctrl-C, budget stop); nothing was paid."""
         return attempts.record_state(self._writable, attempt_id, AttemptState.RELEASED, now=self._clock.now())
@@ -266,3 +275,7 @@ class Store(StoreView):
     def layout(self, out_dir: Path, wanted: Mapping[str, str]) -> LayoutReport:
         """Make `out_dir` hold exactly `wanted` (name -> blob digest) as `<name>.mp4` files."""
         return layout(out_dir, wanted, blob_path=self._objects.path)
+
+    def place(self, out_dir: Path, name: str, digest: str) -> LayoutChange:
+        """Put one `<name>.mp4` in place as soon as its video is stored (layout removes strays later)."""
+        return place(out_dir, name, digest, blob_path=self._objects.path)

@@ -1,0 +1,130 @@
+"""Every API request of a run goes through one Pacer: one rate for all jobs, retries where they are safe.
+
+    await pacer.call("status of 7f3a", lambda: api.status("7f3a"))
+
+The pacer takes a token from the shared bucket before each request, pauses every caller while a
+`Retry-After` runs, halves the rate on a 429 and lets it recover slowly, and retries temporary
+failures by the RetryPolicy. A paid submit is never retried here unless the error proves the request
+never left (`retry_if`): the engine settles every other failed submit through the request history.
+Waits end early when the run is stopping (`Stopping` is raised), so Ctrl-C never waits out a backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from reconciler.errors import ApiError, ApiRateLimited
+from reconciler.policy import RetryPolicy, TokenBucket
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    """Wall-clock seconds and a way to wait; tests pass a virtual clock whose sleep jumps time."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class Stopping(Exception):
+    """The run is stopping: a wait was cut short. Not an error; the caller records where it stands."""
+
+
+class Pacer:
+    """The shared rate limiter and retry loop of one run."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        bucket: TokenBucket | None = None,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        stop: asyncio.Event | None = None,
+        on_rate_limited: Callable[[float], None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.bucket = bucket or TokenBucket()
+        self.retry = retry or RetryPolicy()
+        self.rng = rng or random.Random()
+        self.stop = stop or asyncio.Event()
+        self._resume_at = 0.0  # nobody sends before this time (a Retry-After in force)
+        self._on_rate_limited = on_rate_limited
+        self.requests = 0
+        self.rate_limited = 0
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep on the run's clock; raises Stopping as soon as the run stops."""
+        if self.stop.is_set():
+            raise Stopping
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, stopper):
+                task.cancel()
+        if self.stop.is_set():
+            raise Stopping
+
+    async def _take(self) -> None:
+        while True:
+            now = self.clock.now()
+            if now < self._resume_at:
+                await self.wait(self._resume_at - now)
+                continue
+            delay = self.bucket.wait_s(now)
+            if delay <= 0:
+                return
+            await self.wait(delay)
+
+    async def call(
+        self,
+        request: Callable[[], Awaitable[T]],
+        *,
+        retry_if: Callable[[ApiError], bool] | None = None,
+    ) -> T:
+        """Send `request` when the rate allows; retry temporary failures (only those `retry_if` allows)."""
+        attempt = 0
+        while True:
+            await self._take()
+            attempt += 1
+            self.requests += 1
+            try:
+                result = await request()
+            except ApiError as error:
+                if isinstance(error, ApiRateLimited):
+                    self._slow_down(error)
+                if retry_if is not None and not retry_if(error):
+                    raise
+                delay = self.retry.next_delay(attempt, error, rng=self.rng)
+                if delay is None:
+                    raise
+                await self.wait(delay)
+                continue
+            self.bucket.succeeded()
+            return result
+
+    def _slow_down(self, error: ApiRateLimited) -> None:
+        self.rate_limited += 1
+        self.bucket.rate_limited()
+        if error.retry_after is not None:
+            self._resume_at = max(self._resume_at, self.clock.now() + error.retry_after)
+        if self._on_rate_limited is not None:
+            self._on_rate_limited(self.bucket.rate)

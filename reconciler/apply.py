@@ -42,6 +42,7 @@ class ApplyRequest:
     max_cost: float | None = None
     resubmit_in_doubt: bool = False
     as_json: bool = False
+    latency_scale: float | None = None  # None: the catalog's latencies (the fake's scale with --mock)
 
 
 def display_for(*, as_json: bool) -> Display:
@@ -79,7 +80,7 @@ def run_apply(request: ApplyRequest) -> Summary:
             concurrency=request.concurrency,
             max_cost_usd=request.max_cost,
             resubmit_in_doubt=request.resubmit_in_doubt,
-            latency_scale=MOCK_TIME_SCALE if request.mock else 1.0,
+            latency_scale=request.latency_scale or (MOCK_TIME_SCALE if request.mock else 1.0),
             out_dir=request.out_dir,
         )
         namespace = keys.MOCK if request.mock else keys.SEGMIND

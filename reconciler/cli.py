@@ -295,6 +295,13 @@ def _show_plan(specs: SpecSet, result: Plan, *, show_noop: bool) -> None:
 )
 @click.option("--history-url", envvar="SEGMIND_HISTORY_URL", metavar="URL", help="[env SEGMIND_HISTORY_URL]")
 @click.option("--upload-url", envvar="SEGMIND_UPLOAD_URL", metavar="URL", help="[env SEGMIND_UPLOAD_URL]")
+@click.option(
+    "--latency-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="RECONCILER_LATENCY_SCALE",
+    hidden=True,
+    help="Expect jobs to take this share of the catalog's latency (for a fast fake of your own).",
+)
 def apply(
     paths: tuple[str, ...],
     store: str | None,
@@ -312,6 +319,7 @@ def apply(
     api_key: str | None,
     history_url: str | None,
     upload_url: str | None,
+    latency_scale: float | None,
 ) -> None:
     """Make what plan shows: submit what is missing, resume what is in flight, store and lay out the videos.
 
@@ -348,6 +356,7 @@ def apply(
             max_cost=max_cost,
             resubmit_in_doubt=resubmit_in_doubt,
             as_json=as_json,
+            latency_scale=latency_scale,
         )
     )
     raise SystemExit(int(summary.exit_code))

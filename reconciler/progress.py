@@ -220,20 +220,29 @@ def summary_text(summary: Summary) -> str:
     """A few plain lines for people: totals, one line per generation needing attention, then what to do."""
     counts = [f"{summary.count(phase)} {_WORDS.get(phase, phase.value)}" for phase in Phase if phase.final]
     counts = [count for count in counts if not count.startswith("0 ")]
-    lines = [
-        "apply: " + (", ".join(counts) if counts else "nothing to generate"),
-        f"submitted {_plural(summary.submitted, 'job')}: est {_usd(summary.est_cost_usd)}, "
-        f"{_usd(summary.cost_usd)} reported by the API",
+    lines = ["apply: " + (", ".join(counts) if counts else "nothing to do")]
+    if summary.submitted:
+        lines.append(
+            f"submitted {_plural(summary.submitted, 'new job')}: est {_usd(summary.est_cost_usd)}, "
+            f"{_usd(summary.cost_usd)} reported by the API"
+        )
+    lines.append(
         f"{summary.up_to_date} up to date, {summary.laid_out} laid out, "
-        f"took {_duration(summary.finished_at - summary.started_at)}",
-    ]
+        f"took {_duration(summary.finished_at - summary.started_at)}"
+    )
     for phase in _LISTED:
-        for outcome in summary.outcomes:
-            if outcome.phase is phase:
-                names = ", ".join(outcome.names) or outcome.key
-                detail = f": {outcome.detail}" if outcome.detail else ""
-                lines.append(f"{phase.value:<8} {names}{detail}")
+        listed = [outcome for outcome in summary.outcomes if outcome.phase is phase]
+        # Thousands of specs left by a budget stop would bury the rest: the JSON summary has them all.
+        for outcome in listed[:LISTED_PER_PHASE]:
+            names = ", ".join(outcome.names) or outcome.key
+            detail = f": {outcome.detail}" if outcome.detail else ""
+            lines.append(f"{phase.value:<8} {names}{detail}")
+        if len(listed) > LISTED_PER_PHASE:
+            lines.append(f"{phase.value:<8} ... and {len(listed) - LISTED_PER_PHASE} more (all of them in --json)")
     return "\n".join(lines + _hints(summary))
+
+
+LISTED_PER_PHASE = 20
 
 
 _PHASE_STYLE = {
@@ -335,9 +344,14 @@ class LiveDisplay:
             done, unstarted = len(self._finished), len(self._planned.keys() - self._active.keys() - self._finished)
             est, reported = sum(self._est_spent.values()), sum(self._reported.values())
 
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for title in ("spec", "model", "phase", "elapsed", "request", "cost"):
-            table.add_column(title, justify="right" if title in ("elapsed", "cost") else "left", no_wrap=True)
+        table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
+        # Only the spec name gives way on a narrow terminal; the state columns keep their width.
+        table.add_column("spec", no_wrap=True, overflow="ellipsis", min_width=12, max_width=24)
+        table.add_column("model", no_wrap=True, min_width=16)
+        table.add_column("phase", no_wrap=True, min_width=11)
+        table.add_column("elapsed", justify="right", no_wrap=True, min_width=7)
+        table.add_column("request", no_wrap=True, min_width=8)
+        table.add_column("cost", justify="right", no_wrap=True, min_width=8)
         for row in shown:
             event = row.last
             first = event.names[0] if event.names else event.key[:12]

@@ -309,7 +309,7 @@ def test_the_summary_names_only_the_counts_that_are_not_zero() -> None:
     text = summary_text(summary(outcome("a", Phase.STORED), outcome("b", Phase.IN_DOUBT, cost=None)))
     assert text.splitlines()[:3] == [
         "apply: 1 stored, 1 in doubt",
-        "submitted 2 jobs: est $0.198, $0.090 reported by the API",
+        "submitted 2 new jobs: est $0.198, $0.090 reported by the API",
         "4 up to date, 6 laid out, took 1m40s",
     ]
 
@@ -372,3 +372,16 @@ def test_a_budget_stop_keeps_its_hint_even_when_something_also_failed() -> None:
     )
     assert run.exit_code is ExitCode.FAILED
     assert "stopped at --max-cost: 1 spec was not submitted (listed above)" in summary_text(run)
+
+
+def test_a_summary_of_thousands_of_skipped_specs_lists_twenty_and_points_to_json() -> None:
+    skipped = [outcome(f"s{i}", Phase.SKIPPED) for i in range(1000)]
+    text = summary_text(summary(*skipped))
+    assert sum(1 for line in text.splitlines() if line.startswith("skipped")) == 21
+    assert "and 980 more (all of them in --json)" in text
+
+
+def test_a_run_that_submitted_nothing_does_not_talk_about_money() -> None:
+    text = summary_text(summary())
+    assert text.startswith("apply: nothing to do")
+    assert "submitted" not in text

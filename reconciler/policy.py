@@ -47,7 +47,7 @@ class RetryPolicy:
 class PollSchedule:
     """When to ask a job's status: first near its expected finish, then back off up to a cap."""
 
-    first_share: float = 0.9  # first poll at this share of the expected latency
+    first_share: float = 1.0  # first poll at this share of the expected latency (its median, in practice)
     floor_s: float = 0.05
     growth: float = 1.6
     cap_s: float = 30.0
@@ -56,7 +56,7 @@ class PollSchedule:
     def delay(self, polls: int, *, expected_s: float, elapsed_s: float, rng: random.Random) -> float:
         """Seconds until the next status poll of a job `elapsed_s` into an expected `expected_s`."""
         if polls == 0:
-            # Asking earlier than the job can finish only costs requests: wait out most of it.
+            # Asking before the job is likely done only costs requests: the first look waits out its median.
             wait = max(self.floor_s, expected_s * self.first_share - elapsed_s)
         else:
             # Past the first look the job is late: ask again at a growing share of its expected time.

@@ -21,6 +21,9 @@ from reconciler.errors import ApiError, ApiRateLimited
 from reconciler.policy import RetryPolicy, TokenBucket
 
 T = TypeVar("T")
+# Waits shorter than this are rounded up: a clock near 1.7e9 s cannot count much finer, and a wait
+# that does not move it would spin (rounding errors leave a bucket at 0.9999999 tokens).
+MIN_WAIT_S = 0.001
 
 
 class Clock(Protocol):
@@ -87,12 +90,12 @@ class Pacer:
         while True:
             now = self.clock.now()
             if now < self._resume_at:
-                await self.wait(self._resume_at - now)
+                await self.wait(max(self._resume_at - now, MIN_WAIT_S))
                 continue
             delay = self.bucket.wait_s(now)
             if delay <= 0:
                 return
-            await self.wait(delay)
+            await self.wait(max(delay, MIN_WAIT_S))
 
     async def call(
         self,

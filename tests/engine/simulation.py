@@ -1,0 +1,133 @@
+"""The engine and the fake on one simulated clock: hours of model time in milliseconds.
+
+`SimClock.sleep` parks the caller until the clock reaches its wake time; `SimClock.run(coro)`
+drives the loop, letting every ready task run to its next wait and only then jumping the clock to
+the earliest wake time (a discrete-event simulation on top of asyncio). The fake reads the same
+clock, and the engine reaches it in process through `httpx.ASGITransport`, so nothing waits for real.
+
+    sim = Simulation(tmp_path, MockConfig(...))
+    outcomes, stop = sim.run(works)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from mockserver.app import create_app
+from mockserver.clock import DEFAULT_START
+from mockserver.config import MockConfig
+from reconciler import catalog, keys
+from reconciler.client import SegmindApi
+from reconciler.engine.events import JobEvent, Outcome, RunEvent, StopReason
+from reconciler.engine.generation import Work
+from reconciler.engine.run import Options, execute
+from reconciler.spec import load
+from reconciler.store import Store
+
+T = TypeVar("T")
+# Ready tasks get this many turns of the loop before time jumps: an in-process HTTP exchange
+# through ASGITransport takes a few dozen, never hundreds.
+SETTLE_TURNS = 200
+
+
+class SimClock:
+    def __init__(self, start: float = DEFAULT_START) -> None:
+        self.t = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.t + max(0.0, seconds), next(self._order), future))
+        try:
+            await future
+        finally:
+            if not future.done():
+                future.cancel()
+
+    def run(self, main: Coroutine[Any, Any, T]) -> T:
+        async def drive() -> T:
+            task = asyncio.ensure_future(main)
+            while not task.done():
+                for _ in range(SETTLE_TURNS):
+                    await asyncio.sleep(0)
+                    if task.done():
+                        break
+                else:
+                    self._wake_next()
+            return task.result()
+
+        return asyncio.run(drive())
+
+    def _wake_next(self) -> None:
+        while self._sleepers:
+            at, _, future = heapq.heappop(self._sleepers)
+            if future.done():
+                continue
+            self.t = max(self.t, at)
+            future.set_result(None)
+            # Wake everyone due at the same moment together.
+            while self._sleepers and self._sleepers[0][0] <= self.t:
+                _, _, other = heapq.heappop(self._sleepers)
+                if not other.done():
+                    other.set_result(None)
+            return
+
+
+class Simulation:
+    """A store in `root`, a fake with `config`, and the engine between them on one SimClock."""
+
+    def __init__(self, root: Path, config: MockConfig | None = None) -> None:
+        self.root = root
+        self.clock = SimClock()
+        self.app = create_app(config or MockConfig(), self.clock)  # type: ignore[arg-type]
+        self.events: list[JobEvent | RunEvent] = []
+        self.requests: list[httpx.Request] = []
+        self.sent_at: list[float] = []  # the simulated time each request went out
+
+    def works(self, yaml_text: str) -> list[Work]:
+        path = self.root / "specs" / "sim.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml_text, encoding="utf-8")
+        grouped: dict[str, Work] = {}
+        for entry in load([path]).entries:
+            key = keys.entry_key(keys.SEGMIND, entry)
+            if key in grouped:
+                old = grouped[key]
+                grouped[key] = Work(key, (*old.names, entry.name), old.model, old.params, old.images, old.est_cost_usd)
+            else:
+                cost = catalog.BY_SLUG[entry.model].avg_cost_usd
+                grouped[key] = Work(key, (entry.name,), entry.model, dict(entry.params), entry.images, cost)
+        return list(grouped.values())
+
+    def run(self, works: Sequence[Work], **options: Any) -> tuple[list[Outcome], StopReason | None]:
+        async def main() -> tuple[list[Outcome], StopReason | None]:
+            transport = httpx.ASGITransport(app=self.app)
+
+            async def log(request: httpx.Request) -> None:
+                self.requests.append(request)
+                self.sent_at.append(self.clock.now())
+
+            with Store.open(self.root / ".reconciler", clock=self.clock) as store:
+                api = SegmindApi(
+                    api_key="mock-key", base_url="http://fake", history_url="http://fake",
+                    upload_url="http://fake", transport=transport,
+                )  # fmt: skip
+                api._http.event_hooks["request"].append(log)
+                async with api:
+                    return await execute(
+                        works, api=api, store=store, clock=self.clock, namespace=keys.SEGMIND,
+                        options=Options(handle_signals=False, held_poll_s=5.0, **options), emit=self.events.append,
+                    )  # fmt: skip
+
+        return self.clock.run(main())

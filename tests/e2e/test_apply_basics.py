@@ -110,3 +110,23 @@ def test_apply_without_a_key_says_how_to_give_one(fake, apply, write, monkeypatc
     assert run.code == 1
     assert "SEGMIND_API_KEY" in run.err
     assert "Traceback" not in run.err
+
+
+def test_a_local_image_is_uploaded_once_per_content_and_remembered(fake, apply, write, project) -> None:
+    still = (Path(__file__).parents[2] / "specs" / "stills" / "trench-coat.png").read_bytes()
+    (project / "specs" / "one.png").write_bytes(still)
+    (project / "specs" / "same-bytes.png").write_bytes(still)
+    entries = [
+        spec("a", "a man", model="wan2.1-i2v-480p", image="one.png"),
+        spec("b", "a man waving", model="wan2.1-i2v-480p", image="same-bytes.png"),
+    ]
+    write("specs/a.yaml", specs_file(*entries))
+    assert apply("--yes").code == 0
+    uploads = [e for e in fake.journal() if e["path"] == "/upload-asset"]
+    assert len(uploads) == 1
+    bodies = [s["body"] for s in fake.submits()]
+    assert bodies[0]["image"] == bodies[1]["image"]
+    assert bodies[0]["image"].startswith("http")
+    write("specs/a.yaml", specs_file(*entries, spec("c", "a man nodding", model="wan2.1-i2v-480p", image="one.png")))
+    assert apply("--yes").code == 0
+    assert len([e for e in fake.journal() if e["path"] == "/upload-asset"]) == 1

@@ -336,7 +336,8 @@ def apply(
         paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency, retry_failed=retry_failed
     )
     if as_json:
-        click.echo(json.dumps({"event": "plan"} | render.document(result), ensure_ascii=False, separators=(",", ":")))
+        document = {"event": "plan"} | render.document(result) | {"warnings": [str(w) for w in specs.warnings]}
+        click.echo(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
     else:
         _show_plan(specs, result, show_noop=False)
     if result.has_changes() and not mock and not yes:

@@ -155,7 +155,10 @@ class Generation:
         except ReconcilerError as error:
             # A store or image problem: nothing more can be done for this key in this run.
             attempt = self.attempt
-            if attempt is not None and attempt.state is AttemptState.CLAIMED and not self.maybe_sent:
+            if attempt is not None and attempt.state is AttemptState.CLAIMED:
+                if self.maybe_sent:
+                    self.attempt = self.run.store.abandon(attempt.id)
+                    return self._end(Phase.IN_DOUBT, f"{error}; the submit may have reached the API").outcome
                 self.attempt = self.run.store.release(attempt.id)
                 self._refund()
             return self._end(Phase.FAILED, str(error)).outcome
@@ -272,24 +275,30 @@ class Generation:
         for round_ in range(1, policy.max_attempts + 1):
             attempt = self._attempt()
             self._emit(Phase.SUBMITTING)
+            # From now until its id is recorded the job may exist: a run cut off here leaves it in doubt.
+            self.maybe_sent = True
             try:
                 submit = functools.partial(run.api.submit, work.model, attempt.request_json)
                 sent = await run.pacer.call(submit, retry_if=_never_sent)
             except (ApiBadRequest, ApiNotFound) as error:
+                self.maybe_sent = False  # refused: no job was made
                 self._refund()
                 self.attempt = run.store.record_state(
                     attempt.id, AttemptState.FAILED, error=str(error), reason=FailureReason.PERMANENT
                 )
                 raise self._end(Phase.FAILED, str(error)) from None
             except ApiInsufficientCredits as error:
+                self.maybe_sent = False
                 run.stop_submitting(StopReason.CREDITS, str(error))
                 raise self._release(Phase.SKIPPED, str(error)) from None
             except ApiAuthError:
+                self.maybe_sent = False
                 self.attempt = run.store.release(attempt.id)
                 self._refund()
                 raise
             except ApiError as error:
                 if _never_sent(error):
+                    self.maybe_sent = False
                     raise self._release(Phase.FAILED, f"the API could not be reached: {error}") from None
                 # The request may have made a job (a 5xx or a lost answer after it arrived): ask.
                 if await self._adopt(attempt.claimed_at, [attempt.request_body], f"the submit failed ({error})"):
@@ -300,6 +309,7 @@ class Generation:
                 await run.pacer.wait(delay)
                 continue
             self.attempt = run.store.record_submitted(attempt.id, sent.request_id)
+            self.maybe_sent = False
             self.paid_here = True
             self._emit(Phase.QUEUED)
             return

@@ -230,11 +230,6 @@ def test_two_quick_interrupts_exit_at_once_and_the_rerun_collects_the_jobs_in_fl
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a second Ctrl-C during a submit releases the claim as 'not submitted' (Generation.maybe_sent is"
-    " never set while a submit is on the wire), so the next apply pays for the same request again",
-)
 def test_two_quick_interrupts_while_submits_are_unanswered_leave_them_for_the_rerun_to_adopt(
     fake, write, project, processes
 ) -> None:

@@ -302,6 +302,7 @@ class Generation:
                     raise self._release(Phase.FAILED, f"the API could not be reached: {error}") from None
                 # The request may have made a job (a 5xx or a lost answer after it arrived): ask.
                 if await self._adopt(attempt.claimed_at, [attempt.request_body], f"the submit failed ({error})"):
+                    self.paid_here = True  # this run's own submit made the job: it is this run's spend
                     return
                 delay = policy.next_delay(round_, error, rng=run.pacer.rng)
                 if delay is None:

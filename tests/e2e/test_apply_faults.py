@@ -153,11 +153,6 @@ def test_a_lost_submit_answer_is_settled_by_adopting_the_job_from_the_history(fa
     assert read_tags(project / "out" / "cat.mp4")["request_id"] == job["id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a job adopted after this run's own submit lost its answer is not counted as paid by this run "
-    "(generation.py _submit: the adopt branch returns without setting paid_here)",
-)
 def test_a_job_this_run_paid_for_counts_in_its_spend_even_when_its_submit_answer_was_lost(fake, apply, write):
     write("specs/a.yaml", specs_file(spec("cat", "a cat"), spec("dog", "a dog")))
     fake.configure(faults=[{"route": "submit", "script": ["drop"], "phase": "after"}])

@@ -1,0 +1,62 @@
+"""The `reconciler` command line: parse options, build the runtime once, call one function, render.
+
+Errors become messages and exit codes here and nowhere else: a ReconcilerError is printed as the
+sentence it is (spec errors one per line with file:line:col), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from reconciler import __version__
+from reconciler.cli.apply import apply
+from reconciler.cli.inspect import models, schema, validate
+from reconciler.cli.plan import plan
+from reconciler.cli.store import gc, layout, verify
+from reconciler.errors import ReconcilerError, SpecErrors
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="reconciler")
+def cli() -> None:
+    """Declare the videos you want in spec files; plan and apply them against Segmind's Wan models."""
+
+
+for command in (validate, schema, models, plan, apply, verify, gc, layout):
+    cli.add_command(command)
+
+
+def _report(error: ReconcilerError) -> int:
+    if isinstance(error, SpecErrors):
+        for item in error.errors:
+            click.echo(f"{item.where}: " + click.style("error: ", fg="red", bold=True) + item.message, err=True)
+            if item.hint:
+                click.echo(f"  hint: {item.hint}", err=True)
+        files = len({e.where.path for e in error.errors})
+        click.echo(f"{error} ({files} file{'s' if files != 1 else ''})", err=True)
+    else:
+        click.echo(click.style("error: ", fg="red", bold=True) + str(error), err=True)
+    return error.exit_code
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: every user mistake ends as a message and an exit code, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+    except ReconcilerError as error:
+        sys.exit(_report(error))
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(0)

@@ -1,0 +1,124 @@
+"""`reconciler apply`: make what plan shows."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import build_plan, paths_argument, show_plan, store_option, store_root, targeting
+from reconciler.config import load_settings
+from reconciler.errors import UsageError
+from reconciler.plan import Plan
+
+
+@click.command()
+@paths_argument
+@store_option
+@targeting
+@click.option(
+    "--yes", "-y", "--auto-approve", "yes", is_flag=True, help="Submit without asking (needed off a terminal)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line, then a summary document.")
+@click.option("--mock", is_flag=True, help="Run against the bundled fake, started in this process: free, offline.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Stop submitting before the estimated spend of this run would pass USD (exit 3).",
+)
+@click.option("--retry-failed", is_flag=True, help="Buy again what failed for good (e.g. content blocks).")
+@click.option(
+    "--resubmit-in-doubt",
+    is_flag=True,
+    help="When the request history cannot say whether a lost submit made a job, submit again (may pay twice).",
+)
+@click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
+@click.option("--base-url", envvar="SEGMIND_BASE_URL", metavar="URL", help="API base [env SEGMIND_BASE_URL].")
+@click.option(
+    "--api-key",
+    envvar="SEGMIND_API_KEY",
+    metavar="KEY",
+    help="Prefer the SEGMIND_API_KEY variable: a key on the command line ends up in shell history.",
+)
+@click.option("--history-url", envvar="SEGMIND_HISTORY_URL", metavar="URL", help="[env SEGMIND_HISTORY_URL]")
+@click.option("--upload-url", envvar="SEGMIND_UPLOAD_URL", metavar="URL", help="[env SEGMIND_UPLOAD_URL]")
+@click.option(
+    "--latency-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="RECONCILER_LATENCY_SCALE",
+    hidden=True,
+    help="Expect jobs to take this share of the catalog's latency (for a fast fake of your own).",
+)
+def apply(
+    paths: tuple[str, ...],
+    store: str | None,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    yes: bool,
+    as_json: bool,
+    mock: bool,
+    concurrency: int,
+    max_cost: float | None,
+    retry_failed: bool,
+    resubmit_in_doubt: bool,
+    out_dir: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    history_url: str | None,
+    upload_url: str | None,
+    latency_scale: float | None,
+) -> None:
+    """Make what plan shows: submit what is missing, resume what is in flight, store and lay out the videos.
+
+    Exit 0 when every targeted spec is stored, 1 when anything failed, 3 when --max-cost or the
+    account's credits stopped it, 4 when a submit is in doubt, 130 when interrupted (apply again to
+    resume: nothing is ever submitted twice).
+    """
+    from reconciler import render
+    from reconciler.apply import ApplyRequest, run_apply
+
+    if not mock and not api_key:
+        raise UsageError("no API key: set SEGMIND_API_KEY (or run against the bundled fake with --mock)")
+    specs, desired, result = build_plan(
+        paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency, retry_failed=retry_failed
+    )
+    if as_json:
+        document = {"event": "plan"} | render.document(result) | {"warnings": [str(w) for w in specs.warnings]}
+        click.echo(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+    else:
+        show_plan(specs, result, show_noop=False)
+    if result.has_changes() and not mock and not yes:
+        _confirm(result)
+    summary = run_apply(
+        ApplyRequest(
+            plan=result,
+            desired=desired,
+            store_root=store_root(store),
+            out_dir=Path(out_dir or load_settings().out),
+            mock=mock,
+            api_key=api_key,
+            base_url=base_url,
+            history_url=history_url,
+            upload_url=upload_url,
+            concurrency=concurrency,
+            max_cost=max_cost,
+            resubmit_in_doubt=resubmit_in_doubt,
+            as_json=as_json,
+            latency_scale=latency_scale,
+        )
+    )
+    raise SystemExit(int(summary.exit_code))
+
+
+def _confirm(result: Plan) -> None:
+    from reconciler import render
+
+    if not sys.stdin.isatty():
+        raise UsageError("apply submits paid jobs: confirm with --yes (or --auto-approve) when not at a terminal")
+    if not click.confirm(f"\n{render.summary(result)}.\nApply this plan?", default=False, err=True):
+        click.echo("apply cancelled: nothing was submitted", err=True)
+        raise SystemExit(1)

@@ -9,21 +9,17 @@ chooses how progress is shown (a live table on a terminal, log lines when piped,
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler import keys
-from reconciler.client import DEFAULT_BASE_URL, SegmindApi
-from reconciler.embedded import MOCK_KEY, MOCK_TIME_SCALE, embedded_fake
+from reconciler.backend import Backend, connect
 from reconciler.engine.events import Summary
 from reconciler.engine.pacer import SystemClock
 from reconciler.engine.reconcile import Runtime, reconcile, works_for
 from reconciler.engine.run import Options
 from reconciler.plan import Desired, Plan
-from reconciler.progress import Display, JsonDisplay, LiveDisplay, LogDisplay, PlannedJob
+from reconciler.progress import PlannedJob, display_for
 from reconciler.store import Store
 
 
@@ -45,16 +41,6 @@ class ApplyRequest:
     latency_scale: float | None = None  # None: the catalog's latencies (the fake's scale with --mock)
 
 
-def display_for(*, as_json: bool) -> Display:
-    if as_json:
-        return JsonDisplay(sys.stdout)
-    if sys.stdout.isatty():
-        from rich.console import Console
-
-        return LiveDisplay(Console())
-    return LogDisplay(sys.stdout)
-
-
 def run_apply(request: ApplyRequest) -> Summary:
     """Run the plan to the end (or to a stop) and show it; the summary says how it went."""
     display = display_for(as_json=request.as_json)
@@ -64,33 +50,23 @@ def run_apply(request: ApplyRequest) -> Summary:
         [PlannedJob(w.key, w.names, w.model, w.est_cost_usd) for w in works],
         at=clock.now(),
     )
-    with contextlib.ExitStack() as stack:
-        history_url: str | None
-        upload_url: str | None
-        if request.mock:
-            base = stack.enter_context(embedded_fake())
-            history_url = upload_url = base
-            api_key = MOCK_KEY
-        else:
-            base = request.base_url or ""
-            history_url, upload_url = request.history_url, request.upload_url
-            api_key = request.api_key or ""
-        store = stack.enter_context(Store.open(request.store_root, clock=clock))
+    backend = Backend(
+        mock=request.mock, api_key=request.api_key, base_url=request.base_url, history_url=request.history_url,
+        upload_url=request.upload_url, latency_scale=request.latency_scale,
+    )  # fmt: skip
+    with connect(backend) as endpoint, Store.open(request.store_root, clock=clock) as store:
         options = Options(
             concurrency=request.concurrency,
             max_cost_usd=request.max_cost,
             resubmit_in_doubt=request.resubmit_in_doubt,
-            latency_scale=request.latency_scale or (MOCK_TIME_SCALE if request.mock else 1.0),
+            latency_scale=endpoint.latency_scale,
             out_dir=request.out_dir,
         )
-        namespace = keys.MOCK if request.mock else keys.SEGMIND
         every_name = {d.entry.name: d.key for d in request.desired}
 
         async def main() -> Summary:
-            async with SegmindApi(
-                api_key=api_key, base_url=base or DEFAULT_BASE_URL, history_url=history_url, upload_url=upload_url
-            ) as api:
-                runtime = Runtime(api=api, store=store, clock=clock, namespace=namespace)
+            async with endpoint.client() as api:
+                runtime = Runtime(api=api, store=store, clock=clock, namespace=endpoint.namespace)
                 return await reconcile(
                     request.plan, request.desired, every_name, runtime=runtime, options=options, emit=display.event
                 )

@@ -9,6 +9,7 @@ for people and for tools (the CLI may print either alone).
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -89,6 +90,8 @@ class LogDisplay:
         self._out.flush()
 
     def start(self, jobs: Sequence[PlannedJob], *, at: float) -> None:
+        if not jobs:  # watch starts empty; an apply with nothing to do says so in its summary
+            return
         est = sum(job.est_cost_usd for job in jobs)
         self._line(at, "starting", f"{_plural(len(jobs), 'generation')}  est {_usd(est)}")
 
@@ -173,6 +176,7 @@ def summary_document(summary: Summary) -> dict[str, Any]:
     """The versioned JSON form of a run's summary (README: "apply --json")."""
     return {
         "format_version": SUMMARY_FORMAT_VERSION,
+        "command": summary.command,
         "exit_code": int(summary.exit_code),
         "stop": summary.stop.value if summary.stop else None,
         "submitted": summary.submitted,
@@ -191,7 +195,9 @@ def _hints(summary: Summary) -> list[str]:
     # the worst news, and a budget stop with one failure still deserves the budget hint.
     hints: list[str] = []
     unfinished, in_doubt = summary.count(Phase.UNFINISHED), summary.count(Phase.IN_DOUBT)
-    if summary.stop is StopReason.INTERRUPTED:
+    if summary.stop is StopReason.INTERRUPTED and not unfinished:
+        hints.append("stopped: nothing was in flight")
+    elif summary.stop is StopReason.INTERRUPTED:
         hints.append(
             f"interrupted: {_plural(unfinished, 'job')} in flight {'is' if unfinished == 1 else 'are'} recorded; "
             "run `reconciler apply` again to collect them (nothing is submitted twice)"
@@ -220,7 +226,7 @@ def summary_text(summary: Summary) -> str:
     """A few plain lines for people: totals, one line per generation needing attention, then what to do."""
     counts = [f"{summary.count(phase)} {_WORDS.get(phase, phase.value)}" for phase in Phase if phase.final]
     counts = [count for count in counts if not count.startswith("0 ")]
-    lines = ["apply: " + (", ".join(counts) if counts else "nothing to do")]
+    lines = [f"{summary.command}: " + (", ".join(counts) if counts else "nothing to do")]
     if summary.submitted:
         lines.append(
             f"submitted {_plural(summary.submitted, 'new job')}: est {_usd(summary.est_cost_usd)}, "
@@ -316,6 +322,15 @@ class LiveDisplay:
                 self._finished.discard(event.key)
                 self._active[event.key] = row
 
+    def pause(self) -> None:
+        """Stop redrawing (while a question is asked on the terminal)."""
+        if self._live is not None:
+            self._live.stop()
+
+    def resume(self) -> None:
+        if self._live is not None:
+            self._live.start()
+
     def finish(self, summary: Summary) -> None:
         if self._live is not None:
             self._live.stop()
@@ -378,3 +393,14 @@ class LiveDisplay:
         )
         lines += [bar, Text(f"spent: est {_usd(est)} submitted this run, {_usd(reported)} reported by the API")]
         return Group(*lines)
+
+
+def display_for(*, as_json: bool) -> Display:
+    """JSON lines with --json; a live table on a terminal; log lines when piped."""
+    if as_json:
+        return JsonDisplay(sys.stdout)
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        return LiveDisplay(Console())
+    return LogDisplay(sys.stdout)

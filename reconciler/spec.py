@@ -174,18 +174,18 @@ def load(paths: Sequence[str | Path], *, cache: ParseCache | None = None) -> Spe
     for path in files:
         shown = display_path(path)
         shown_files.append(shown)
-        result = _load_file(path, shown, cache)
+        result = load_file(path, shown, cache)
         partials.extend(result.partials)
         errors.extend(result.errors)
         warnings.extend(result.warnings)
-    entries = _finish(partials, errors)
-    _check_unique(entries, errors)
+    entries = finish_entries(partials, errors)
+    check_unique(entries, errors)
     if errors:
         raise SpecErrors(_dedupe(errors))
     return SpecSet(entries=tuple(entries), files=tuple(shown_files), warnings=tuple(warnings))
 
 
-def _load_file(path: Path, shown: str, cache: ParseCache | None) -> FileResult:
+def load_file(path: Path, shown: str, cache: ParseCache | None) -> FileResult:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -487,7 +487,7 @@ def _is_url(value: str) -> bool:
     return value.startswith(("https://", "http://"))
 
 
-def _finish(partials: list[_Partial], errors: list[SpecError]) -> list[SpecEntry]:
+def finish_entries(partials: list[_Partial], errors: list[SpecError]) -> list[SpecEntry]:
     entries: list[SpecEntry] = []
     hashed: dict[str, LocalImage | SpecError] = {}
     for part in partials:
@@ -541,7 +541,7 @@ def image_type(data: bytes) -> str | None:
     return None
 
 
-def _check_unique(entries: list[SpecEntry], errors: list[SpecError]) -> None:
+def check_unique(entries: list[SpecEntry], errors: list[SpecError]) -> None:
     first: dict[str, SpecEntry] = {}
     for entry in entries:
         other = first.setdefault(entry.name, entry)

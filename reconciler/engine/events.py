@@ -110,6 +110,7 @@ class Summary:
     started_at: float
     finished_at: float
     laid_out: int = 0  # specs whose out/ file is in place at the end
+    command: str = "apply"  # the command that ran (apply or watch), for the summary's first word
 
     @property
     def est_cost_usd(self) -> float:

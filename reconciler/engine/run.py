@@ -75,6 +75,8 @@ class Run:
         self._last_slowdown = float("-inf")
         self.interrupts = 0
         self.workers: list[asyncio.Task[None]] = []
+        # Called after each stored video instead of placing its names (watch lays out its current specs).
+        self.on_stored: Callable[[], None] | None = None
 
     def emit(self, event: JobEvent | RunEvent) -> None:
         self._emit(event)
@@ -141,10 +143,78 @@ class Run:
         return url
 
     def place(self, names: Sequence[str], digest: str) -> None:
+        if self.on_stored is not None:
+            self.on_stored()
+            return
         if self.options.out_dir is None:
             return
         for name in names:
             self.store.place(self.options.out_dir, name, digest)
+
+
+class Engine:
+    """N workers taking work from a queue until closed: one apply, or a whole watch session.
+
+    `add` hands over work (a key already queued, in flight or settled in this session is not taken
+    again: watch reloads the plan on every save); `close` lets the workers finish what they have
+    and returns. A key is never worked twice at once.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.outcomes: dict[str, Outcome] = {}
+        self._live: dict[str, Generation] = {}
+        self._queued: dict[str, Work] = {}
+        self._queue: asyncio.Queue[Work | None] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+
+    def start(self, workers: int) -> None:
+        self._workers = [asyncio.ensure_future(self._work()) for _ in range(max(1, workers))]
+        self.run.workers = self._workers
+
+    def busy(self, key: str) -> bool:
+        return key in self._queued or key in self._live
+
+    def add(self, works: Sequence[Work]) -> list[Work]:
+        """Queue what is not queued, in flight or already settled here; returns what was queued."""
+        taken = []
+        for work in works:
+            if self.busy(work.key) or work.key in self.outcomes:
+                continue
+            self._queued[work.key] = work
+            self._queue.put_nowait(work)
+            taken.append(work)
+        return taken
+
+    def forget(self, key: str) -> None:
+        """Let a settled key be worked again (its spec came back after it failed or was skipped)."""
+        self.outcomes.pop(key, None)
+
+    async def _work(self) -> None:
+        while (work := await self._queue.get()) is not None:
+            del self._queued[work.key]
+            if self.run.pacer.stop.is_set():
+                self.outcomes[work.key] = _not_started(self.run, work)
+                continue
+            generation = self._live[work.key] = Generation(self.run, work)
+            self.outcomes[work.key] = await generation.settle()
+            del self._live[work.key]
+
+    async def close(self) -> None:
+        """Finish the queue (quickly when the run is stopping), then stop the workers."""
+        for _ in self._workers:
+            self._queue.put_nowait(None)
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        for task in self._workers:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+        # A second Ctrl-C cut these off mid-step; the store already holds all the next run needs.
+        for key, generation in self._live.items():
+            self.outcomes[key] = generation.interrupted("interrupted")
+        self._live.clear()
+        for key, work in self._queued.items():
+            self.outcomes[key] = _not_started(self.run, work)
+        self._queued.clear()
 
 
 async def execute(
@@ -159,31 +229,12 @@ async def execute(
 ) -> tuple[list[Outcome], StopReason | None]:
     """Reconcile every work item; returns an outcome for each (in the order given) and why it stopped."""
     run = Run(api=api, store=store, clock=clock, namespace=namespace, options=options, emit=emit)
-    outcomes: dict[str, Outcome] = {}
-    live: dict[str, Generation] = {}
-    pending = iter(works)
-
-    async def worker() -> None:
-        for work in pending:
-            if run.pacer.stop.is_set():
-                return
-            generation = live[work.key] = Generation(run, work)
-            outcomes[work.key] = await generation.settle()
-            del live[work.key]
-
-    with _signals(run, enabled=options.handle_signals):
-        run.workers = [asyncio.ensure_future(worker()) for _ in range(max(1, min(options.concurrency, len(works))))]
-        await asyncio.gather(*run.workers, return_exceptions=True)
-        for task in run.workers:
-            if not task.cancelled() and (error := task.exception()) is not None:
-                raise error
-    # A second Ctrl-C cut these off mid-step; the store already holds all the next run needs.
-    for key, generation in live.items():
-        outcomes[key] = generation.interrupted("interrupted")
-    for work in works:
-        if work.key not in outcomes:
-            outcomes[work.key] = _not_started(run, work)
-    return [outcomes[work.key] for work in works], run.submit_stop
+    engine = Engine(run)
+    with signals(run, enabled=options.handle_signals):
+        engine.start(min(options.concurrency, len(works)))
+        engine.add(works)
+        await engine.close()
+    return [engine.outcomes[work.key] for work in works], run.submit_stop
 
 
 def _not_started(run: Run, work: Work) -> Outcome:
@@ -193,7 +244,8 @@ def _not_started(run: Run, work: Work) -> Outcome:
 
 
 @contextlib.contextmanager
-def _signals(run: Run, *, enabled: bool) -> Iterator[None]:
+def signals(run: Run, *, enabled: bool) -> Iterator[None]:
+    """Ctrl-C and SIGTERM go to `run.interrupt` while inside (main thread only)."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     if enabled:

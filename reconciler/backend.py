@@ -1,0 +1,69 @@
+"""Which API a run talks to: the real Segmind API, or the bundled fake served in process (`--mock`).
+
+    with connect(Backend(mock=True)) as endpoint:
+        async with endpoint.client() as api: ...
+
+`Endpoint` carries everything that differs between the two: the URLs, the key, the namespace the
+videos are kept under (so a fake's video never satisfies a spec against the real API) and how fast
+jobs are expected to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from reconciler import keys
+from reconciler.client import DEFAULT_BASE_URL, SegmindApi
+from reconciler.embedded import MOCK_KEY, MOCK_TIME_SCALE, embedded_fake
+from reconciler.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The backend options of the command line."""
+
+    mock: bool = False
+    api_key: str | None = None
+    base_url: str | None = None
+    history_url: str | None = None
+    upload_url: str | None = None
+    latency_scale: float | None = None  # None: the catalog's latencies (the fake's scale with --mock)
+
+    def check(self) -> None:
+        if not self.mock and not self.api_key:
+            raise UsageError("no API key: set SEGMIND_API_KEY (or run against the bundled fake with --mock)")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    api_key: str
+    base_url: str
+    history_url: str | None
+    upload_url: str | None
+    namespace: str
+    latency_scale: float
+
+    def client(self) -> SegmindApi:
+        return SegmindApi(
+            api_key=self.api_key, base_url=self.base_url, history_url=self.history_url, upload_url=self.upload_url
+        )
+
+
+@contextmanager
+def connect(backend: Backend) -> Iterator[Endpoint]:
+    """The endpoint of `backend`; for --mock, a fake served from this process until the block ends."""
+    backend.check()
+    if backend.mock:
+        with embedded_fake() as url:
+            yield Endpoint(MOCK_KEY, url, url, url, keys.MOCK, backend.latency_scale or MOCK_TIME_SCALE)
+        return
+    yield Endpoint(
+        api_key=backend.api_key or "",
+        base_url=backend.base_url or DEFAULT_BASE_URL,
+        history_url=backend.history_url,
+        upload_url=backend.upload_url,
+        namespace=keys.SEGMIND,
+        latency_scale=backend.latency_scale or 1.0,
+    )

@@ -1,0 +1,89 @@
+"""`reconciler watch`: keep the store and out/ in step with the specs while they are edited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.backend import Backend
+from reconciler.cli.common import paths_argument, store_option, store_root, targeting
+from reconciler.config import load_settings
+
+
+@click.command()
+@paths_argument
+@store_option
+@targeting
+@click.option(
+    "--yes", "-y", "--auto-approve", "yes", is_flag=True, help="Submit each batch of new videos without asking."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
+@click.option("--mock", is_flag=True, help="Run against the bundled fake, started in this process: free, offline.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
+@click.option("--max-cost", type=click.FloatRange(min=0), metavar="USD", help="Cap on the session's estimated spend.")
+@click.option("--retry-failed", is_flag=True, help="Buy again what failed for good (e.g. content blocks).")
+@click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
+@click.option(
+    "--debounce-ms",
+    type=click.IntRange(10, 10_000),
+    default=200,
+    show_default=True,
+    help="Quiet time after the last change before specs are read again.",
+)
+@click.option("--base-url", envvar="SEGMIND_BASE_URL", metavar="URL", help="API base [env SEGMIND_BASE_URL].")
+@click.option("--api-key", envvar="SEGMIND_API_KEY", metavar="KEY", help="Prefer the SEGMIND_API_KEY variable.")
+@click.option("--history-url", envvar="SEGMIND_HISTORY_URL", metavar="URL", help="[env SEGMIND_HISTORY_URL]")
+@click.option("--upload-url", envvar="SEGMIND_UPLOAD_URL", metavar="URL", help="[env SEGMIND_UPLOAD_URL]")
+@click.option(
+    "--latency-scale", type=click.FloatRange(min=0, min_open=True), envvar="RECONCILER_LATENCY_SCALE", hidden=True
+)
+def watch(
+    paths: tuple[str, ...],
+    store: str | None,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    yes: bool,
+    as_json: bool,
+    mock: bool,
+    concurrency: int,
+    max_cost: float | None,
+    retry_failed: bool,
+    out_dir: str | None,
+    debounce_ms: int,
+    base_url: str | None,
+    api_key: str | None,
+    history_url: str | None,
+    upload_url: str | None,
+    latency_scale: float | None,
+) -> None:
+    """Watch spec files (default: specs/) and apply every change as it is saved, until Ctrl-C.
+
+    Only new work is submitted: editing one spec of fifty submits that one. Jobs in flight always
+    finish (they are paid for); out/ follows the specs as they are now. A save with a mistake is
+    reported (file:line) and that file keeps its last good version. Without --yes, each batch is
+    asked for on a terminal, and only shown otherwise.
+    """
+    from reconciler.watch import Settings, run_watch
+
+    settings = Settings(
+        paths=paths or tuple(load_settings().specs),
+        store_root=store_root(store),
+        out_dir=Path(out_dir or load_settings().out),
+        backend=Backend(
+            mock=mock,
+            api_key=api_key,
+            base_url=base_url,
+            history_url=history_url,
+            upload_url=upload_url,
+            latency_scale=latency_scale,
+        ),
+        targets=targets,
+        excludes=excludes,
+        concurrency=concurrency,
+        max_cost=max_cost,
+        retry_failed=retry_failed,
+        debounce_ms=debounce_ms,
+    )
+    summary = run_watch(settings, yes=yes, as_json=as_json)
+    raise SystemExit(int(summary.exit_code))

@@ -1,0 +1,261 @@
+"""`reconciler watch`: one long-running engine, fed a fresh plan on every save.
+
+    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> diff against the store
+        -> only the keys not yet queued, in flight or settled go to the engine -> out/ follows the specs
+
+Jobs in flight are never cancelled or abandoned when their spec changes or goes away (they are
+paid for): they finish into the store, and out/ always mirrors the specs as they are now. A save
+with a mistake prints its errors (file:line) and the file keeps its last good version. Nothing new
+is paid for without consent: `--yes` approves every batch; on a terminal each batch is asked for;
+otherwise watch only shows what it would submit. `--max-cost` caps the whole session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from reconciler import keys
+from reconciler.backend import Backend, Endpoint, connect
+from reconciler.engine.events import Outcome, RunEvent, Summary
+from reconciler.engine.generation import Work
+from reconciler.engine.pacer import SystemClock
+from reconciler.engine.reconcile import works_for
+from reconciler.engine.run import Emit, Engine, Options, Run, signals
+from reconciler.errors import ReconcilerError, SpecError
+from reconciler.livespecs import LiveSpecs
+from reconciler.plan import ActionKind, Desired, diff, select
+from reconciler.progress import display_for
+from reconciler.spec import ParseCache, is_spec_file_name
+from reconciler.store import Store
+
+PAYS = frozenset({ActionKind.CREATE, ActionKind.IN_DOUBT})  # what may cost money (pending jobs are paid already)
+
+
+class Approval(Protocol):
+    """Whether a batch of paid submits may go ahead."""
+
+    async def approve(self, works: Sequence[Work]) -> bool: ...
+
+
+class Always:
+    async def approve(self, works: Sequence[Work]) -> bool:
+        return True
+
+
+class Never:
+    """Off a terminal without --yes: show what would be bought, buy nothing."""
+
+    async def approve(self, works: Sequence[Work]) -> bool:
+        return False
+
+
+@dataclass
+class Ask:
+    """On a terminal without --yes: ask before each batch (the display pauses while asking)."""
+
+    pause: Callable[[], None]
+    resume: Callable[[], None]
+
+    async def approve(self, works: Sequence[Work]) -> bool:
+        import click
+
+        cost = sum(w.est_cost_usd for w in works)
+        names = ", ".join(w.names[0] for w in works[:5]) + (f" and {len(works) - 5} more" if len(works) > 5 else "")
+        self.pause()
+        try:
+            question = f"Submit {len(works)} new video{'s' if len(works) != 1 else ''} ({names}), est. ${cost:.2f}?"
+            return await asyncio.to_thread(click.confirm, question, default=False, err=True)
+        except (click.exceptions.Abort, EOFError):
+            return False
+        finally:
+            self.resume()
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: tuple[str, ...]
+    store_root: Path
+    out_dir: Path
+    backend: Backend
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    concurrency: int = 8
+    max_cost: float | None = None
+    retry_failed: bool = False
+    debounce_ms: int = 200
+
+
+class Session:
+    """The state of one watch: the specs as edited, the engine, what was declined."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        specs: LiveSpecs,
+        run: Run,
+        engine: Engine,
+        approval: Approval,
+    ) -> None:
+        self.settings = settings
+        self.specs = specs
+        self.run = run
+        self.engine = engine
+        self.approval = approval
+        self.declined: set[str] = set()  # keys whose submit was not approved; asked again when they change
+        self.errors: tuple[SpecError, ...] = ()
+        self.names: dict[str, str] = {}  # every current spec name -> key
+        self.images: set[str] = set()  # local images the specs use, watched too
+        self.up_to_date = 0
+        self.laid_out = 0
+
+    def _say(self, kind: str, detail: str) -> None:
+        self.run.emit(RunEvent(self.run.clock.now(), kind, detail))
+
+    async def reload(self) -> None:
+        """Read the specs again, plan, hand the new work to the engine, and lay out out/."""
+        loaded = self.specs.reload()
+        if loaded.errors != self.errors:
+            for error in loaded.errors:
+                self._say("spec-error", str(error))
+            if self.errors and not loaded.errors:
+                self._say("spec-ok", "every spec file is valid again")
+        self.errors = loaded.errors
+        namespace = self.run.namespace
+        desired = [Desired(entry, keys.entry_key(namespace, entry)) for entry in loaded.specs.entries]
+        self.names = {d.entry.name: d.key for d in desired}
+        self.images = {image.path for d in desired for image in d.entry.images}
+        try:
+            chosen = select(desired, targets=self.settings.targets, excludes=self.settings.excludes)
+        except ReconcilerError as error:
+            self._say("spec-error", str(error))
+            chosen = []
+        wanted = {d.key for d in chosen}
+        observed = self.run.store.observe(wanted)
+        plan = diff(
+            chosen,
+            outputs=observed.outputs,
+            attempts=observed.attempts,
+            namespace=namespace,
+            retry_failed=self.settings.retry_failed,
+        )
+        self.up_to_date = plan.totals.counts[ActionKind.NOOP]
+        paying = {a.key for a in plan.actions if a.kind in PAYS}
+        fresh = [
+            w for w in works_for(plan, desired) if not self.engine.busy(w.key) and w.key not in self.engine.outcomes
+        ]
+        resume = [w for w in fresh if w.key not in paying]
+        buy = [w for w in fresh if w.key in paying and w.key not in self.declined]
+        self.declined &= wanted
+        if buy and self.run.submit_stop is None:
+            if await self.approval.approve(buy):
+                resume += buy
+            else:
+                self.declined |= {w.key for w in buy}
+                cost = sum(w.est_cost_usd for w in buy)
+                listed = ", ".join(w.names[0] for w in buy[:10])
+                self._say("not-submitted", f"{len(buy)} to create (est. ${cost:.2f}), not approved: {listed}")
+        self.engine.add(resume)
+        self.layout()
+
+    def layout(self) -> None:
+        """Make out/ mirror the current specs from what is stored (in-flight jobs land when done)."""
+        store = self.run.store
+        stored = store.outputs_for(set(self.names.values()))
+        wanted = {name: stored[key].digest for name, key in self.names.items() if key in stored}
+        report = store.layout(self.settings.out_dir, wanted)
+        self.laid_out = len(wanted) - len(report.problems)
+        for problem in report.problems:
+            self._say("layout", problem)
+
+    def roots(self) -> list[str]:
+        """Directories and files to watch: the spec paths, and the folders of the images they use."""
+        found = {str(Path(p).resolve()) for p in self.settings.paths if Path(p).exists()}
+        found |= {str(Path(image).parent) for image in self.images}
+        return sorted(found)
+
+    def interesting(self, change: object, path: str) -> bool:
+        return is_spec_file_name(Path(path).name) or path in self.images
+
+    def summary(self, started: float) -> Summary:
+        outcomes: list[Outcome] = list(self.engine.outcomes.values())
+        return Summary(
+            outcomes=tuple(outcomes),
+            up_to_date=self.up_to_date,
+            stop=self.run.submit_stop,
+            started_at=started,
+            finished_at=self.run.clock.now(),
+            laid_out=self.laid_out,
+            command="watch",
+        )
+
+
+async def watch(settings: Settings, *, endpoint: Endpoint, store: Store, emit: Emit, approval: Approval,
+                cache: ParseCache | None = None, ready: Callable[[], None] | None = None) -> Summary:  # fmt: skip
+    """Watch until Ctrl-C (or SIGTERM); returns the session's summary."""
+    import watchfiles
+
+    clock = SystemClock()
+    started = clock.now()
+    options = Options(concurrency=settings.concurrency, max_cost_usd=settings.max_cost,
+                      latency_scale=endpoint.latency_scale)  # fmt: skip
+    async with endpoint.client() as api:
+        run = Run(api=api, store=store, clock=clock, namespace=endpoint.namespace, options=options, emit=emit)
+        engine = Engine(run)
+        session = Session(settings, specs=LiveSpecs(settings.paths, cache=cache), run=run, engine=engine,
+                          approval=approval)  # fmt: skip
+        run.on_stored = session.layout
+        with signals(run, enabled=True):
+            engine.start(settings.concurrency)
+            await session.reload()
+            if ready is not None:
+                ready()
+            while not run.pacer.stop.is_set():
+                roots = session.roots()
+                async for _changes in watchfiles.awatch(
+                    *roots,
+                    watch_filter=session.interesting,
+                    # `step` is the quiet time after the last change before a batch is taken.
+                    step=settings.debounce_ms,
+                    debounce=max(1600, 10 * settings.debounce_ms),
+                    stop_event=run.pacer.stop,
+                ):
+                    await session.reload()
+                    if session.roots() != roots:
+                        break  # a new image folder to watch: start watching again with it
+            await engine.close()
+        session.layout()
+        return session.summary(started)
+
+
+def run_watch(settings: Settings, *, yes: bool, as_json: bool) -> Summary:
+    """The command line's entry: pick the display and the approval, run, show the summary."""
+    display = display_for(as_json=as_json)
+    clock = SystemClock()
+    display.start([], at=clock.now())
+    if yes or settings.backend.mock:
+        approval: Approval = Always()
+        note = "new videos are submitted as specs change" + (
+            " (the bundled fake: free)" if settings.backend.mock else ""
+        )
+    elif sys.stdin.isatty() and not as_json:
+        approval = Ask(pause=getattr(display, "pause", _nothing), resume=getattr(display, "resume", _nothing))
+        note = "each batch of new videos is asked for (--yes to submit without asking)"
+    else:
+        approval = Never()
+        note = "new videos are only shown, not submitted: run with --yes to submit them"
+    cap = f"; spending capped at ${settings.max_cost:.2f} for the session" if settings.max_cost is not None else ""
+    display.event(RunEvent(clock.now(), "watching", f"watching {', '.join(settings.paths)}: {note}{cap}"))
+    with connect(settings.backend) as endpoint, Store.open(settings.store_root, clock=clock) as store:
+        summary = asyncio.run(watch(settings, endpoint=endpoint, store=store, emit=display.event, approval=approval))
+    display.finish(summary)
+    return summary
+
+
+def _nothing() -> None:
+    return None

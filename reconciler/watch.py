@@ -33,6 +33,7 @@ from reconciler.progress import display_for
 from reconciler.spec import ParseCache, is_spec_file_name
 from reconciler.store import Store
 
+QUIET_MS = 50
 PAYS = frozenset({ActionKind.CREATE, ActionKind.IN_DOUBT})  # what may cost money (pending jobs are paid already)
 
 
@@ -220,9 +221,10 @@ async def watch(settings: Settings, *, endpoint: Endpoint, store: Store, emit: E
                 async for _changes in watchfiles.awatch(
                     *roots,
                     watch_filter=session.interesting,
-                    # `step` is the quiet time after the last change before a batch is taken.
-                    step=settings.debounce_ms,
-                    debounce=max(1600, 10 * settings.debounce_ms),
+                    # A batch is taken after 50 ms without a change, or at most debounce_ms after the first
+                    # (an editor's save is a burst of events: write, rename, chmod).
+                    step=min(QUIET_MS, settings.debounce_ms),
+                    debounce=settings.debounce_ms,
                     stop_event=run.pacer.stop,
                 ):
                     await session.reload()

@@ -7,8 +7,10 @@ decides anything: it only shows a Plan.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TextIO
 
+from reconciler.lock import Check
 from reconciler.plan import ORDER, Action, ActionKind, Plan
 
 PLAN_FORMAT_VERSION = 1
@@ -170,19 +172,77 @@ def document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def markdown(plan: Plan) -> str:
-    """A plan ready to paste as a pull-request comment."""
+MARKDOWN_ROWS = 50  # a pull-request comment stays readable (and far below GitHub's 65,536 characters)
+
+
+def markdown(plan: Plan, *, warnings: Sequence[str] = (), lock: Check | None = None) -> str:
+    """A plan ready to paste as a pull-request comment: the summary, the creates with their cost, the total.
+
+    With `lock` (plan --locked), a last section says whether the lock matches the specs.
+    """
     lines = ["### reconciler plan", "", f"**{summary(plan)}**", ""]
     creates = [a for a in plan.actions if a.kind is ActionKind.CREATE]
     if creates:
         lines += ["| spec | model | est. cost | why |", "| --- | --- | ---: | --- |"]
-        lines += [f"| `{a.name}` | {a.model} | {_cost(a) or '(shared)'} | {a.reason} |" for a in creates]
+        lines += [
+            f"| `{a.name}` | {a.model} | {_cost(a) or '(shared)'} | {_cell(a.reason)} |"
+            for a in creates[:MARKDOWN_ROWS]
+        ]
+        if len(creates) > MARKDOWN_ROWS:
+            rest = creates[MARKDOWN_ROWS:]
+            cost = sum(a.est_cost_usd for a in rest)
+            lines.append(f"| ... and {len(rest):,} more | | ${cost:.2f} | `plan --json` lists them all |")
         lines += ["", f"Total: **${plan.totals.est_cost_usd:.2f}**", ""]
     for kind in (ActionKind.PENDING, ActionKind.IN_DOUBT, ActionKind.FAILED):
         others = [a for a in plan.actions if a.kind is kind]
         if others:
-            lines.append(f"{kind.value}: " + ", ".join(f"`{a.name}`" for a in others))
+            names = ", ".join(f"`{a.name}`" for a in others[:MARKDOWN_ROWS])
+            more = f" and {len(others) - MARKDOWN_ROWS:,} more" if len(others) > MARKDOWN_ROWS else ""
+            lines += [f"{kind.value}: {names}{more}", ""]
+    if warnings:
+        lines += ["Warnings:", "", *[f"- {_cell(w)}" for w in warnings[:MARKDOWN_ROWS]], ""]
+    if lock is not None:
+        lines += _lock_markdown(lock)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _lock_markdown(check: Check) -> list[str]:
+    if check.drift.agrees:
+        lines = [f"`{check.path}` matches the specs.", ""]
+    else:
+        lines = [
+            f"**`{check.path}` does not match the specs**: run `reconciler plan --update-lock` "
+            "(pays nothing) or `reconciler apply`, and commit it.",
+            "",
+            *[f"- {line}" for line in check.drift.lines()],
+            "",
+        ]
+    if check.made_elsewhere:
+        names = ", ".join(f"`{n}`" for n in check.made_elsewhere[:MARKDOWN_ROWS])
+        lines.append(
+            f"Warning: `{check.path}` records videos this store does not have; apply would make them again: {names}"
+        )
+    return lines
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def lock_document(check: Check | None) -> dict[str, Any] | None:
+    """The `lock` field of `plan --json`: null unless --locked."""
+    if check is None:
+        return None
+    return {
+        "path": check.path,
+        "agrees": check.drift.agrees,
+        "added": list(check.drift.added),
+        "removed": list(check.drift.removed),
+        "changed": [{"name": c.name, "from": c.old, "to": c.new} for c in check.drift.changed],
+        "renamed": [{"from": r.old, "to": r.new} for r in check.drift.renamed],
+        "made_elsewhere": list(check.made_elsewhere),
+    }
 
 
 def dumps(value: dict[str, Any]) -> str:

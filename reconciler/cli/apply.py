@@ -8,13 +8,22 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import build_plan, paths_argument, show_plan, store_option, store_root, targeting
+from reconciler.cli import lockfile
+from reconciler.cli.common import (
+    Command,
+    build_plan,
+    paths_argument,
+    show_plan,
+    store_option,
+    store_root,
+    targeting,
+)
 from reconciler.config import load_settings
 from reconciler.errors import UsageError
 from reconciler.plan import Plan
 
 
-@click.command()
+@click.command(cls=Command)
 @paths_argument
 @store_option
 @targeting
@@ -36,6 +45,7 @@ from reconciler.plan import Plan
     is_flag=True,
     help="When the request history cannot say whether a lost submit made a job, submit again (may pay twice).",
 )
+@lockfile.lock_options
 @click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
 @click.option("--base-url", envvar="SEGMIND_BASE_URL", metavar="URL", help="API base [env SEGMIND_BASE_URL].")
 @click.option(
@@ -65,6 +75,8 @@ def apply(
     max_cost: float | None,
     retry_failed: bool,
     resubmit_in_doubt: bool,
+    locked: bool,
+    lock_file: str | None,
     out_dir: str | None,
     base_url: str | None,
     api_key: str | None,
@@ -77,15 +89,29 @@ def apply(
     Exit 0 when every targeted spec is stored, 1 when anything failed, 3 when --max-cost or the
     account's credits stopped it, 4 when a submit is in doubt, 130 when interrupted (apply again to
     resume: nothing is ever submitted twice).
+
+    Writes reconciler.lock (every spec's key and stored video) when it changes; with --locked, first
+    checks that the specs match it and submits nothing (exit 1) when they do not.
     """
     from reconciler import render
     from reconciler.apply import ApplyRequest, run_apply
 
+    if mock:
+        lockfile.no_lock_with_mock(("--locked", locked), ("--lock", lock_file))
     if not mock and not api_key:
         raise UsageError("no API key: set SEGMIND_API_KEY (or run against the bundled fake with --mock)")
+    path = None if mock else lockfile.lock_path(lock_file, paths)
+    if locked:
+        path = lockfile.required_path(lock_file, paths, "--locked")
     specs, desired, result = build_plan(
         paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency, retry_failed=retry_failed
     )
+    if path is not None and locked:
+        check = lockfile.check(path, result, desired)
+        lockfile.report(check)
+        if not check.drift.agrees:
+            click.echo("apply --locked: nothing was submitted", err=True)
+            raise SystemExit(1)
     if as_json:
         document = {"event": "plan"} | render.document(result) | {"warnings": [str(w) for w in specs.warnings]}
         click.echo(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
@@ -111,6 +137,8 @@ def apply(
             latency_scale=latency_scale,
         )
     )
+    if path is not None:
+        lockfile.refresh(path, result.namespace, desired, store_root(store))
     raise SystemExit(int(summary.exit_code))
 
 

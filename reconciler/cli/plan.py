@@ -1,13 +1,14 @@
-"""`reconciler plan`: what apply would do, and what it would cost."""
+"""`reconciler plan`: what apply would do, and what it would cost; `--locked` checks the lock file."""
 
 from __future__ import annotations
 
 import click
 
-from reconciler.cli.common import build_plan, paths_argument, show_plan, store_option, targeting
+from reconciler.cli import lockfile
+from reconciler.cli.common import Command, build_plan, paths_argument, show_plan, store_option, store_root, targeting
 
 
-@click.command()
+@click.command(cls=Command)
 @paths_argument
 @store_option
 @targeting
@@ -22,6 +23,12 @@ from reconciler.cli.common import build_plan, paths_argument, show_plan, store_o
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 when there is nothing to do, 2 when there is, 1 on error."
 )
+@lockfile.lock_options
+@click.option(
+    "--update-lock",
+    is_flag=True,
+    help="Write the lock file from the specs (keys, and the videos this store has); pays nothing.",
+)
 @click.option("--mock", is_flag=True, help="Plan against the bundled fake's namespace instead of the real API's.")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="For the time estimate.")
 @click.option("--retry-failed", is_flag=True, help="Plan to buy again what failed for good (e.g. content blocks).")
@@ -34,15 +41,32 @@ def plan(
     as_json: bool,
     fmt: str,
     detailed_exitcode: bool,
+    locked: bool,
+    lock_file: str | None,
+    update_lock: bool,
     mock: bool,
     concurrency: int,
     retry_failed: bool,
     show_noop: bool,
 ) -> None:
-    """Show what apply would do for each spec, and what it would cost. Makes no network call."""
-    from reconciler import render
+    """Show what apply would do for each spec, and what it would cost. Makes no network call.
 
-    specs, _, result = build_plan(
+    Exit 0, or 1 on any error; with --detailed-exitcode 0 when there is nothing to do and 2 when
+    there is. With --locked, exit 1 (after showing the plan) when the specs do not match the lock.
+    """
+    from reconciler import render
+    from reconciler.errors import UsageError
+
+    if mock:
+        lockfile.no_lock_with_mock(("--locked", locked), ("--update-lock", update_lock), ("--lock", lock_file))
+    if locked and update_lock:
+        raise UsageError("--locked checks the lock and --update-lock rewrites it: use one or the other")
+    if lock_file and not (locked or update_lock):
+        raise UsageError("--lock names the lock file for --locked or --update-lock; give one of them")
+    path = None
+    if locked or update_lock:
+        path = lockfile.required_path(lock_file, paths, "--locked" if locked else "--update-lock")
+    specs, desired, result = build_plan(
         paths,
         store,
         mock=mock,
@@ -52,11 +76,19 @@ def plan(
         retry_failed=retry_failed,
         orphan_limit=None if (as_json or fmt == "json") else 10,
     )
+    check = lockfile.check(path, result, desired) if path is not None and locked else None
+    warnings = [str(w) for w in specs.warnings]
     if as_json or fmt == "json":
-        click.echo(render.dumps(render.document(result) | {"warnings": [str(w) for w in specs.warnings]}))
+        click.echo(render.dumps(render.document(result) | {"warnings": warnings, "lock": render.lock_document(check)}))
     elif fmt == "markdown":
-        click.echo(render.markdown(result), nl=False)
+        click.echo(render.markdown(result, warnings=warnings, lock=check), nl=False)
     else:
         show_plan(specs, result, show_noop=show_noop)
+    if path is not None and update_lock:
+        lockfile.refresh(path, result.namespace, desired, store_root(store))
+    if check is not None:
+        lockfile.report(check)
+        if not check.drift.agrees:
+            raise SystemExit(1)
     if detailed_exitcode and result.has_changes():
         raise SystemExit(2)

@@ -46,7 +46,8 @@ def summary(plan: Plan) -> str:
     parts: list[str] = []
     creates = counts[ActionKind.CREATE]
     if creates:
-        shared = f" ({totals.generations} generations)" if totals.generations != creates else ""
+        plural = "s" if totals.generations != 1 else ""
+        shared = f" ({totals.generations} generation{plural})" if totals.generations != creates else ""
         parts.append(
             f"{creates} to create{shared}, est. ${totals.est_cost_usd:.2f}, "
             f"about {duration(totals.est_seconds)} at concurrency {totals.concurrency}"

@@ -39,7 +39,7 @@ def required_path(option: str | None, paths: tuple[str, ...], flag: str) -> Path
     path = lock_path(option, paths)
     if path is None:
         raise UsageError(
-            f"{flag} checks {lock.FILE_NAME}, which describes the project's specs, not PATHS: "
+            f"{flag}: {lock.FILE_NAME} describes the project's specs, not these PATHS; "
             "name the lock of these specs with --lock FILE"
         )
     return path

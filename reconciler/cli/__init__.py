@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as error:
         sys.exit(_report(error))
+    except click.UsageError as error:
+        # Click's exit code for these is 2, which `plan --detailed-exitcode` means as "changes".
+        error.show()
+        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -11,6 +11,7 @@ import click
 from reconciler.cli import lockfile
 from reconciler.cli.common import (
     Command,
+    api_options,
     build_plan,
     paths_argument,
     show_plan,
@@ -31,7 +32,6 @@ from reconciler.plan import Plan
     "--yes", "-y", "--auto-approve", "yes", is_flag=True, help="Submit without asking (needed off a terminal)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line, then a summary document.")
-@click.option("--mock", is_flag=True, help="Run against the bundled fake, started in this process: free, offline.")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
 @click.option(
     "--max-cost",
@@ -47,22 +47,7 @@ from reconciler.plan import Plan
 )
 @lockfile.lock_options
 @click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
-@click.option("--base-url", envvar="SEGMIND_BASE_URL", metavar="URL", help="API base [env SEGMIND_BASE_URL].")
-@click.option(
-    "--api-key",
-    envvar="SEGMIND_API_KEY",
-    metavar="KEY",
-    help="Prefer the SEGMIND_API_KEY variable: a key on the command line ends up in shell history.",
-)
-@click.option("--history-url", envvar="SEGMIND_HISTORY_URL", metavar="URL", help="[env SEGMIND_HISTORY_URL]")
-@click.option("--upload-url", envvar="SEGMIND_UPLOAD_URL", metavar="URL", help="[env SEGMIND_UPLOAD_URL]")
-@click.option(
-    "--latency-scale",
-    type=click.FloatRange(min=0, min_open=True),
-    envvar="RECONCILER_LATENCY_SCALE",
-    hidden=True,
-    help="Expect jobs to take this share of the catalog's latency (for a fast fake of your own).",
-)
+@api_options
 def apply(
     paths: tuple[str, ...],
     store: str | None,

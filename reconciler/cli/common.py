@@ -153,3 +153,31 @@ def errors_json(errors: list[SpecError]) -> list[dict[str, Any]]:
 
 def print_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def api_options(func: Any) -> Any:
+    """The backend options of apply and watch: the fake (--mock), or the real API's URLs and key."""
+    options = [
+        click.option(
+            "--mock", is_flag=True, help="Run against the bundled fake, started in this process: free, offline."
+        ),
+        click.option("--base-url", envvar="SEGMIND_BASE_URL", metavar="URL", help="API base [env SEGMIND_BASE_URL]."),
+        click.option(
+            "--api-key",
+            envvar="SEGMIND_API_KEY",
+            metavar="KEY",
+            help="Prefer the SEGMIND_API_KEY variable: a key on the command line ends up in shell history.",
+        ),
+        click.option("--history-url", envvar="SEGMIND_HISTORY_URL", metavar="URL", help="[env SEGMIND_HISTORY_URL]"),
+        click.option("--upload-url", envvar="SEGMIND_UPLOAD_URL", metavar="URL", help="[env SEGMIND_UPLOAD_URL]"),
+        click.option(
+            "--latency-scale",
+            type=click.FloatRange(min=0, min_open=True),
+            envvar="RECONCILER_LATENCY_SCALE",
+            hidden=True,
+            help="Expect jobs to take this share of the catalog's latency (for a fast fake of your own).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

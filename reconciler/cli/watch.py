@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.backend import Backend
-from reconciler.cli.common import paths_argument, store_option, store_root, targeting
+from reconciler.cli.common import api_options, paths_argument, store_option, store_root, targeting
 from reconciler.config import load_settings
 
 
@@ -19,7 +19,6 @@ from reconciler.config import load_settings
     "--yes", "-y", "--auto-approve", "yes", is_flag=True, help="Submit each batch of new videos without asking."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
-@click.option("--mock", is_flag=True, help="Run against the bundled fake, started in this process: free, offline.")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
 @click.option("--max-cost", type=click.FloatRange(min=0), metavar="USD", help="Cap on the session's estimated spend.")
 @click.option("--retry-failed", is_flag=True, help="Buy again what failed for good (e.g. content blocks).")
@@ -31,13 +30,7 @@ from reconciler.config import load_settings
     show_default=True,
     help="Quiet time after the last change before specs are read again.",
 )
-@click.option("--base-url", envvar="SEGMIND_BASE_URL", metavar="URL", help="API base [env SEGMIND_BASE_URL].")
-@click.option("--api-key", envvar="SEGMIND_API_KEY", metavar="KEY", help="Prefer the SEGMIND_API_KEY variable.")
-@click.option("--history-url", envvar="SEGMIND_HISTORY_URL", metavar="URL", help="[env SEGMIND_HISTORY_URL]")
-@click.option("--upload-url", envvar="SEGMIND_UPLOAD_URL", metavar="URL", help="[env SEGMIND_UPLOAD_URL]")
-@click.option(
-    "--latency-scale", type=click.FloatRange(min=0, min_open=True), envvar="RECONCILER_LATENCY_SCALE", hidden=True
-)
+@api_options
 def watch(
     paths: tuple[str, ...],
     store: str | None,

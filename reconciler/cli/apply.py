@@ -10,7 +10,6 @@ import click
 
 from reconciler.cli import lockfile
 from reconciler.cli.common import (
-    Command,
     api_options,
     build_plan,
     paths_argument,
@@ -24,7 +23,7 @@ from reconciler.errors import UsageError
 from reconciler.plan import Plan
 
 
-@click.command(cls=Command)
+@click.command()
 @paths_argument
 @store_option
 @targeting

@@ -21,21 +21,6 @@ from reconciler.speccache import FileParseCache
 JSON_FORMAT_VERSION = 1
 
 
-class Command(click.Command):
-    """A command whose usage mistakes exit 1, like every other error.
-
-    Click's own exit code for them is 2, which `plan --detailed-exitcode` uses for "changes": a
-    mistyped option in a CI script must not read as a plan with something to do.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as error:
-            error.exit_code = 1
-            raise
-
-
 def store_root(store: str | None) -> Path:
     return Path(store or os.environ.get("RECONCILER_STORE") or load_settings().store)
 

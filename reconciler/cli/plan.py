@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from reconciler.cli import lockfile
-from reconciler.cli.common import Command, build_plan, paths_argument, show_plan, store_option, store_root, targeting
+from reconciler.cli.common import build_plan, paths_argument, show_plan, store_option, store_root, targeting
 
 
-@click.command(cls=Command)
+@click.command()
 @paths_argument
 @store_option
 @targeting

@@ -130,3 +130,13 @@ def test_a_local_image_is_uploaded_once_per_content_and_remembered(fake, apply, 
     write("specs/a.yaml", specs_file(*entries, spec("c", "a man nodding", model="wan2.1-i2v-480p", image="one.png")))
     assert apply("--yes").code == 0
     assert len([e for e in fake.journal() if e["path"] == "/upload-asset"]) == 1
+
+
+def test_apply_mock_serves_its_own_fake_and_keeps_its_videos_apart(cli, write, project) -> None:
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    first = cli("apply", "--mock")  # no --yes needed: the bundled fake costs nothing
+    assert first.code == 0, first.err
+    assert (project / "out" / "cat.mp4").is_file()
+    assert "1 up to date" in cli("apply", "--mock").out
+    plan = cli("plan", "--json")  # against the real API, the fake's video does not count
+    assert '"action": "create"' in plan.out

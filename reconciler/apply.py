@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.backend import Backend, connect
+from reconciler.clock import SystemClock
 from reconciler.engine.events import Summary
-from reconciler.engine.pacer import SystemClock
 from reconciler.engine.reconcile import Runtime, reconcile, works_for
 from reconciler.engine.run import Options
 from reconciler.plan import Desired, Plan

@@ -21,9 +21,9 @@ from typing import Protocol
 
 from reconciler import keys
 from reconciler.backend import Backend, Endpoint, connect
+from reconciler.clock import SystemClock
 from reconciler.engine.events import Outcome, RunEvent, Summary
 from reconciler.engine.generation import Work
-from reconciler.engine.pacer import SystemClock
 from reconciler.engine.reconcile import works_for
 from reconciler.engine.run import Emit, Engine, Options, Run, signals
 from reconciler.errors import ReconcilerError, SpecError

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
+from reconciler.clock import Clock
 from reconciler.errors import ApiError, ApiRateLimited
 from reconciler.policy import RetryPolicy, TokenBucket
 
@@ -24,22 +24,6 @@ T = TypeVar("T")
 # Waits shorter than this are rounded up: a clock near 1.7e9 s cannot count much finer, and a wait
 # that does not move it would spin (rounding errors leave a bucket at 0.9999999 tokens).
 MIN_WAIT_S = 0.001
-
-
-class Clock(Protocol):
-    """Wall-clock seconds and a way to wait; tests pass a virtual clock whose sleep jumps time."""
-
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 class Stopping(Exception):

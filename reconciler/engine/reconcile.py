@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from reconciler import catalog
 from reconciler.client import SegmindApi
+from reconciler.clock import Clock
 from reconciler.engine.events import Outcome, Phase, Summary
 from reconciler.engine.generation import Work
-from reconciler.engine.pacer import Clock
 from reconciler.engine.run import Emit, Options, execute
 from reconciler.plan import ActionKind, Desired, Plan
 from reconciler.store import Store

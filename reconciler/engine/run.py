@@ -24,10 +24,11 @@ from pathlib import Path
 
 from reconciler import catalog
 from reconciler.client import SegmindApi
+from reconciler.clock import Clock
 from reconciler.engine.budget import Budget
 from reconciler.engine.events import JobEvent, Outcome, Phase, RunEvent, StopReason
 from reconciler.engine.generation import Generation, Work, image_bytes
-from reconciler.engine.pacer import Clock, Pacer
+from reconciler.engine.pacer import Pacer
 from reconciler.policy import PollSchedule
 from reconciler.spec import LocalImage
 from reconciler.store import Store

@@ -6,6 +6,7 @@ error it raises is a `reconciler.errors.StoreError`.
 
 from __future__ import annotations
 
+from reconciler.clock import SystemClock
 from reconciler.records import (
     OPEN_STATES,
     Attempt,
@@ -24,7 +25,7 @@ from reconciler.store.layout import LayoutAction, LayoutChange, LayoutReport, ou
 from reconciler.store.objects import BlobWriter
 from reconciler.store.owner import current_owner, is_alive
 from reconciler.store.schema import SCHEMA_VERSION
-from reconciler.store.store import Store, StoreView, SystemClock
+from reconciler.store.store import Store, StoreView
 from reconciler.store.verify import Problem, ProblemKind, VerifyReport
 
 __all__ = [

@@ -13,12 +13,12 @@ classes hold the connection, the root and the clock, and pass them on.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
 from reconciler.catalog.identity import canonical_json
+from reconciler.clock import SystemClock
 from reconciler.errors import StoreError
 from reconciler.records import (
     Attempt,
@@ -41,13 +41,6 @@ from reconciler.store.schema import SCHEMA_VERSION, check_version, migrate, read
 from reconciler.store.verify import VerifyReport, verify
 
 STATE_FILE = "state.sqlite"
-
-
-class SystemClock:
-    """Wall-clock time from `time.time`."""
-
-    def now(self) -> float:
-        return time.time()
 
 
 class StoreView:

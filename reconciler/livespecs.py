@@ -16,7 +16,6 @@ from pathlib import Path
 
 from reconciler.errors import SpecError
 from reconciler.spec import (
-    FileResult,
     ParseCache,
     SpecEntry,
     SpecSet,
@@ -36,40 +35,48 @@ class Reloaded:
     stale: tuple[str, ...]  # files held at their last good version because of those mistakes
 
 
+@dataclass(frozen=True)
+class _Good:
+    """A file's last version that loaded cleanly: its finished entries and warnings."""
+
+    entries: tuple[SpecEntry, ...]
+    warnings: tuple[SpecWarning, ...]
+
+
 class LiveSpecs:
     """The spec files under `paths`, reloaded on demand; remembers each file's last good version."""
 
     def __init__(self, paths: Sequence[str | Path], *, cache: ParseCache | None = None) -> None:
         self.paths = list(paths)
         self._cache = cache
-        self._good: dict[str, FileResult] = {}
+        self._good: dict[str, _Good] = {}
 
     def reload(self) -> Reloaded:
         files, errors = discover(self.paths)
-        kept: list[FileResult] = []
+        entries: list[SpecEntry] = []
         warnings: list[SpecWarning] = []
         shown_files: list[str] = []
         stale: list[str] = []
-        good: dict[str, FileResult] = {}
+        good: dict[str, _Good] = {}
         for path in files:
             shown = display_path(path)
             result = load_file(path, shown, self._cache)
             problems = list(result.errors)
-            if not problems:
-                finish_entries(list(result.partials), problems)  # a missing or unreadable image
+            # Each file is finished on its own (its images hashed once), so a missing image is its mistake.
+            finished = finish_entries(list(result.partials), problems) if not problems else []
             if problems:
                 errors.extend(problems)
                 previous = self._good.get(shown)
                 if previous is None:
                     continue
-                result = previous
                 stale.append(shown)
-            good[shown] = result
+            else:
+                previous = _Good(tuple(finished), result.warnings)
+            good[shown] = previous
             shown_files.append(shown)
-            kept.append(result)
-            warnings.extend(result.warnings)
+            entries.extend(previous.entries)
+            warnings.extend(previous.warnings)
         self._good = good  # a deleted file's last version goes with it
-        entries = finish_entries([part for result in kept for part in result.partials], errors)
         duplicates: list[SpecError] = []
         check_unique(entries, duplicates)
         errors.extend(duplicates)

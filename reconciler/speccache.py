@@ -33,6 +33,11 @@ class FileParseCache:
         self._dirty = False
         self._load()
 
+    @classmethod
+    def in_store(cls, store_root: Path) -> FileParseCache:
+        """The cache every command shares, kept under the store directory."""
+        return cls(store_root / "cache" / "parse.pickle")
+
     def _load(self) -> None:
         try:
             with self.path.open("rb") as handle:

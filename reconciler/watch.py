@@ -31,6 +31,7 @@ from reconciler.livespecs import LiveSpecs
 from reconciler.plan import ActionKind, Desired, diff, select
 from reconciler.progress import display_for
 from reconciler.spec import ParseCache, is_spec_file_name
+from reconciler.speccache import FileParseCache
 from reconciler.store import Store
 
 QUIET_MS = 50
@@ -253,8 +254,13 @@ def run_watch(settings: Settings, *, yes: bool, as_json: bool) -> Summary:
         note = "new videos are only shown, not submitted: run with --yes to submit them"
     cap = f"; spending capped at ${settings.max_cost:.2f} for the session" if settings.max_cost is not None else ""
     display.event(RunEvent(clock.now(), "watching", f"watching {', '.join(settings.paths)}: {note}{cap}"))
+    # The parse cache of plan and apply: a save re-parses only the file that changed.
+    cache = FileParseCache.in_store(settings.store_root)
     with connect(settings.backend) as endpoint, Store.open(settings.store_root, clock=clock) as store:
-        summary = asyncio.run(watch(settings, endpoint=endpoint, store=store, emit=display.event, approval=approval))
+        summary = asyncio.run(
+            watch(settings, endpoint=endpoint, store=store, emit=display.event, approval=approval, cache=cache)
+        )
+    cache.save()
     display.finish(summary)
     return summary
 

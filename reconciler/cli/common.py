@@ -39,7 +39,7 @@ def paths_argument(func: Any) -> Any:
 
 def load_specs(paths: tuple[str, ...], store: str | None, *, use_cache: bool = True) -> SpecSet:
     """Load specs through the parse cache kept in the store directory."""
-    cache = FileParseCache(store_root(store) / "cache" / "parse.pickle") if use_cache else None
+    cache = FileParseCache.in_store(store_root(store)) if use_cache else None
     try:
         return load(list(paths) or list(load_settings().specs), cache=cache)
     finally:

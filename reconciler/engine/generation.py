@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from reconciler.client import JobResult, JobState
+from reconciler.client import JobState
 from reconciler.engine import history
 from reconciler.engine.events import JobEvent, Outcome, Phase, StopReason
 from reconciler.engine.pacer import Stopping
@@ -40,6 +41,7 @@ from reconciler.videocheck import NotAVideo, VideoCheck
 if TYPE_CHECKING:
     from reconciler.engine.run import Run
 
+T = TypeVar("T")
 # How many times one generation may go round submit -> expired -> submit again in one run.
 MAX_CYCLES = 3
 _CONTENT_WORDS = ("content", "policy", "blocked", "nsfw", "safety", "moderation", "rai")
@@ -344,15 +346,10 @@ class Generation:
             delay = run.options.poll.delay(polls, expected_s=expected, elapsed_s=elapsed, rng=run.pacer.rng)
             await run.pacer.wait(delay)
             polls += 1
-            try:
-                status = await run.pacer.call(lambda: run.api.status(request_id))
-            except ApiNotFound:
+            status = await self._ask(lambda: run.api.status(request_id), f"could not ask about request {request_id}")
+            if status is None:
                 await self._expired(request_id)
                 return
-            except ApiAuthError:
-                raise
-            except ApiError as error:
-                raise self._end(Phase.UNFINISHED, f"could not ask about request {request_id}: {error}") from None
             if status.state is JobState.QUEUED:
                 self._emit(Phase.QUEUED)
             elif status.state is JobState.PROCESSING:
@@ -377,15 +374,10 @@ class Generation:
         request_id = self._attempt().request_id
         assert request_id is not None
         self._emit(Phase.DOWNLOADING)
-        try:
-            result: JobResult = await run.pacer.call(lambda: run.api.result(request_id))
-        except ApiNotFound:
+        result = await self._ask(lambda: run.api.result(request_id), f"could not read the result of {request_id}")
+        if result is None:
             await self._expired(request_id)
             return
-        except ApiAuthError:
-            raise
-        except ApiError as error:
-            raise self._unfinished(f"could not read the result of request {request_id}: {error}") from None
         if result.state is JobState.FAILED:
             self._fail(result.error)
         if result.state is not JobState.COMPLETED:
@@ -396,23 +388,24 @@ class Generation:
     async def _store(self, url: str | None, inline: bytes | None, request_id: str, *, recovered: bool = False) -> None:
         run, work = self.run, self.work
         self._emit(Phase.DOWNLOADING)
-        try:
-            async with run.downloads:
-                if inline is not None:
+        async with run.downloads:
+            blob: BlobInfo | None
+            if inline is not None:
+                try:
                     blob = self._write_whole(inline)
-                else:
-                    assert url is not None
-                    blob = await run.pacer.call(lambda: self._download_once(url))
-        except ApiNotFound as error:
+                except ApiError as error:
+                    raise self._unfinished(f"the video of request {request_id} is broken: {error}") from None
+            else:
+                assert url is not None
+                blob = await self._ask(
+                    lambda: self._download_once(url), f"the video of request {request_id} could not be downloaded"
+                )
+        if blob is None:
             if recovered:  # the history's own link is dead too: the video is gone
-                self._gone(f"the history's link to request {request_id}'s video is gone too ({error})")
+                self._gone(f"the history's link to request {request_id}'s video is gone too")
                 return
             await self._expired(request_id)
             return
-        except ApiAuthError:
-            raise
-        except ApiError as error:
-            raise self._unfinished(f"the video of request {request_id} could not be downloaded: {error}") from None
         run.store.record_output(
             work.key, digest=blob.digest, size=blob.size, model=work.model, request_id=request_id,
             cost_usd=self.cost_usd, namespace=run.namespace, name_hint=work.names[0], attempt_id=self._attempt().id,
@@ -448,6 +441,20 @@ class Generation:
                 # A cut or mangled transfer: discard it and fetch again (the pacer retries).
                 raise ApiUnreachable(f"the download is not a whole video: {error}", maybe_sent=False) from error
             return writer.commit()
+
+    async def _ask(self, request: Callable[[], Awaitable[T]], failure: str) -> T | None:
+        """`request` through the pacer; None when the API no longer knows the job (404: recover it).
+
+        A bad key ends the run (raised on); any other error leaves the paid job for the next apply.
+        """
+        try:
+            return await self.run.pacer.call(request)
+        except ApiNotFound:
+            return None
+        except ApiAuthError:
+            raise
+        except ApiError as error:
+            raise self._unfinished(f"{failure}: {error}") from None
 
     def _unfinished(self, detail: str) -> _Done:
         return self._end(Phase.UNFINISHED, f"{detail}; the job is paid and recorded, apply again to fetch it")

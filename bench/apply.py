@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import describe_machine, replace_section
+from machine import describe_machine, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -151,9 +151,7 @@ def main() -> None:
         "",
     ]
     section = "\n".join(lines)
-    print(section)
-    if args.write:
-        replace_section(Path(__file__).with_name("RESULTS.md"), section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":

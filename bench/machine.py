@@ -51,3 +51,10 @@ def replace_section(path: Path, section: str) -> None:
     if not replaced:
         parts.append(section.rstrip() + "\n\n")
     path.write_text("".join(parts).rstrip() + "\n", encoding="utf-8")
+
+
+def publish(section: str, *, write: bool) -> None:
+    """Print a results section; with `write`, also put it in bench/RESULTS.md in place of its old self."""
+    print(section)
+    if write:
+        replace_section(Path(__file__).with_name("RESULTS.md"), section)

@@ -24,11 +24,10 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
-from machine import describe_machine, replace_section
+from machine import describe_machine, publish
 
 from mockserver.app import create_app
 from mockserver.clock import VirtualClock
@@ -183,9 +182,7 @@ Command: `{command}` (uvicorn {_version("uvicorn")} with its pure-Python h11 par
 
 Over loopback: {pinning}. Each poll goes through the whole gateway (key check, rate limit, fault schedule, journal entry) and computes the job's state from its timestamps and the clock.
 """
-    print(section)
-    if args.write:
-        replace_section(Path(__file__).with_name("RESULTS.md"), section)
+    publish(section, write=args.write)
 
 
 def _version(name: str) -> str:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import describe_machine, replace_section, timing_table
+from machine import describe_machine, publish, timing_table
 from validate import make_specs
 
 from reconciler import keys
@@ -85,9 +85,7 @@ def main() -> None:
                 "",
             ]
         )
-        print(section)
-        if options.write:
-            replace_section(Path(__file__).parent / "RESULTS.md", section)
+        publish(section, write=options.write)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from sqlite3 import sqlite_version
 
-from machine import describe_machine, replace_section
+from machine import describe_machine, publish
 
 from reconciler.records import OUTPUT_COLUMNS
 from reconciler.store import Store, current_owner
@@ -119,9 +119,7 @@ def main() -> None:
             " never reads the rows it does not list.",
         ]
     )
-    print(section)
-    if args.write:
-        replace_section(Path(__file__).with_name("RESULTS.md"), section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import describe_machine, replace_section, timing_table
+from machine import describe_machine, publish, timing_table
 
 ENTRY = """  clip-{i:05d}:
     model: {model}
@@ -101,9 +101,7 @@ def main() -> None:
                 "",
             ]
         )
-        print(section)
-        if options.write:
-            replace_section(Path(__file__).parent / "RESULTS.md", section)
+        publish(section, write=options.write)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

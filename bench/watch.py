@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
-from machine import describe_machine, replace_section
+from machine import describe_machine, publish
 
 from mockserver.app import create_app
 from mockserver.clock import RealClock
@@ -126,9 +126,7 @@ def main() -> None:
         "",
     ]
     section = "\n".join(lines)
-    print(section)
-    if args.write:
-        replace_section(Path(__file__).with_name("RESULTS.md"), section)
+    publish(section, write=args.write)
 
 
 if __name__ == "__main__":

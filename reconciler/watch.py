@@ -148,9 +148,7 @@ class Session:
         )
         self.up_to_date = plan.totals.counts[ActionKind.NOOP]
         paying = {a.key for a in plan.actions if a.kind in PAYS}
-        fresh = [
-            w for w in works_for(plan, desired) if not self.engine.busy(w.key) and w.key not in self.engine.outcomes
-        ]
+        fresh = [w for w in works_for(plan, desired) if not self.engine.known(w.key)]
         resume = [w for w in fresh if w.key not in paying]
         buy = [w for w in fresh if w.key in paying and w.key not in self.declined]
         self.declined &= wanted

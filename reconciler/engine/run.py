@@ -173,23 +173,20 @@ class Engine:
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(max(1, workers))]
         self.run.workers = self._workers
 
-    def busy(self, key: str) -> bool:
-        return key in self._queued or key in self._live
+    def known(self, key: str) -> bool:
+        """Queued, in flight, or settled in this session: not to be handed over again."""
+        return key in self._queued or key in self._live or key in self.outcomes
 
     def add(self, works: Sequence[Work]) -> list[Work]:
         """Queue what is not queued, in flight or already settled here; returns what was queued."""
         taken = []
         for work in works:
-            if self.busy(work.key) or work.key in self.outcomes:
+            if self.known(work.key):
                 continue
             self._queued[work.key] = work
             self._queue.put_nowait(work)
             taken.append(work)
         return taken
-
-    def forget(self, key: str) -> None:
-        """Let a settled key be worked again (its spec came back after it failed or was skipped)."""
-        self.outcomes.pop(key, None)
 
     async def _work(self) -> None:
         while (work := await self._queue.get()) is not None:

@@ -12,13 +12,13 @@ with that request id, so the result is downloaded again rather than paid for aga
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 from reconciler.errors import AttemptStateError
 from reconciler.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
 from reconciler.store.db import Database, Row, Transaction, json_list, qualified
-from reconciler.store.owner import is_alive
+from reconciler.store.owner import Alive
 
 _S = AttemptState
 _OPEN_SQL = "('claimed', 'submitted', 'completed')"
@@ -39,7 +39,7 @@ LATENCY_SAMPLES = 50
 class Rows:
     """Turns attempt rows into values, asking about each distinct owner's liveness once."""
 
-    def __init__(self, alive: Callable[[Owner], bool] = is_alive) -> None:
+    def __init__(self, alive: Alive) -> None:
         self._alive = alive
         self._seen: dict[tuple[Any, ...], tuple[Owner, bool]] = {}
 
@@ -53,7 +53,15 @@ class Rows:
 
 
 def claim(
-    db: Database, *, key: str, namespace: str, model: str, request_json: str, owner: Owner, now: float
+    db: Database,
+    *,
+    key: str,
+    namespace: str,
+    model: str,
+    request_json: str,
+    owner: Owner,
+    alive: Alive,
+    now: float,
 ) -> Attempt | None:
     """A new open attempt owned by `owner`, or None if the key is stored or held by a live owner."""
     with db.write() as tx:
@@ -63,7 +71,7 @@ def claim(
             f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE key = ? AND state IN {_OPEN_SQL} ORDER BY id",
             (key,),
         )
-        rows = Rows()
+        rows = Rows(alive)
         previous = [rows.attempt(row) for row in held]
         if any(attempt.owner_alive for attempt in previous):
             return None
@@ -91,19 +99,19 @@ def claim(
             (key, namespace, model, state.value, request_json, request_id, owner.host, owner.boot,
              owner.pid, owner.started, now, submitted_at, completed_at, now, supersedes, int(in_doubt)),
         )  # fmt: skip
-        return _get(tx, attempt_id)
+        return _get(tx, attempt_id, alive)
 
 
-def _get(tx: Transaction, attempt_id: int) -> Attempt:
+def _get(tx: Transaction, attempt_id: int, alive: Alive) -> Attempt:
     row = tx.one(f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = ?", (attempt_id,))
     if row is None:
         raise AttemptStateError(f"there is no attempt {attempt_id} in this store")
-    return Rows().attempt(row)
+    return Rows(alive).attempt(row)
 
 
-def move(tx: Transaction, attempt_id: int, state: AttemptState, *, now: float) -> Attempt:
+def move(tx: Transaction, attempt_id: int, state: AttemptState, *, alive: Alive, now: float) -> Attempt:
     """Check that attempt `attempt_id` may move to `state` and stamp updated_at; the attempt before."""
-    attempt = _get(tx, attempt_id)
+    attempt = _get(tx, attempt_id, alive)
     if attempt.state is _S.SUPERSEDED:
         newer = tx.one("SELECT id FROM attempts WHERE supersedes = ?", (attempt_id,))
         by = f"attempt {newer[0]}" if newer else "a newer attempt"
@@ -119,14 +127,14 @@ def move(tx: Transaction, attempt_id: int, state: AttemptState, *, now: float) -
     return attempt
 
 
-def record_submitted(db: Database, attempt_id: int, request_id: str, *, now: float) -> Attempt:
+def record_submitted(db: Database, attempt_id: int, request_id: str, *, alive: Alive, now: float) -> Attempt:
     with db.write() as tx:
-        move(tx, attempt_id, _S.SUBMITTED, now=now)
+        move(tx, attempt_id, _S.SUBMITTED, alive=alive, now=now)
         tx.execute(
             "UPDATE attempts SET request_id = ?, submitted_at = ?, in_doubt = 0 WHERE id = ?",
             (request_id, now, attempt_id),
         )
-        return _get(tx, attempt_id)
+        return _get(tx, attempt_id, alive)
 
 
 def record_state(
@@ -134,6 +142,7 @@ def record_state(
     attempt_id: int,
     state: AttemptState,
     *,
+    alive: Alive,
     now: float,
     error: str | None = None,
     reason: FailureReason | None = None,
@@ -143,7 +152,7 @@ def record_state(
     if state is _S.FAILED and reason is None:
         raise AttemptStateError("a failed attempt needs a reason (permanent or temporary)")
     with db.write() as tx:
-        before = move(tx, attempt_id, state, now=now)
+        before = move(tx, attempt_id, state, alive=alive, now=now)
         if state is _S.COMPLETED and before.completed_at is None:
             tx.execute("UPDATE attempts SET completed_at = ? WHERE id = ?", (now, attempt_id))
         if error is not None or reason is not None:
@@ -151,24 +160,24 @@ def record_state(
                 "UPDATE attempts SET error = ?, reason = ? WHERE id = ?",
                 (error, reason.value if reason else None, attempt_id),
             )
-        return _get(tx, attempt_id)
+        return _get(tx, attempt_id, alive)
 
 
-def abandon(db: Database, attempt_id: int, *, now: float) -> Attempt:
+def abandon(db: Database, attempt_id: int, *, alive: Alive, now: float) -> Attempt:
     """Leave a CLAIMED attempt in doubt for whoever comes next, as if its owner had died.
 
     For a submit whose outcome the request history could not settle: the claim must not stay held
     by a process that has given up on it (a long-running watch would block every later run).
     """
     with db.write() as tx:
-        current = _get(tx, attempt_id)
+        current = _get(tx, attempt_id, alive)
         if current.state is not _S.CLAIMED:
             raise AttemptStateError(f"attempt {attempt_id} on {current.key} is {current.state.value}, not claimed")
         tx.execute(
             "UPDATE attempts SET in_doubt = 1, owner_pid = 0, owner_started = -1, updated_at = ? WHERE id = ?",
             (now, attempt_id),
         )
-        return _get(tx, attempt_id)
+        return _get(tx, attempt_id, alive)
 
 
 def request_ids(db: Database, key: str) -> set[str]:
@@ -177,25 +186,25 @@ def request_ids(db: Database, key: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def attempt(db: Database, attempt_id: int) -> Attempt:
+def attempt(db: Database, attempt_id: int, *, alive: Alive) -> Attempt:
     with db.read() as tx:
-        return _get(tx, attempt_id)
+        return _get(tx, attempt_id, alive)
 
 
-def latest_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, Attempt]:
+def latest_for(db: Database | Transaction, keys: Collection[str], *, alive: Alive) -> dict[str, Attempt]:
     """The newest attempt of each key that has one, in one query."""
     rows = db.rows(
         f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')} FROM json_each(?) AS w"
         " JOIN attempts AS a ON a.id = (SELECT max(id) FROM attempts WHERE key = w.value)",
         (json_list(keys),),
     )
-    convert = Rows()
+    convert = Rows(alive)
     return {row[1]: convert.attempt(row) for row in rows}
 
 
-def open_attempts(db: Database) -> list[Attempt]:
+def open_attempts(db: Database, *, alive: Alive) -> list[Attempt]:
     rows = db.rows(f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE state IN {_OPEN_SQL} ORDER BY id")
-    convert = Rows()
+    convert = Rows(alive)
     return [convert.attempt(row) for row in rows]
 
 

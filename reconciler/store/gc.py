@@ -18,6 +18,7 @@ from reconciler.records import ATTEMPT_COLUMNS, OUTPUT_COLUMNS, Output
 from reconciler.store.attempts import Rows
 from reconciler.store.db import Database, Transaction
 from reconciler.store.objects import Objects
+from reconciler.store.owner import Alive
 
 
 class RemovalKind(enum.Enum):
@@ -53,14 +54,14 @@ class GcReport:
         return sum(item.size for item in self.removed)
 
 
-def gc(db: Database, objects: Objects, roots: Set[str], *, dry_run: bool) -> GcReport:
+def gc(db: Database, objects: Objects, roots: Set[str], *, alive: Alive, dry_run: bool) -> GcReport:
     transaction = db.read() if dry_run else db.write()
     with transaction as tx:
-        return _collect(tx, objects, roots, dry_run=dry_run)
+        return _collect(tx, objects, roots, alive=alive, dry_run=dry_run)
 
 
-def _collect(tx: Transaction, objects: Objects, roots: Set[str], *, dry_run: bool) -> GcReport:
-    convert = Rows()
+def _collect(tx: Transaction, objects: Objects, roots: Set[str], *, alive: Alive, dry_run: bool) -> GcReport:
+    convert = Rows(alive)
     open_attempts = [
         convert.attempt(row)
         for row in tx.rows(

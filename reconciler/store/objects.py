@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 from reconciler.errors import BlobRejectedError, StoreError
 from reconciler.records import BlobInfo, Owner, is_digest
-from reconciler.store.owner import current_owner, is_alive
+from reconciler.store.owner import Identity
 
 CHUNK = 1 << 20
 STALE_TEMP_S = 24 * 3600.0
@@ -58,8 +58,9 @@ def hash_file(path: Path) -> tuple[str, int]:
 class Objects:
     """The blob directories of one store root."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, identity: Identity) -> None:
         self.root = root
+        self.identity = identity
         self.objects = root / "objects" / "sha256"
         self.tmp = root / "tmp"
         self.quarantine_dir = root / "quarantine"
@@ -142,7 +143,7 @@ class Objects:
         """Remove temp files whose writer is dead or that are older than a day; the paths removed."""
         if not self.tmp.is_dir():
             return []
-        me = current_owner()
+        me = self.identity.me
         removed = []
         for path in self.tmp.iterdir():
             match = _TEMP_RE.fullmatch(path.name)
@@ -152,7 +153,7 @@ class Objects:
                 continue
             if match and not old:
                 owner = Owner(me.host, me.boot, int(match[1]), int(match[2]))
-                if is_alive(owner):
+                if self.identity.alive(owner):
                     continue
             elif not match and not old:
                 continue
@@ -173,7 +174,7 @@ class BlobWriter:
         self._objects = objects
         self._max_bytes = max_bytes
         self._expected_size = expected_size
-        me = current_owner()
+        me = objects.identity.me
         self.temp_path = objects.tmp / f"{me.pid}-{me.started}-{secrets.token_hex(8)}.part"
         self._hash = hashlib.sha256()
         self.size = 0

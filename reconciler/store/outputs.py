@@ -13,6 +13,7 @@ from reconciler.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output
 from reconciler.store import attempts
 from reconciler.store.db import Database, Transaction, json_list, qualified
 from reconciler.store.objects import Objects
+from reconciler.store.owner import Alive
 
 
 def record_output(
@@ -28,6 +29,7 @@ def record_output(
     namespace: str,
     name_hint: str | None,
     attempt_id: int | None,
+    alive: Alive,
     now: float,
 ) -> Output:
     """Point `key` at an existing blob (replacing any previous output) and mark the attempt STORED."""
@@ -42,7 +44,7 @@ def record_output(
         if actual != size:
             raise StoreError(f"cannot record {key}: blob {digest} has {actual} bytes, not {size}")
         if attempt_id is not None:
-            before = attempts.move(tx, attempt_id, AttemptState.STORED, now=now)
+            before = attempts.move(tx, attempt_id, AttemptState.STORED, alive=alive, now=now)
             if before.key != key:
                 raise AttemptStateError(f"attempt {attempt_id} is for {before.key}, not for {key}")
         tx.execute(

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from reconciler.records import Owner
+
+Alive = Callable[[Owner], bool]  # whether the process behind an owner still runs
 
 
 @cache
@@ -74,3 +78,20 @@ def is_alive(owner: Owner) -> bool:
         return False
     # Without /proc the start time is unknown (0) and a live pid has to be taken at its word.
     return started == owner.started or 0 in (started, owner.started)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a store's user is, and how it tells whether another owner is still running.
+
+    A real run is `this_process()`. It is injected like the clock: the simulation gives each engine
+    it starts (and crashes) an identity of its own, so a crashed engine's claims and temp files
+    look dead to the next one, as they would after a real crash.
+    """
+
+    me: Owner
+    alive: Alive
+
+
+def this_process() -> Identity:
+    return Identity(current_owner(), is_alive)

@@ -36,7 +36,7 @@ from reconciler.store.db import BUSY_TIMEOUT_S, Database
 from reconciler.store.gc import GcReport, gc
 from reconciler.store.layout import LayoutChange, LayoutReport, layout, place
 from reconciler.store.objects import BlobWriter, Objects, Readable
-from reconciler.store.owner import current_owner
+from reconciler.store.owner import Identity, this_process
 from reconciler.store.schema import SCHEMA_VERSION, check_version, migrate, read_version
 from reconciler.store.verify import VerifyReport, verify
 
@@ -46,11 +46,13 @@ STATE_FILE = "state.sqlite"
 class StoreView:
     """Read-only access to a store; every lookup is one query whatever the number of keys."""
 
-    def __init__(self, root: Path, db: Database | None, *, clock: Clock) -> None:
+    def __init__(self, root: Path, db: Database | None, *, clock: Clock, identity: Identity) -> None:
         self.root = root
         self._conn = db  # None: the store does not exist yet, and every lookup finds nothing
         self._closed = False
-        self._objects = Objects(root)
+        self._identity = identity
+        self._alive = identity.alive
+        self._objects = Objects(root, identity)
         self._clock = clock
 
     def close(self) -> None:
@@ -86,7 +88,9 @@ class StoreView:
         if db is None:
             return Observation(outputs={}, attempts={})
         with db.read() as tx:
-            return Observation(outputs=outputs.outputs_for(tx, keys), attempts=attempts.latest_for(tx, keys))
+            return Observation(
+                outputs=outputs.outputs_for(tx, keys), attempts=attempts.latest_for(tx, keys, alive=self._alive)
+            )
 
     def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans:
         """Outputs that no key in `keys` names (count, bytes, and the first `limit`), without reading the rest."""
@@ -97,13 +101,13 @@ class StoreView:
 
     def attempts_for(self, keys: Collection[str]) -> dict[str, Attempt]:
         """The latest attempt of each key that has one."""
-        return {} if (db := self._db) is None else attempts.latest_for(db, keys)
+        return {} if (db := self._db) is None else attempts.latest_for(db, keys, alive=self._alive)
 
     def open_attempts(self) -> list[Attempt]:
-        return [] if (db := self._db) is None else attempts.open_attempts(db)
+        return [] if (db := self._db) is None else attempts.open_attempts(db, alive=self._alive)
 
     def attempt(self, attempt_id: int) -> Attempt:
-        return attempts.attempt(self._require_db(), attempt_id)
+        return attempts.attempt(self._require_db(), attempt_id, alive=self._alive)
 
     def observed_latency(self, model: str, namespace: str | None = None) -> float | None:
         """Median seconds from submit to completion of the model's recent jobs (on one backend)."""
@@ -126,15 +130,28 @@ class StoreView:
 class Store(StoreView):
     """A store opened for writing; `Store.open` creates its layout and brings its schema up to date."""
 
-    def __init__(self, root: Path, db: Database, *, clock: Clock, removed_temp: tuple[Path, ...]) -> None:
-        super().__init__(root, db, clock=clock)
+    def __init__(
+        self, root: Path, db: Database, *, clock: Clock, identity: Identity, removed_temp: tuple[Path, ...]
+    ) -> None:
+        super().__init__(root, db, clock=clock, identity=identity)
         self.removed_temp_files = removed_temp
 
     @classmethod
-    def open(cls, root: Path, *, clock: Clock | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Store:
-        """Open (creating if needed) the store at `root`; writes wait up to busy_timeout_s for another run."""
+    def open(
+        cls,
+        root: Path,
+        *,
+        clock: Clock | None = None,
+        identity: Identity | None = None,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> Store:
+        """Open (creating if needed) the store at `root`; writes wait up to busy_timeout_s for another run.
+
+        `identity` is who holds the claims taken through this store (default: this process).
+        """
         clock = clock or SystemClock()
-        objects = Objects(root)
+        identity = identity or this_process()
+        objects = Objects(root, identity)
         try:
             objects.create_layout()
         except OSError as exc:
@@ -146,15 +163,16 @@ class Store(StoreView):
         except BaseException:
             db.close()
             raise
-        return cls(root, db, clock=clock, removed_temp=removed)
+        return cls(root, db, clock=clock, identity=identity, removed_temp=removed)
 
     @classmethod
-    def open_readonly(cls, root: Path, *, clock: Clock | None = None) -> StoreView:
+    def open_readonly(cls, root: Path, *, clock: Clock | None = None, identity: Identity | None = None) -> StoreView:
         """A view for plan; an empty one, creating nothing, when the store does not exist yet."""
         clock = clock or SystemClock()
+        identity = identity or this_process()
         path = root / STATE_FILE
         if not path.is_file():
-            return StoreView(root, None, clock=clock)
+            return StoreView(root, None, clock=clock, identity=identity)
         db = Database.open(path, readonly=True)
         try:
             with db.read() as tx:
@@ -164,12 +182,12 @@ class Store(StoreView):
             db.close()
             raise
         if version == SCHEMA_VERSION:
-            return StoreView(root, db, clock=clock)
+            return StoreView(root, db, clock=clock, identity=identity)
         db.close()
         if version == 0:  # created a moment ago by a concurrent open that has not committed its schema
-            return StoreView(root, None, clock=clock)
-        cls.open(root, clock=clock).close()  # an older schema: upgrade it once, then read
-        return cls.open_readonly(root, clock=clock)
+            return StoreView(root, None, clock=clock, identity=identity)
+        cls.open(root, clock=clock, identity=identity).close()  # an older schema: upgrade it once, then read
+        return cls.open_readonly(root, clock=clock, identity=identity)
 
     @property
     def _writable(self) -> Database:
@@ -208,7 +226,7 @@ class Store(StoreView):
         return outputs.record_output(
             self._writable, self._objects, key, digest=digest, size=size, model=model, request_id=request_id,
             cost_usd=cost_usd, namespace=namespace, name_hint=name_hint, attempt_id=attempt_id,
-            now=self._clock.now(),
+            alive=self._alive, now=self._clock.now(),
         )  # fmt: skip
 
     def drop_output(self, key: str) -> bool:
@@ -235,27 +253,31 @@ class Store(StoreView):
         body = canonical_json(dict(request_body))
         return attempts.claim(
             self._writable, key=key, namespace=namespace, model=model, request_json=body,
-            owner=owner or current_owner(), now=self._clock.now(),
+            owner=owner or self._identity.me, alive=self._alive, now=self._clock.now(),
         )  # fmt: skip
 
     def record_submitted(self, attempt_id: int, request_id: str) -> Attempt:
-        return attempts.record_submitted(self._writable, attempt_id, request_id, now=self._clock.now())
+        return attempts.record_submitted(
+            self._writable, attempt_id, request_id, alive=self._alive, now=self._clock.now()
+        )
 
     def record_state(
         self, attempt_id: int, state: AttemptState, *, error: str | None = None, reason: FailureReason | None = None
     ) -> Attempt:
         """Move an attempt to COMPLETED, FAILED (reason required) or EXPIRED."""
         return attempts.record_state(
-            self._writable, attempt_id, state, now=self._clock.now(), error=error, reason=reason
+            self._writable, attempt_id, state, alive=self._alive, now=self._clock.now(), error=error, reason=reason
         )
 
     def abandon(self, attempt_id: int) -> Attempt:
         """Leave a CLAIMED attempt whose submit may have been sent in doubt, for the next run to settle."""
-        return attempts.abandon(self._writable, attempt_id, now=self._clock.now())
+        return attempts.abandon(self._writable, attempt_id, alive=self._alive, now=self._clock.now())
 
     def release(self, attempt_id: int) -> Attempt:
         """Give back a claim whose submit was never sent (Ctrl-C, budget stop); nothing was paid."""
-        return attempts.record_state(self._writable, attempt_id, AttemptState.RELEASED, now=self._clock.now())
+        return attempts.record_state(
+            self._writable, attempt_id, AttemptState.RELEASED, alive=self._alive, now=self._clock.now()
+        )
 
     # Maintenance and layout
 
@@ -263,7 +285,7 @@ class Store(StoreView):
         return verify(self._writable, self._objects, now=self._clock.now())
 
     def gc(self, roots: Set[str], *, dry_run: bool = False) -> GcReport:
-        return gc(self._writable, self._objects, roots, dry_run=dry_run)
+        return gc(self._writable, self._objects, roots, alive=self._alive, dry_run=dry_run)
 
     def layout(self, out_dir: Path, wanted: Mapping[str, str]) -> LayoutReport:
         """Make `out_dir` hold exactly `wanted` (name -> blob digest) as `<name>.mp4` files."""

@@ -1,11 +1,30 @@
-"""What every benchmark prints: the machine it ran on, and how it writes its section of RESULTS.md."""
+"""What every benchmark prints: the machine it ran on, and how it writes its section of RESULTS.md.
+
+Importing it also makes a benchmark measure the code of this checkout, in its own process and in
+every process it starts (`python -m reconciler ...`, `python -m mockserver`), whatever copy of the
+packages is installed: an editable install may point at another directory, or at none.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import re
+import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _measure_this_checkout() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *paths])
+
+
+_measure_this_checkout()
 
 
 def describe_machine() -> str:

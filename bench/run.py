@@ -13,6 +13,7 @@ is reported and the others still run; the exit status is then 1.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -37,7 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     chosen = args.only or list(BENCHMARKS)
 
-    print(describe_machine(), flush=True)
+    load_before = os.getloadavg()[0]
+    print(f"{describe_machine()}; load average {load_before:.2f}", flush=True)
     took: list[tuple[str, str, float, int]] = []
     start = time.perf_counter()
     for name in chosen:
@@ -48,6 +50,7 @@ def main() -> None:
         code = subprocess.call(command, cwd=ROOT)
         took.append((name, shown, time.perf_counter() - began, code))
     total = time.perf_counter() - start
+    load_after = os.getloadavg()[0]
 
     failed = [name for name, _, _, code in took if code != 0]
     print(f"\n{len(took) - len(failed)} of {len(took)} benchmarks ran in {total:.0f} s", flush=True)
@@ -58,6 +61,10 @@ def main() -> None:
             "## python -m bench: every benchmark in one command",
             "",
             describe_machine(),
+            "",
+            f"Load average (1 min) {load_before:.2f} before and {load_after:.2f} after: the benchmarks themselves"
+            " keep one or two cores busy, anything more means something else ran meanwhile and the figures"
+            " are pessimistic.",
             "",
             "| benchmark | command | took |",
             "| --- | --- | ---: |",

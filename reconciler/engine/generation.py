@@ -338,10 +338,13 @@ class Generation:
         assert request_id is not None
         expected = run.expected_s(work.model)
         submitted_at = self._attempt().submitted_at or run.clock.now()
+        # The give-up clock starts when this run starts watching, not at the submit: a job an
+        # earlier run submitted hours ago is looked at (and usually found done), never given up unseen.
+        watching_since = run.clock.now()
         polls = 0
         while True:
             elapsed = run.clock.now() - submitted_at
-            if elapsed > run.max_wait_s(work.model):
+            if run.clock.now() - watching_since > run.max_wait_s(work.model):
                 raise self._end(Phase.UNFINISHED, f"request {request_id} is still running after {elapsed / 60:.0f} min")
             delay = run.options.poll.delay(polls, expected_s=expected, elapsed_s=elapsed, rng=run.pacer.rng)
             await run.pacer.wait(delay)

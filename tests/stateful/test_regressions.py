@@ -1,0 +1,40 @@
+"""Histories the state machine found that broke a guarantee, kept as plain tests once understood.
+
+Each says what went wrong before the fix, in the words of the invariant it broke.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.stateful.invariants import check, report
+from tests.stateful.sim import Sim
+
+FAST = "wan-2.2-t2v-fast"
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Sim]:
+    world = Sim(tmp_path, seed=0)
+    yield world
+    world.close()
+
+
+def holds(sim: Sim) -> None:
+    sim.catch_up()
+    failures = check(sim)
+    assert not failures, report(failures)
+
+
+def test_a_job_submitted_by_a_killed_apply_an_hour_ago_is_fetched_not_given_up_unseen(sim: Sim) -> None:
+    # Before: the next apply measured its give-up time (30 min) from the old submit, so it gave
+    # the job up as "still running after 62 min" before a single poll, on every run, forever
+    # (no_lost_result, convergence).
+    sim.write_spec("cat", model=FAST, prompt="a red kite over hills", seed=0)
+    sim.run_engine(1, concurrency=1)  # the submit is recorded, then the process dies
+    sim.crash()
+    sim.advance(3700.0)  # past the fake's retention of results, too
+    holds(sim)

@@ -55,21 +55,50 @@ class SimClock:
             if not future.done():
                 future.cancel()
 
-    def run(self, main: Coroutine[Any, Any, T]) -> T:
+    def run(self, main: Coroutine[Any, Any, T], *, turns: int = 5_000_000) -> T:
+        """Run `main` to its end on a fresh loop; fails after `turns` steps rather than hang."""
+
         async def drive() -> T:
             task = asyncio.ensure_future(main)
-            while not task.done():
-                for _ in range(SETTLE_TURNS):
-                    await asyncio.sleep(0)
-                    if task.done():
-                        break
-                else:
-                    self._wake_next()
+            await self.drive(task, turns)
+            if not task.done():
+                raise AssertionError(f"still running after {turns} steps of the simulation")
             return task.result()
 
         return asyncio.run(drive())
 
-    def _wake_next(self) -> None:
+    async def drive(self, task: asyncio.Future[Any], turns: int) -> int:
+        """Let the loop run up to `turns` steps or until `task` is done; the steps used.
+
+        A step is one turn of the loop, or, when nothing is ready to run, one jump of the clock to
+        the next wake time. When nothing is ready and nobody sleeps, the simulation is stuck.
+        """
+        loop = asyncio.get_running_loop()
+        quiet = 0
+        for used in range(turns):
+            if task.done():
+                return used
+            await asyncio.sleep(0)
+            quiet += 1
+            # Nothing else ready (this driver is the only callback queued) means everyone waits on
+            # time; `_ready` is asyncio's private run queue, read only to skip idle turns.
+            ready = getattr(loop, "_ready", None)
+            if (ready is not None and len(ready) == 0) or quiet >= SETTLE_TURNS:
+                quiet = 0
+                if not self._wake_next() and ready is not None and len(ready) == 0 and not task.done():
+                    raise AssertionError("the simulation is stuck: nothing can run and nobody waits on the clock")
+        return turns
+
+    def advance(self, seconds: float) -> None:
+        """Move time on by `seconds`; sleepers due by then wake at the next step."""
+        self.t += seconds
+
+    def forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Drop the sleepers of an abandoned loop (a crashed engine never wakes again)."""
+        self._sleepers = [s for s in self._sleepers if s[2].get_loop() is not loop]
+        heapq.heapify(self._sleepers)
+
+    def _wake_next(self) -> bool:
         while self._sleepers:
             at, _, future = heapq.heappop(self._sleepers)
             if future.done():
@@ -81,7 +110,8 @@ class SimClock:
                 _, _, other = heapq.heappop(self._sleepers)
                 if not other.done():
                     other.set_result(None)
-            return
+            return True
+        return False
 
 
 class Simulation:

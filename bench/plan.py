@@ -92,9 +92,12 @@ def main() -> None:
         rows += [(f"{size:,} specs, cold (no parse cache)", colds, cold_goal)]
         rows += [(f"{size:,} specs, warm (no spec changed)", warms, warm_goal)]
         lasts.append(f"`{last}`")
-    command = "python bench/plan.py" + (" --write" if options.write else "")
-    if (options.specs, options.outputs, options.runs) != ([10_000, 100_000], 100_000, 5):
-        command += f" --specs {' '.join(map(str, options.specs))} --outputs {options.outputs} --runs {options.runs}"
+    command = "python bench/plan.py"
+    if options.specs != [10_000, 100_000]:
+        command += " --specs " + " ".join(map(str, options.specs))
+    if options.outputs != 100_000:
+        command += f" --outputs {options.outputs}"
+    command += f" --runs {options.runs}"
     section = "\n".join(
         [
             "## reconciler plan: " + " and ".join(f"{n:,}" for n in options.specs) + " specs, all stored",

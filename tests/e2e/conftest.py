@@ -5,13 +5,21 @@
         run = apply("--yes")                  # the real CLI, in this process, over HTTP
         assert fake.submits() == 1            # from the fake's journal
 
+    def test_y(fake, write, processes):
+        run = finished(processes.apply(scale=0.02))   # `python -m reconciler apply --yes`, a real process
+
 The fake runs on the wall clock at a fast time scale; `fake.advance(s)` jumps its clock (to expire
 results). The reconciler is told the same scale, so it polls at the right moments.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +29,11 @@ from mockserver.app import create_app
 from mockserver.clock import RealClock
 from mockserver.config import MockConfig
 from mockserver.serving import in_thread
+from tests.conftest import Run
 
 TIME_SCALE = 0.004  # a 100 s model takes 0.4 s
 KEY = "mock-key"
+PATIENCE_S = 60.0  # for anything a loaded machine may make slow; a healthy run takes a few seconds
 
 
 class Fake:
@@ -63,8 +73,9 @@ class Fake:
         }
 
 
-@pytest.fixture
-def fake() -> Iterator[Fake]:
+@contextmanager
+def serving_fake() -> Iterator[Fake]:
+    """A fresh fake on a free loopback port, for as long as the block runs."""
     config = MockConfig(time_scale=TIME_SCALE, keys={KEY: 1000.0, "poor-key": 0.05})
     with in_thread(create_app(config, RealClock())) as url:
         served = Fake(url)
@@ -72,6 +83,12 @@ def fake() -> Iterator[Fake]:
             yield served
         finally:
             served.http.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[Fake]:
+    with serving_fake() as served:
+        yield served
 
 
 @pytest.fixture
@@ -84,6 +101,52 @@ def apply(fake: Fake, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) 
         return cli("apply", *args)
 
     return _apply
+
+
+class Processes:
+    """Starts applies as real processes; none outlives its test."""
+
+    def __init__(self, project: Path, fake: Fake) -> None:
+        self.project = project
+        self.fake = fake
+        self.started: list[subprocess.Popen[str]] = []
+
+    def apply(self, *args: str, scale: float) -> subprocess.Popen[str]:
+        """`reconciler apply --yes ARGS`, expecting jobs at `scale` times the catalog's latency (as the fake runs)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "apply", "--yes", *args],
+            cwd=self.project,
+            env={**os.environ, **self.fake.env(), "RECONCILER_LATENCY_SCALE": str(scale)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.started.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[str]) -> None:
+        process.kill()
+        process.communicate(timeout=PATIENCE_S)
+
+    def close(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+            process.communicate(timeout=PATIENCE_S)
+
+
+@pytest.fixture
+def processes(project: Path, fake: Fake) -> Iterator[Processes]:
+    started = Processes(project, fake)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+def finished(process: subprocess.Popen[str], *, patience_s: float = PATIENCE_S) -> Run:
+    out, err = process.communicate(timeout=patience_s)
+    return Run(process.returncode, out, err)
 
 
 def spec(name: str, prompt: str, *, model: str = "wan-2.2-t2v-fast", seed: int = 1, **params: Any) -> str:

@@ -8,15 +8,12 @@ verify`, and the request id tagged into every out/ video.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,57 +21,10 @@ import pytest
 
 from mockserver.media import read_tags
 from tests.conftest import Run, run_process
-from tests.e2e.conftest import TIME_SCALE, Fake, spec, specs_file
+from tests.e2e.conftest import PATIENCE_S, TIME_SCALE, Fake, finished, spec, specs_file
 
 NAMES = ("cat", "dog", "fox", "owl")
 SLOW = 0.02  # wan-2.2-t2v-fast (93 s) takes about 1.9 s: kills land mid-flight
-PATIENCE_S = 60.0  # for anything a loaded machine may make slow; a healthy run takes a few seconds
-
-
-class Processes:
-    """Starts applies as real processes; none outlives its test."""
-
-    def __init__(self, project: Path, fake: Fake) -> None:
-        self.project = project
-        self.fake = fake
-        self.started: list[subprocess.Popen[str]] = []
-
-    def apply(self, *, scale: float) -> subprocess.Popen[str]:
-        """`reconciler apply --yes`, expecting jobs at `scale` times the catalog's latency (as the fake runs)."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "apply", "--yes"],
-            cwd=self.project,
-            env={**os.environ, **self.fake.env(), "RECONCILER_LATENCY_SCALE": str(scale)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.started.append(process)
-        return process
-
-    def kill(self, process: subprocess.Popen[str]) -> None:
-        process.kill()
-        process.communicate(timeout=PATIENCE_S)
-
-    def close(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                process.kill()
-            process.communicate(timeout=PATIENCE_S)
-
-
-@pytest.fixture
-def processes(project: Path, fake: Fake) -> Iterator[Processes]:
-    started = Processes(project, fake)
-    try:
-        yield started
-    finally:
-        started.close()
-
-
-def finished(process: subprocess.Popen[str]) -> Run:
-    out, err = process.communicate(timeout=PATIENCE_S)
-    return Run(process.returncode, out, err)
 
 
 def eventually(condition: Callable[[], bool], *, what: str) -> None:

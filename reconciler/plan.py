@@ -1,11 +1,12 @@
 """The diff: desired videos against what the store has observed, as a plan of actions. Pure.
 
-    diff(desired, outputs, attempts) -> Plan(actions per spec, orphans, totals)
+    diff(desired, outputs, attempts) -> Plan(actions per spec, orphans, paid jobs, totals)
 
 Nothing here reads a file, a clock or the network: the observation (outputs and latest attempts
 by key) is handed in, so a plan can be computed, printed, tested and saved anywhere. Specs that
 share a key are one generation: the first (in spec order) carries the cost, the others say whose
-generation they share.
+generation they share. A job already paid for whose spec changed or went away while it ran is
+not abandoned: the plan lists it (`paid_jobs`) and apply fetches it into the store at no cost.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import enum
 import fnmatch
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler import catalog
 from reconciler.errors import Location, UsageError
@@ -83,6 +85,21 @@ class OrphanSummary:
 
 
 @dataclass(frozen=True)
+class PaidJob:
+    """A job paid for (or maybe paid for: a submit in doubt) on a key no spec wants any more.
+
+    Its spec was edited or removed while the job ran, and the run that submitted it is gone. Apply
+    fetches it into the store (never submitting anything for it), so a paid video is never lost:
+    change the spec back and it is there, with nothing paid twice.
+    """
+
+    key: str
+    model: str
+    request_id: str | None  # None: a submit in doubt, settled through the request history
+    request_body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Totals:
     counts: Mapping[ActionKind, int]
     generations: int  # distinct keys to create
@@ -98,6 +115,7 @@ class Plan:
     totals: Totals
     namespace: str
     warnings: tuple[str, ...] = field(default=())
+    paid_jobs: tuple[PaidJob, ...] = field(default=())
 
     def has_changes(self) -> bool:
         """Whether apply has anything to create, resume or look up (Terraform's exit code 2)."""
@@ -154,12 +172,22 @@ def classify(attempt: Attempt | None, *, retry_failed: bool) -> tuple[ActionKind
     return ActionKind.CREATE, "not stored (an earlier claim was released before submitting)"
 
 
+def paid_jobs(open_attempts: Sequence[Attempt], wanted: Set[str]) -> tuple[PaidJob, ...]:
+    """The open attempts on keys outside `wanted` (every spec's key) that no live run is working on."""
+    return tuple(
+        PaidJob(a.key, a.model, a.request_id, a.request_body)
+        for a in open_attempts
+        if a.key not in wanted and (a.in_doubt or not a.owner_alive)
+    )
+
+
 def diff(
     desired: Sequence[Desired],
     *,
     outputs: Mapping[str, Output],
     attempts: Mapping[str, Attempt],
     orphans: OrphanSummary = OrphanSummary(),
+    paid: Sequence[PaidJob] = (),
     namespace: str,
     concurrency: int = 8,
     retry_failed: bool = False,
@@ -167,8 +195,8 @@ def diff(
 ) -> Plan:
     """The plan for `desired`, given the outputs and latest attempts of their keys.
 
-    `orphans` (outputs named by no spec, targeted or not) are passed through to the plan;
-    `latency` overrides a model's expected seconds (observed averages).
+    `orphans` (outputs named by no spec, targeted or not) and `paid` (see `paid_jobs`) are passed
+    through to the plan; `latency` overrides a model's expected seconds (observed averages).
     """
     latency = latency or {}
     actions: list[Action] = []
@@ -215,7 +243,7 @@ def diff(
         est_seconds=makespan(creates, concurrency),
         concurrency=concurrency,
     )
-    return Plan(actions=tuple(actions), orphans=orphans, totals=totals, namespace=namespace)
+    return Plan(actions=tuple(actions), orphans=orphans, totals=totals, namespace=namespace, paid_jobs=tuple(paid))
 
 
 def makespan(durations: Sequence[float], slots: int) -> float:

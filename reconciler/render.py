@@ -62,6 +62,9 @@ def summary(plan: Plan) -> str:
     ):
         if counts[kind]:
             parts.append(f"{counts[kind]} {word}")
+    if plan.paid_jobs:
+        count = len(plan.paid_jobs)
+        parts.append(f"{count} paid job{'s' if count != 1 else ''} of changed specs to fetch (no cost)")
     if plan.orphans.count:
         parts.append(f"{plan.orphans.count} orphaned output{'s' if plan.orphans.count != 1 else ''} (reconciler gc)")
     return "; ".join(parts)
@@ -86,12 +89,21 @@ def plain(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
                 f"  {_SYMBOL[kind]} {action.name:<{width}}  {action.model:<{model_width}}  {cost}"
                 f"{action.reason}  ({action.where})\n"
             )
-    for line in _orphan_lines(plan):
+    for line in _paid_job_lines(plan) + _orphan_lines(plan):
         out.write(line + "\n")
     out.write(summary(plan) + "\n")
 
 
 SHOWN_ORPHANS = 10
+
+
+def _paid_job_lines(plan: Plan) -> list[str]:
+    return [
+        f"fetch: {job.key}  {job.model}  "
+        + (f"request {job.request_id}" if job.request_id else "a submit in doubt (looked up in the history)")
+        + " (its spec changed or went away while it ran; stored at no cost)"
+        for job in plan.paid_jobs
+    ]
 
 
 def _orphan_lines(plan: Plan) -> list[str]:
@@ -134,7 +146,7 @@ def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
             )
     if grid.row_count:
         console.print(grid)
-    for line in _orphan_lines(plan):
+    for line in _paid_job_lines(plan) + _orphan_lines(plan):
         console.print(f"[dim]{line}[/]", highlight=False)
     console.print(f"[bold]{summary(plan)}[/]")
 
@@ -169,6 +181,7 @@ def document(plan: Plan) -> dict[str, Any]:
             "concurrency": totals.concurrency,
         },
         "orphans": [{"key": o.key, "model": o.model, "size": o.size, "digest": o.digest} for o in plan.orphans.listed],
+        "paid_jobs": [{"key": j.key, "model": j.model, "request_id": j.request_id} for j in plan.paid_jobs],
         "summary": summary(plan),
     }
 

@@ -86,7 +86,7 @@ def build_plan(
     orphan_limit: int | None = 10,
 ) -> Planned:
     """Load specs, read the store without locking it, and diff: no network, nothing written but the parse cache."""
-    from reconciler.plan import Orphan, OrphanSummary, diff, select
+    from reconciler.plan import Orphan, OrphanSummary, diff, paid_jobs, select
     from reconciler.store import Store
 
     specs = load_specs(paths, store)
@@ -98,6 +98,7 @@ def build_plan(
     roots = {d.key for d in desired} | {keys.entry_key(namespace_for(not mock), e) for e in specs.entries}
     with Store.open_readonly(store_root(store)) as view:
         observed = view.observe(wanted)
+        paid = paid_jobs(view.open_attempts(), {d.key for d in desired})
         stray = view.orphans(roots, limit=orphan_limit)
         scale = MOCK_TIME_SCALE if mock else 1.0
         latency = {m.slug: view.observed_latency(m.slug, namespace) or m.avg_latency_s * scale for m in catalog.MODELS}
@@ -108,6 +109,7 @@ def build_plan(
         orphans=OrphanSummary(
             stray.count, stray.size, tuple(Orphan(o.key, o.model, o.size, o.digest) for o in stray.listed)
         ),
+        paid=paid,
         namespace=namespace,
         concurrency=concurrency,
         retry_failed=retry_failed,

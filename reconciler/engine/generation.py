@@ -57,6 +57,8 @@ class Work:
     params: dict[str, Any]  # as sent, except local images (uploaded first)
     images: tuple[LocalImage, ...]
     est_cost_usd: float
+    # A paid job whose spec changed or went away (plan.PaidJob): fetch it if it exists, never submit.
+    fetch_only: bool = False
 
 
 class ImageChanged(ReconcilerError):
@@ -220,6 +222,8 @@ class Generation:
             since, bodies = self._intent(attempt)
             if await self._adopt(since, bodies, "a run died while submitting it"):
                 return
+        if self.work.fetch_only:
+            raise self._release(Phase.SKIPPED, "no spec wants it any more and no job of it exists; nothing submitted")
         await self._submit()
 
     def _intent(self, attempt: Attempt) -> tuple[float, list[dict[str, Any]]]:
@@ -411,7 +415,8 @@ class Generation:
             return
         run.store.record_output(
             work.key, digest=blob.digest, size=blob.size, model=work.model, request_id=request_id,
-            cost_usd=self.cost_usd, namespace=run.namespace, name_hint=work.names[0], attempt_id=self._attempt().id,
+            cost_usd=self.cost_usd, namespace=run.namespace, name_hint=next(iter(work.names), None),
+            attempt_id=self._attempt().id,
         )  # fmt: skip
         self.attempt = run.store.attempt(self._attempt().id)
         run.place(work.names, blob.digest)

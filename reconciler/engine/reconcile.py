@@ -36,7 +36,7 @@ class Runtime:
 
 
 def works_for(plan: Plan, desired: Sequence[Desired]) -> list[Work]:
-    """One Work per key the plan creates, resumes or must look up, in plan order."""
+    """One Work per key the plan creates, resumes or must look up, in plan order; then its paid jobs."""
     entries = {d.entry.name: d.entry for d in desired}
     names: dict[str, list[str]] = {}
     for action in plan.actions:
@@ -55,6 +55,8 @@ def works_for(plan: Plan, desired: Sequence[Desired]) -> list[Work]:
                 est_cost_usd=catalog.BY_SLUG[entry.model].avg_cost_usd,
             )
         )
+    for job in plan.paid_jobs:
+        works.append(Work(job.key, (), job.model, dict(job.request_body), (), 0.0, fetch_only=True))
     return works
 
 

@@ -38,3 +38,15 @@ def test_a_job_submitted_by_a_killed_apply_an_hour_ago_is_fetched_not_given_up_u
     sim.crash()
     sim.advance(3700.0)  # past the fake's retention of results, too
     holds(sim)
+
+
+def test_a_paid_job_whose_spec_was_edited_while_it_ran_is_still_stored(sim: Sim) -> None:
+    # Before: the next apply planned only the edited spec's new key; the killed apply's paid job,
+    # recorded in the store, was never fetched (no_lost_result). Now the plan lists it as a paid
+    # job to fetch, and apply stores it without submitting anything for it.
+    sim.write_spec("cat", model="wan2.1-t2v", prompt="a red kite over hills", seed=0)
+    sim.run_engine(1, concurrency=1)
+    sim.crash()
+    sim.write_spec("cat", model=FAST, prompt="a red kite over hills", seed=0)
+    holds(sim)
+    assert sum(1 for _ in sim.submits()) == 2  # the old job (fetched, not bought again) and the new spec's

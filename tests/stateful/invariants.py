@@ -9,6 +9,7 @@ and what the wire saw as each request left (sim.violations, sim.sent).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -40,15 +41,16 @@ def _jobs_by_key(sim: Sim) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
 
 
 def no_duplicate_purchase(sim: Sim) -> list[str]:
-    """Each key has at most one job on the fake, unless every earlier one failed for a reason worth retrying."""
+    """Each key has one job on the fake, unless every earlier one failed (for good: only with --retry-failed)."""
     grouped, problems = _jobs_by_key(sim)
+    maker = {job["id"]: sim.engines[engine] for engine, job in _job_makers(sim)}
     for key, jobs in grouped.items():
         jobs.sort(key=lambda j: j["submitted_at"])
-        for earlier in jobs[:-1]:
+        for earlier, later in itertools.pairwise(jobs):
             if earlier["outcome"] != "FAILED":
                 problems.append(f"{key[:19]} bought {len(jobs)} times although job {earlier['id']} succeeded")
-            elif FailureReason.PERMANENT is _reason(earlier["error"]):
-                problems.append(f"{key[:19]} bought again after a permanent failure ({earlier['error']})")
+            elif _reason(earlier["error"]) is FailureReason.PERMANENT and not maker[later["id"]].retry_failed:
+                problems.append(f"{key[:19]} bought again after a permanent failure, without --retry-failed")
     return problems
 
 

@@ -122,6 +122,7 @@ class Engine:
     task: asyncio.Task[Summary]
     store: Store
     max_cost_usd: float | None
+    retry_failed: bool  # --retry-failed: a key whose last job failed for good may be bought again
     crashed: bool = False
     steps: int = 0  # steps of the simulation it has run
     summary: Summary | None = None
@@ -305,7 +306,9 @@ class Sim:
         current = self.current
         return current is not None and owner == current.identity.me
 
-    def start_engine(self, *, max_cost_usd: float | None = None, concurrency: int = 4) -> Engine:
+    def start_engine(
+        self, *, max_cost_usd: float | None = None, concurrency: int = 4, retry_failed: bool = False
+    ) -> Engine:
         """A new `apply`, as a new process would start it: plan from the specs on disk, then run."""
         assert self.current is None, "one engine at a time"
         number = len(self.engines)
@@ -313,7 +316,7 @@ class Sim:
         identity = Identity(me, self.alive)
         loop = asyncio.new_event_loop()
         store = Store.open(self.store_root, clock=self.clock, identity=identity)
-        engine = Engine(number, identity, loop, None, store, max_cost_usd)  # type: ignore[arg-type]
+        engine = Engine(number, identity, loop, None, store, max_cost_usd, retry_failed)  # type: ignore[arg-type]
         self.engines.append(engine)
         options = Options(
             concurrency=concurrency, max_cost_usd=max_cost_usd, out_dir=self.out_dir, seed=self.seed * 1000 + number,
@@ -324,7 +327,7 @@ class Sim:
 
     async def _apply(self, engine: Engine, options: Options) -> Summary:
         desired = self.desired_entries()
-        plan = self.plan(engine.store, desired)
+        plan = self.plan(engine.store, desired, retry_failed=engine.retry_failed)
         api = SegmindApi(api_key=API_KEY, base_url=BASE, history_url=BASE, upload_url=BASE, transport=self.wire)
         async with api:
             runtime = Runtime(api=api, store=engine.store, clock=self.clock, namespace=NAMESPACE)
@@ -333,12 +336,15 @@ class Sim:
                 plan, desired, every_name, runtime=runtime, options=options, emit=engine.events.append
             )
 
-    def plan(self, store: StoreView, desired: list[Desired]) -> Plan:
+    def plan(self, store: StoreView, desired: list[Desired], *, retry_failed: bool = False) -> Plan:
         """What `reconciler plan` shows (build_plan in reconciler/cli/common.py), without orphans."""
         wanted = {d.key for d in desired}
         observed = store.observe(wanted)
         paid = paid_jobs(store.open_attempts(), wanted)
-        return diff(desired, outputs=observed.outputs, attempts=observed.attempts, paid=paid, namespace=NAMESPACE)
+        return diff(
+            desired, outputs=observed.outputs, attempts=observed.attempts, paid=paid, namespace=NAMESPACE,
+            retry_failed=retry_failed,
+        )  # fmt: skip
 
     def run_engine(self, turns: int, **start: Any) -> Engine:
         """Run the current apply (starting one if none runs) for at most `turns` steps."""

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -30,6 +31,7 @@ PROMPTS = ("a red kite over hills", "a calm sea at dawn", "rain on a tin roof", 
 MODELS = ("wan-2.2-t2v-fast", "wan2.1-t2v")
 FILES = ("a", "b")
 LONG = settings.default.max_examples >= 1000  # the nightly profile (tests/conftest.py)
+pytestmark = pytest.mark.timeout(4 * 3600 if LONG else 300)
 
 
 class ReconcilerHistory(RuleBasedStateMachine):
@@ -41,7 +43,9 @@ class ReconcilerHistory(RuleBasedStateMachine):
     @initialize(
         seed=st.integers(0, 2**16),
         failure_rate=st.sampled_from([0.0, 0.0, 0.1]),
-        first=st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(PROMPTS), st.integers(0, 2)), max_size=4),
+        first=st.lists(
+            st.tuples(st.sampled_from(NAMES), st.sampled_from(PROMPTS), st.integers(0, 2)), min_size=1, max_size=4
+        ),
     )
     def begin(self, seed: int, failure_rate: float, first: list[tuple[str, str, int]]) -> None:
         """A fake whose jobs fail now and then (or never), and a few specs to start from."""
@@ -84,10 +88,19 @@ class ReconcilerHistory(RuleBasedStateMachine):
         turns=st.integers(1, 80) | st.just(100_000),
         max_cost=st.sampled_from([None, None, None, 0.1, 0.5, 1.0]),
         concurrency=st.integers(1, 4),
+        retry_failed=st.sampled_from([False, False, False, True]),
     )
-    def run_apply(self, turns: int, max_cost: float | None, concurrency: int) -> None:
+    def run_apply(self, turns: int, max_cost: float | None, concurrency: int, retry_failed: bool) -> None:
         """Run the current apply (or start one from the specs on disk) for a bounded number of steps."""
-        self.world.run_engine(turns, max_cost_usd=max_cost, concurrency=concurrency)
+        self.world.run_engine(turns, max_cost_usd=max_cost, concurrency=concurrency, retry_failed=retry_failed)
+
+    @rule(turns=st.integers(0, 40))
+    def start_an_apply_and_kill_it(self, turns: int) -> None:
+        """The common crash: an apply is under way (its first `turns` steps) when it is killed."""
+        if self.world.current is None:
+            self.world.start_engine()
+        self.world.run_engine(turns)
+        self.world.crash()
 
     @rule()
     @precondition(lambda self: self.world.current is not None)
@@ -102,9 +115,35 @@ class ReconcilerHistory(RuleBasedStateMachine):
 
     # ---- the world misbehaves
 
-    @rule(fault=st.sampled_from(Fault))
-    def arm_fault(self, fault: Fault) -> None:
-        self.world.arm(fault)
+    # Each kind of fault is a rule of its own; arming one replaces the one armed before.
+
+    @rule()
+    def rate_limit_the_next_request(self) -> None:
+        self.world.arm(Fault.RATE_LIMITED)
+
+    @rule(kind=st.sampled_from([Fault.SERVER_ERROR, Fault.BAD_GATEWAY, Fault.GARBAGE]))
+    def fail_the_next_request_with_a_server_error(self, kind: Fault) -> None:
+        self.world.arm(kind)
+
+    @rule()
+    def lose_the_next_submit_before_it_makes_a_job(self) -> None:
+        self.world.arm(Fault.DROP_BEFORE)
+
+    @rule()
+    def lose_the_next_submit_after_it_makes_a_job(self) -> None:
+        self.world.arm(Fault.DROP_AFTER)
+
+    @rule()
+    def refuse_the_next_connection(self) -> None:
+        self.world.arm(Fault.REFUSED)
+
+    @rule()
+    def truncate_the_next_download(self) -> None:
+        self.world.arm(Fault.TRUNCATED)
+
+    @rule()
+    def take_the_request_history_down(self) -> None:
+        self.world.arm(Fault.HISTORY_DOWN)
 
     @rule(left=st.sampled_from([0.0, 0.15, 1.0]))
     @precondition(lambda self: not self.world.credits_drained)

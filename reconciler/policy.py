@@ -5,7 +5,8 @@
                                              unknown outcome, 400/401/403/404/406)
     PollSchedule.delay(polls, expected, ...)  first look near the model's expected latency, then
                                              backoff up to a cap: few requests per job
-    TokenBucket                              one rate for all jobs; halves on 429, recovers slowly
+    TokenBucket                              one rate for all jobs; halves on 429 (once a second at most),
+                                             recovers slowly
 
 Time is passed in (`now`), randomness is an injected `random.Random`, so tests are exact.
 """
@@ -73,8 +74,12 @@ class TokenBucket:
     floor: float = 0.2
     recovery: float = 1.05  # multiplied in after each success, up to the ceiling
     burst: float = 10.0
+    # One halving per this many seconds: the 429s of one burst are one signal, not many. Without it
+    # a steady share of 429s above ~7 % (each halving, each success +5 %) sinks the rate to its floor.
+    decrease_every_s: float = 1.0
     _tokens: float = field(default=10.0, repr=False)
     _at: float | None = field(default=None, repr=False)
+    _decreased_at: float | None = field(default=None, repr=False)
 
     def _refill(self, now: float) -> None:
         if self._at is not None:
@@ -92,6 +97,9 @@ class TokenBucket:
     def succeeded(self) -> None:
         self.rate = min(self.ceiling, self.rate * self.recovery)
 
-    def rate_limited(self) -> None:
-        self.rate = max(self.floor, self.rate / 2)
+    def rate_limited(self, now: float) -> None:
         self._tokens = min(self._tokens, 0.0)
+        if self._decreased_at is not None and now - self._decreased_at < self.decrease_every_s:
+            return
+        self._decreased_at = now
+        self.rate = max(self.floor, self.rate / 2)

@@ -110,7 +110,7 @@ class Pacer:
 
     def _slow_down(self, error: ApiRateLimited) -> None:
         self.rate_limited += 1
-        self.bucket.rate_limited()
+        self.bucket.rate_limited(self.clock.now())
         if error.retry_after is not None:
             self._resume_at = max(self._resume_at, self.clock.now() + error.retry_after)
         if self._on_rate_limited is not None:

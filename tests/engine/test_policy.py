@@ -76,7 +76,7 @@ def test_the_bucket_spends_its_burst_then_paces() -> None:
 
 def test_a_429_halves_the_rate_and_success_recovers_it_slowly() -> None:
     bucket = TokenBucket(rate=8, ceiling=8)
-    bucket.rate_limited()
+    bucket.rate_limited(0.0)
     assert bucket.rate == 4
     for _ in range(5):
         bucket.succeeded()
@@ -84,3 +84,24 @@ def test_a_429_halves_the_rate_and_success_recovers_it_slowly() -> None:
     for _ in range(100):
         bucket.succeeded()
     assert bucket.rate == 8
+
+
+def test_the_429s_of_one_burst_halve_the_rate_once() -> None:
+    bucket = TokenBucket(rate=16, ceiling=16)
+    for at in (0.0, 0.1, 0.5, 0.9):
+        bucket.rate_limited(at)
+    assert bucket.rate == 8
+    bucket.rate_limited(1.0)
+    assert bucket.rate == 4
+
+
+def test_a_steady_tenth_of_429s_does_not_sink_the_rate_to_its_floor() -> None:
+    bucket = TokenBucket()
+    now = 0.0
+    for n in range(2_000):
+        now += 1 / bucket.rate
+        if n % 10 == 0:
+            bucket.rate_limited(now)
+        else:
+            bucket.succeeded()
+    assert bucket.rate > 5 * bucket.floor

@@ -487,6 +487,9 @@ class Generation:
         if found.running:
             await self._poll()
             return
+        if found.error is not None:
+            # It failed (a content block stays blocked): a failure to record, not a video to make again.
+            self._fail(found.error)
         self._gone(found.detail)
 
     def _gone(self, detail: str) -> None:

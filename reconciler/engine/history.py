@@ -31,12 +31,13 @@ _PREFERENCE = {"COMPLETED": 0, "PENDING": 1, "QUEUED": 1, "PROCESSING": 1, "FAIL
 
 @dataclass(frozen=True)
 class Recovery:
-    """What the history says about an expired request: a URL to fetch, or that it is gone."""
+    """What the history says about an expired request: a URL to fetch, that it failed, or that it is gone."""
 
     url: str | None
     cost_usd: float | None
     detail: str
     running: bool = False  # the history says the job has not finished: keep polling it
+    error: str | None = None  # the history says the job failed, with this error: record the failure
 
 
 def _parse_time(text: str | None) -> float | None:
@@ -99,7 +100,8 @@ async def recover(api: SegmindApi, pacer: Pacer, request_id: str) -> Recovery:
         return Recovery(None, None, f"request {request_id} is not in the account's history")
     status = row.status.upper()
     if status == "FAILED":
-        return Recovery(None, None, f"request {request_id} failed: {row.error or 'no error given'}")
+        error = row.error or "the request history says it FAILED, without an error"
+        return Recovery(None, None, f"request {request_id} failed: {error}", error=error)
     if row.generation_url:
         return Recovery(row.generation_url, row.cost_usd, f"request {request_id} recovered from the history")
     if status in ("PENDING", "QUEUED", "PROCESSING"):

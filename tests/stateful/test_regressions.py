@@ -50,3 +50,15 @@ def test_a_paid_job_whose_spec_was_edited_while_it_ran_is_still_stored(sim: Sim)
     sim.write_spec("cat", model=FAST, prompt="a red kite over hills", seed=0)
     holds(sim)
     assert sum(1 for _ in sim.submits()) == 2  # the old job (fetched, not bought again) and the new spec's
+
+
+def test_a_blocked_prompt_whose_answer_was_lost_is_recorded_failed_not_bought_again(sim: Sim) -> None:
+    # Before: the next apply found the job in the history, its status had expired (404), and the
+    # history's "FAILED" was read as "gone", so the blocked prompt was submitted again
+    # (no_duplicate_purchase). Now the history's failure is recorded as the job's failure.
+    sim.write_spec("cat", model=FAST, prompt="a nsfw scene", seed=0)
+    sim.run_engine(1, concurrency=1)  # the submit reaches the fake; the apply dies before the answer
+    sim.crash()
+    sim.advance(3700.0)
+    holds(sim)
+    assert sum(1 for _ in sim.submits()) == 1

@@ -255,8 +255,9 @@ def main() -> None:
         " `submit_async(...)`, `job.wait()` at the SDK's default `interval` of 1.0 s, then the video"
         " streamed to a file; its first status poll is sent right after the submit. Against the real"
         f" API, where this model averages {catalog.BY_SLUG[MODEL].avg_latency_s:g} s, the same 1 s interval"
-        " would cost it about that many polls per job; at this time scale it costs five or six, so the"
-        " comparison flatters it. The sequential client's wall for"
+        f" would cost it about {catalog.BY_SLUG[MODEL].avg_latency_s:.0f} status polls per job; at this time scale"
+        f" it costs {pool.kinds['status'] / pool.jobs:.1f}, so the comparison flatters it. The sequential client's"
+        " wall for"
         f" {args.jobs} jobs is extrapolated from its {one.jobs} (wall / {one.jobs} x {args.jobs}).",
         "",
         f"The reconciler sends every request of a run through one token bucket of at most {bucket.ceiling:g}"

@@ -233,7 +233,7 @@ def main() -> None:
     ratio = ours.measured.wall_s / ours.ideal_s(args.jobs)
     fewer = pool.per_job / ours.per_job
     walls = ours.measured.wall_s / pool.measured.wall_s
-    bucket = TokenBucket()
+    bucket = TokenBucket.for_concurrency(args.concurrency)
     lines = [
         f"## throughput: {args.jobs} videos of about {JOB_S:g} s, the reconciler and the official client",
         "",
@@ -260,9 +260,9 @@ def main() -> None:
         " wall for"
         f" {args.jobs} jobs is extrapolated from its {one.jobs} (wall / {one.jobs} x {args.jobs}).",
         "",
-        f"The reconciler sends every request of a run through one token bucket of at most {bucket.ceiling:g}"
-        f" requests/s (burst {bucket.burst:g}; `TokenBucket` in reconciler/policy.py), a rate meant for jobs"
-        f" of minutes: its {ours.requests} requests need at least {ours.requests / bucket.ceiling:.0f} s at that"
+        f"The reconciler sends every request of a run through one token bucket, at concurrency {args.concurrency}"
+        f" at most {bucket.ceiling:g} requests/s (burst {bucket.burst:g}; `TokenBucket.for_concurrency` in"
+        f" reconciler/policy.py): its {ours.requests} requests need at least {ours.requests / bucket.ceiling:.0f} s at that"
         f" rate, against the ideal's {ours.ideal_s(args.jobs):.0f} s"
         + (
             ", so at this time scale the bucket, not the jobs, sets its wall."

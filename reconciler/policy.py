@@ -81,6 +81,14 @@ class TokenBucket:
     _at: float | None = field(default=None, repr=False)
     _decreased_at: float | None = field(default=None, repr=False)
 
+    @classmethod
+    def for_concurrency(cls, concurrency: int) -> TokenBucket:
+        """A bucket for `concurrency` jobs in flight: they may all start together, and each may ask
+        about once a second; never less than the defaults. 429s still halve it from there."""
+        rate = max(cls.ceiling, float(concurrency))
+        burst = max(cls.burst, float(concurrency))
+        return cls(rate=rate, ceiling=rate, burst=burst, _tokens=burst)
+
     def _refill(self, now: float) -> None:
         if self._at is not None:
             self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)

@@ -29,7 +29,7 @@ from reconciler.engine.budget import Budget
 from reconciler.engine.events import JobEvent, Outcome, Phase, RunEvent, StopReason
 from reconciler.engine.generation import Generation, Work, image_bytes
 from reconciler.engine.pacer import Pacer
-from reconciler.policy import PollSchedule
+from reconciler.policy import PollSchedule, TokenBucket
 from reconciler.spec import LocalImage
 from reconciler.store import Store
 
@@ -66,7 +66,10 @@ class Run:
         self.namespace = namespace
         self.options = options
         self._emit = emit
-        self.pacer = Pacer(clock=clock, rng=random.Random(options.seed), on_rate_limited=self._rate_limited)
+        self.pacer = Pacer(
+            clock=clock, rng=random.Random(options.seed), on_rate_limited=self._rate_limited,
+            bucket=TokenBucket.for_concurrency(options.concurrency),
+        )  # fmt: skip
         self.budget = Budget(options.max_cost_usd)
         self.downloads = asyncio.Semaphore(options.downloads)
         self.submit_stop: StopReason | None = None

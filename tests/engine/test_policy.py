@@ -105,3 +105,11 @@ def test_a_steady_tenth_of_429s_does_not_sink_the_rate_to_its_floor() -> None:
         else:
             bucket.succeeded()
     assert bucket.rate > 5 * bucket.floor
+
+
+def test_a_bucket_for_many_jobs_lets_them_all_start_together_and_never_goes_below_the_default() -> None:
+    wide = TokenBucket.for_concurrency(64)
+    assert [wide.wait_s(0.0) for _ in range(64)] == [0.0] * 64
+    assert wide.rate == 64
+    narrow = TokenBucket.for_concurrency(2)
+    assert (narrow.rate, narrow.burst) == (TokenBucket().rate, TokenBucket().burst)

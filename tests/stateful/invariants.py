@@ -10,6 +10,7 @@ and what the wire saw as each request left (sim.violations, sim.sent).
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,7 @@ from reconciler import catalog
 from reconciler.records import AttemptState, FailureReason
 from reconciler.store import Store
 from reconciler.store.layout import output_path
-from tests.stateful.sim import CREDITS, Sim, sha256
+from tests.stateful.sim import CREDITS, FIRST_PID, Sim, sha256
 
 # Status polls one job may take in the fault-free catch-up: the first look comes at the model's
 # expected latency, later ones at 10 %, 16 %, 26 % ... of it, and the fake's jobs end within
@@ -43,15 +44,30 @@ def _jobs_by_key(sim: Sim) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
 def no_duplicate_purchase(sim: Sim) -> list[str]:
     """Each key has one job on the fake, unless every earlier one failed (for good: only with --retry-failed)."""
     grouped, problems = _jobs_by_key(sim)
-    maker = {job["id"]: sim.engines[engine] for engine, job in _job_makers(sim)}
+    maker = {job["id"]: engine for engine, job in _job_makers(sim)}
     for key, jobs in grouped.items():
         jobs.sort(key=lambda j: j["submitted_at"])
         for earlier, later in itertools.pairwise(jobs):
             if earlier["outcome"] != "FAILED":
                 problems.append(f"{key[:19]} bought {len(jobs)} times although job {earlier['id']} succeeded")
-            elif _reason(earlier["error"]) is FailureReason.PERMANENT and not maker[later["id"]].retry_failed:
+            elif _reason(earlier["error"]) is FailureReason.PERMANENT and not _asked_to_retry(
+                sim, maker[later["id"]], key, after=earlier["submitted_at"]
+            ):
                 problems.append(f"{key[:19]} bought again after a permanent failure, without --retry-failed")
     return problems
+
+
+def _asked_to_retry(sim: Sim, engine: int, key: str, *, after: float) -> bool:
+    """Did an apply with --retry-failed intend this purchase? The one that made it, or one whose claim
+    on the key (after the failed job) it carried on: an in-doubt claim that the history showed never
+    reached the API is submitted by the next apply, finishing what was asked."""
+    if sim.engines[engine].retry_failed:
+        return True
+    with sqlite3.connect(f"file:{sim.store_root / 'state.sqlite'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT owner_pid FROM attempts WHERE key = ? AND claimed_at >= ?", (key, after))
+        owners = [pid for (pid,) in rows]
+    claimants = {pid - FIRST_PID for pid in owners if pid >= FIRST_PID}
+    return any(sim.engines[n].retry_failed for n in claimants if n < engine)
 
 
 def _reason(error: str | None) -> FailureReason:

@@ -62,3 +62,18 @@ def test_a_blocked_prompt_whose_answer_was_lost_is_recorded_failed_not_bought_ag
     sim.advance(3700.0)
     holds(sim)
     assert sum(1 for _ in sim.submits()) == 1
+
+
+def test_a_retry_of_a_blocked_prompt_cut_off_before_its_submit_is_finished_by_the_next_apply(sim: Sim) -> None:
+    # Not a bug, but the invariant was too strict: `apply --retry-failed` claimed the key and died
+    # before its submit left; the next apply (without the flag) found no job in the history and
+    # submitted, finishing the retry that was asked for. no_duplicate_purchase now credits the claim.
+    from tests.stateful.sim import Fault
+
+    sim.write_spec("cat", model=FAST, prompt="a nsfw scene", seed=0)
+    sim.run_engine(100_000)
+    sim.arm(Fault.DROP_BEFORE)
+    sim.run_engine(1, concurrency=1, retry_failed=True)
+    sim.crash()
+    holds(sim)
+    assert sum(1 for s in sim.submits() if not s.refused) == 3  # blocked, lost, finished by the next apply

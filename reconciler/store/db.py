@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,20 @@ def _translated(path: Path, busy_s: float = BUSY_TIMEOUT_S) -> Iterator[None]:
             ) from exc
         hint = _HINTS.get(family, "run `reconciler verify`, and report this if it persists")
         raise StoreError(f"{where} failed ({exc}): {hint}") from exc
+
+
+def _switch_to_wal(conn: sqlite3.Connection, busy_s: float) -> None:
+    """`PRAGMA journal_mode=WAL`, waiting for a concurrent opener: two runs creating one new store
+    at once make SQLite answer "locked" at once (its busy handler is not consulted for this)."""
+    deadline = time.monotonic() + busy_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class Transaction:
@@ -126,7 +141,7 @@ class Database:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=busy_s, check_same_thread=False)
             try:
                 if not readonly:
-                    conn.execute("PRAGMA journal_mode=WAL")
+                    _switch_to_wal(conn, busy_s)
                     conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
                 # Plan looks up every spec's key at once; keep the indexes it walks in memory.

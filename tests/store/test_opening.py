@@ -165,3 +165,38 @@ def test_an_empty_database_file_left_by_a_crash_on_first_open_is_initialised(roo
         assert view.outputs_for([key(1)]) == {}
     with Store.open(root, clock=clock) as store:
         assert store.claim(key(1), namespace="fake", model="m", request_body={}) is not None
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+from reconciler.store import Store
+go = Path(sys.argv[2])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.0005)
+Store.open(Path(sys.argv[1])).close()
+"""
+
+
+def test_many_processes_creating_one_new_store_at_once_all_open_it(tmp_path: Path) -> None:
+    # Two applies started together on a fresh store used to fail one of them at once with
+    # "database is locked": SQLite does not wait when two connections switch a new file to WAL.
+    import subprocess
+    import sys
+
+    for attempt in range(4):
+        root, go = tmp_path / f"store-{attempt}", tmp_path / f"go-{attempt}"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(root), str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]  # fmt: skip
+        for process in processes:
+            assert process.stdout is not None
+            process.stdout.readline()  # everything imported: the opens below start together
+        go.touch()
+        errors = [process.communicate(timeout=60)[1] for process in processes]
+        assert [process.returncode for process in processes] == [0] * 6, errors

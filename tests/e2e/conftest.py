@@ -15,6 +15,7 @@ results). The reconciler is told the same scale, so it polls at the right moment
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -158,3 +159,14 @@ def spec(name: str, prompt: str, *, model: str = "wan-2.2-t2v-fast", seed: int =
 
 def specs_file(*entries: str) -> str:
     return "videos:\n" + "".join(entries)
+
+
+def stored_request_ids(project: Path, *, by: str = "key") -> dict[str, str]:
+    """Request id of every output in the project's store, by key (or by "name_hint"), read-only."""
+    uri = (project / ".reconciler" / "state.sqlite").as_uri() + "?mode=ro"
+    db = sqlite3.connect(uri, uri=True)
+    try:
+        column = {"key": "key", "name_hint": "name_hint"}[by]
+        return dict(db.execute(f"SELECT {column}, request_id FROM outputs"))
+    finally:
+        db.close()

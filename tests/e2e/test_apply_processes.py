@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,7 +20,7 @@ import pytest
 
 from mockserver.media import read_tags
 from tests.conftest import Run, run_process
-from tests.e2e.conftest import PATIENCE_S, TIME_SCALE, Fake, finished, spec, specs_file
+from tests.e2e.conftest import PATIENCE_S, TIME_SCALE, Fake, finished, spec, specs_file, stored_request_ids
 
 NAMES = ("cat", "dog", "fox", "owl")
 SLOW = 0.02  # wan-2.2-t2v-fast (93 s) takes about 1.9 s: kills land mid-flight
@@ -43,18 +42,9 @@ def four_specs(write: Callable[[str, str], Path]) -> None:
     write("specs/a.yaml", specs_file(*(spec(name, f"a {name} in the snow") for name in NAMES)))
 
 
-def stored_request_ids(project: Path) -> dict[str, str]:
-    uri = (project / ".reconciler" / "state.sqlite").as_uri() + "?mode=ro"
-    db = sqlite3.connect(uri, uri=True)
-    try:
-        return dict(db.execute("SELECT name_hint, request_id FROM outputs"))
-    finally:
-        db.close()
-
-
 def assert_every_spec_stored_from_one_paid_job_each(fake: Fake, project: Path, names: tuple[str, ...]) -> None:
     """Every spec stored and laid out from the job recorded for it; no request body paid for twice."""
-    ids = stored_request_ids(project)
+    ids = stored_request_ids(project, by="name_hint")
     assert sorted(ids) == sorted(names)
     for name in names:
         assert read_tags(project / "out" / f"{name}.mp4")["request_id"] == ids[name], name

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -40,7 +39,7 @@ import pytest
 
 from mockserver.media import read_tags
 from tests.conftest import run_process
-from tests.e2e.conftest import Fake, Processes, finished, serving_fake, spec, specs_file
+from tests.e2e.conftest import Fake, Processes, finished, serving_fake, spec, specs_file, stored_request_ids
 
 SEEDS = range(10)
 SCALE = 0.01  # wan-2.2-t2v-fast (93 s) takes about 0.9 s, wan2.1-t2v (105 s) about 1 s
@@ -169,16 +168,6 @@ def plan_json(project: Path) -> dict[str, Any]:
     run = run_process("plan", "--json", cwd=project)
     assert run.code == 0, run.out + run.err
     return dict(json.loads(run.out))
-
-
-def stored_request_ids(project: Path) -> dict[str, str]:
-    """Key -> request id of every output, read through a read-only connection to the store."""
-    uri = (project / ".reconciler" / "state.sqlite").as_uri() + "?mode=ro"
-    db = sqlite3.connect(uri, uri=True)
-    try:
-        return dict(db.execute("SELECT key, request_id FROM outputs"))
-    finally:
-        db.close()
 
 
 @pytest.mark.slow

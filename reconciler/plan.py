@@ -118,8 +118,10 @@ class Plan:
     paid_jobs: tuple[PaidJob, ...] = field(default=())
 
     def has_changes(self) -> bool:
-        """Whether apply has anything to create, resume or look up (Terraform's exit code 2)."""
-        return any(a.kind in (ActionKind.CREATE, ActionKind.PENDING, ActionKind.IN_DOUBT) for a in self.actions)
+        """Whether apply has anything to create, resume, look up or fetch (Terraform's exit code 2)."""
+        return bool(self.paid_jobs) or any(
+            a.kind in (ActionKind.CREATE, ActionKind.PENDING, ActionKind.IN_DOUBT) for a in self.actions
+        )
 
 
 def select(desired: Sequence[Desired], *, targets: Sequence[str], excludes: Sequence[str]) -> list[Desired]:

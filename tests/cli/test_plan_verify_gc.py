@@ -246,10 +246,12 @@ def test_a_paid_job_whose_spec_was_removed_is_listed_to_fetch_at_no_cost(
         attempt = store.claim(gone, namespace=keys.SEGMIND, model="wan-2.2-t2v-fast", request_body={}, owner=dead)
         assert attempt is not None
         store.record_submitted(attempt.id, "r-tide")
+        store_video(store, key_of("eagle"))
     write("specs/a.yaml", SPECS.replace("seed: 3", "seed: 4"))  # edited while its job ran
     plain = cli("plan").out
     assert f"fetch: {gone}  wan-2.2-t2v-fast  request r-tide" in plain
     assert "1 paid job of changed specs to fetch (no cost)" in plain
     document = json.loads(cli("plan", "--json").out)
     assert document["paid_jobs"] == [{"key": gone, "model": "wan-2.2-t2v-fast", "request_id": "r-tide"}]
-    assert document["totals"]["est_cost_usd"] == round(0.099 + 0.625 + 0.855 * 2, 6)  # nothing for the paid job
+    assert cli("plan", "--detailed-exitcode", "--target", "eagle").code == 2  # eagle is stored; the job is to fetch
+    assert document["totals"]["est_cost_usd"] == round(0.099 + 0.855 * 2, 6)  # nothing for the paid job

@@ -17,6 +17,7 @@ from typing import Any
 
 from mockserver.media import read_tags
 from reconciler import catalog
+from reconciler.engine.generation import failure_reason
 from reconciler.records import AttemptState, FailureReason
 from reconciler.store import Store
 from reconciler.store.layout import output_path
@@ -50,7 +51,7 @@ def no_duplicate_purchase(sim: Sim) -> list[str]:
         for earlier, later in itertools.pairwise(jobs):
             if earlier["outcome"] != "FAILED":
                 problems.append(f"{key[:19]} bought {len(jobs)} times although job {earlier['id']} succeeded")
-            elif _reason(earlier["error"]) is FailureReason.PERMANENT and not _asked_to_retry(
+            elif failure_reason(earlier["error"]) is FailureReason.PERMANENT and not _asked_to_retry(
                 sim, maker[later["id"]], key, after=earlier["submitted_at"]
             ):
                 problems.append(f"{key[:19]} bought again after a permanent failure, without --retry-failed")
@@ -68,12 +69,6 @@ def _asked_to_retry(sim: Sim, engine: int, key: str, *, after: float) -> bool:
         owners = [pid for (pid,) in rows]
     claimants = {pid - FIRST_PID for pid in owners if pid >= FIRST_PID}
     return any(sim.engines[n].retry_failed for n in claimants if n < engine)
-
-
-def _reason(error: str | None) -> FailureReason:
-    from reconciler.engine.generation import failure_reason
-
-    return failure_reason(error)
 
 
 def no_lost_result(sim: Sim) -> list[str]:

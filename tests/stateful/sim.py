@@ -46,7 +46,7 @@ from reconciler.client import SegmindApi
 from reconciler.engine.events import JobEvent, RunEvent, Summary
 from reconciler.engine.reconcile import Runtime, reconcile
 from reconciler.engine.run import Options
-from reconciler.plan import ActionKind, Desired, Plan, diff, paid_jobs
+from reconciler.plan import Desired, Plan, diff, paid_jobs
 from reconciler.records import Owner
 from reconciler.spec import load
 from reconciler.store import Store, StoreView
@@ -381,8 +381,7 @@ class Sim:
         for _ in range(max_runs):
             with Store.open_readonly(self.store_root, clock=self.clock) as view:
                 plan = self.plan(view, self.desired_entries())
-            working = (ActionKind.CREATE, ActionKind.PENDING, ActionKind.IN_DOUBT)
-            if not plan.paid_jobs and not any(a.kind in working for a in plan.actions):
+            if not plan.has_changes():
                 break
             self.finish(self.start_engine())
         self.final_check_from = len(self.sent)

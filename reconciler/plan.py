@@ -34,6 +34,10 @@ class ActionKind(enum.Enum):
     NOOP = "noop"  # stored: nothing to do
 
 
+# A key whose jobs failed (not content blocks) this many times in a row is shown failed for good:
+# something about the request keeps failing, and buying it again and again is paying unasked.
+FAILURES_IN_A_ROW = 3
+
 ORDER: tuple[ActionKind, ...] = (
     ActionKind.CREATE,
     ActionKind.PENDING,
@@ -168,7 +172,13 @@ def classify(attempt: Attempt | None, *, retry_failed: bool) -> tuple[ActionKind
         error = attempt.error or "no error given"
         if attempt.reason is FailureReason.PERMANENT and not retry_failed:
             return ActionKind.FAILED, f"failed: {error} (--retry-failed to buy it again)"
-        return ActionKind.CREATE, f"last attempt failed: {error}"
+        streak = attempt.failures_in_a_row
+        if streak >= FAILURES_IN_A_ROW and not retry_failed:
+            return ActionKind.FAILED, f"failed {streak} times in a row, last: {error} (--retry-failed to buy it again)"
+        if attempt.reason is FailureReason.PERMANENT:
+            return ActionKind.CREATE, f"last attempt failed: {error}"
+        tries = f"; try {streak + 1} of {FAILURES_IN_A_ROW}" if streak and not retry_failed else ""
+        return ActionKind.CREATE, f"last attempt failed (temporary): {error}{tries}"
     if state is AttemptState.STORED:
         return ActionKind.CREATE, "its stored output was lost (dropped by verify); apply fetches it again"
     return ActionKind.CREATE, "not stored (an earlier claim was released before submitting)"

@@ -20,6 +20,7 @@ from typing import Any
 
 from reconciler.client import HistoryRow, SegmindApi
 from reconciler.engine.pacer import Pacer
+from reconciler.records import FailureReason
 
 # Timestamps come from the API's clock and the intent's from ours: allow them to disagree this much.
 CLOCK_SKEW_S = 120.0
@@ -38,6 +39,7 @@ class Recovery:
     detail: str
     running: bool = False  # the history says the job has not finished: keep polling it
     error: str | None = None  # the history says the job failed, with this error: record the failure
+    reason: FailureReason | None = None  # and whether that failure was a content block (client-classified)
 
 
 def _parse_time(text: str | None) -> float | None:
@@ -101,7 +103,7 @@ async def recover(api: SegmindApi, pacer: Pacer, request_id: str) -> Recovery:
     status = row.status.upper()
     if status == "FAILED":
         error = row.error or "the request history says it FAILED, without an error"
-        return Recovery(None, None, f"request {request_id} failed: {error}", error=error)
+        return Recovery(None, None, f"request {request_id} failed: {error}", error=error, reason=row.reason)
     if row.generation_url:
         return Recovery(row.generation_url, row.cost_usd, f"request {request_id} recovered from the history")
     if status in ("PENDING", "QUEUED", "PROCESSING"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import email.utils
 import enum
 import json
 from collections.abc import Callable
@@ -108,6 +109,8 @@ class SegmindApi:
         self.base_url = _root(base_url)
         self.history_url = _root(history_url or DEFAULT_HISTORY_URL)
         self.upload_url = _root(upload_url or DEFAULT_UPLOAD_URL)
+        # The API's clock, from the Date header of its latest answer: the history's timestamps are in it.
+        self.last_server_date: float | None = None
         self._http = httpx.AsyncClient(
             headers={"x-api-key": api_key, "user-agent": "reconciler"},
             transport=transport,
@@ -254,6 +257,7 @@ class SegmindApi:
             response = await self._http.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise _unreachable(exc, what) from exc
+        self.last_server_date = _http_date(response.headers.get("date")) or self.last_server_date
         # A FAILED job is served as 422 with its error in the body: a result, not a transport error.
         if response.status_code == 422 and _says_failed(response):
             return response
@@ -301,6 +305,15 @@ def _server_message(response: httpx.Response) -> str | None:
             if isinstance(data.get(field), str):
                 return str(data[field])
     return None
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def _retry_after(value: str | None) -> float | None:

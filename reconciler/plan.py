@@ -175,10 +175,8 @@ def classify(attempt: Attempt | None, *, retry_failed: bool) -> tuple[ActionKind
         streak = attempt.failures_in_a_row
         if streak >= FAILURES_IN_A_ROW and not retry_failed:
             return ActionKind.FAILED, f"failed {streak} times in a row, last: {error} (--retry-failed to buy it again)"
-        if attempt.reason is FailureReason.PERMANENT:
-            return ActionKind.CREATE, f"last attempt failed: {error}"
-        tries = f"; try {streak + 1} of {FAILURES_IN_A_ROW}" if streak and not retry_failed else ""
-        return ActionKind.CREATE, f"last attempt failed (temporary): {error}{tries}"
+        tries = f" (try {streak + 1} of {FAILURES_IN_A_ROW})" if streak and not retry_failed else ""
+        return ActionKind.CREATE, f"last attempt failed: {error}{tries}"
     if state is AttemptState.STORED:
         return ActionKind.CREATE, "its stored output was lost (dropped by verify); apply fetches it again"
     return ActionKind.CREATE, "not stored (an earlier claim was released before submitting)"

@@ -244,15 +244,15 @@ class Generation:
             )
         except ApiAuthError:
             raise
-        except ApiError as error:
+        except (ApiError, history.Unsettled) as error:
             if run.options.resubmit_in_doubt:
-                self._emit(Phase.LOOKING_UP, f"the history could not be reached ({error}); --resubmit-in-doubt")
+                self._emit(Phase.LOOKING_UP, f"the history could not settle it ({error}); --resubmit-in-doubt")
                 self.maybe_sent = False
                 return False
             self.attempt = run.store.abandon(self._attempt().id)
             raise self._end(
                 Phase.IN_DOUBT,
-                f"the submit may have reached the API and the request history could not be searched: {error}",
+                f"the submit may have reached the API and the request history could not settle it: {error}",
             ) from None
         if row is None:
             self.maybe_sent = False

@@ -1,0 +1,89 @@
+"""A submit in doubt is settled by the request history or left in doubt, never by paying again.
+
+The real CLI against a real fake over HTTP; the verdict comes from the fake's own jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mockserver.app import create_app
+from mockserver.clock import VirtualClock
+from mockserver.config import ClockMode, MockConfig
+from mockserver.serving import in_thread
+from reconciler.store import Store, current_owner
+from tests.e2e.conftest import KEY, TIME_SCALE, Fake, spec, specs_file
+
+
+@pytest.fixture(params=[300.0, 3 * 3600.0], ids=["5 min", "3 h"])
+def late_fake(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake]:
+    """A fake whose clock runs behind ours (and says so in its Date header)."""
+    clock = VirtualClock(time.time() - request.param, mode=ClockMode.REAL)
+    with in_thread(create_app(MockConfig(time_scale=TIME_SCALE, keys={KEY: 1000.0}), clock)) as url:
+        served = Fake(url)
+        for name, value in served.env().items():
+            monkeypatch.setenv(name, value)
+        try:
+            yield served
+        finally:
+            served.http.close()
+
+
+def test_a_lost_submit_to_an_api_whose_clock_is_behind_is_adopted_not_bought_again(
+    late_fake: Fake, cli: Callable[..., Any], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    late_fake.configure(faults=[{"route": "submit", "script": ["drop"], "phase": "after"}])
+    run = cli("apply", "--yes")
+    assert run.code == 0, run.out + run.err
+    assert "adopted" in run.out
+    assert len(late_fake.jobs()) == 1  # the lost submit's job, recognised across the skew
+
+
+class _Then:
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def now(self) -> float:
+        return self.at
+
+
+def _claim_in_doubt(project: Path, cli: Callable[..., Any], name: str, *, days_ago: float) -> None:
+    """A claim on `name`'s key left by a dead apply `days_ago`, its submit's fate unknown."""
+    document = json.loads(cli("plan", "--json").out)
+    (action,) = [a for a in document["specs"] if a["name"] == name]
+    dead = dataclasses.replace(current_owner(), pid=4_000_000, started=1)  # beyond pid_max: never alive
+    body = {"prompt": "a cat", "seed": 1}
+    with Store.open(project / ".reconciler", clock=_Then(time.time() - days_ago * 86_400)) as store:
+        store.claim(
+            action["key"], namespace=document["namespace"], model=action["model"], request_body=body, owner=dead
+        )
+
+
+def test_a_submit_in_doubt_older_than_the_history_reaches_stays_in_doubt(
+    fake: Fake, apply: Callable[..., Any], cli: Callable[..., Any], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    _claim_in_doubt(project, cli, "cat", days_ago=31)
+    run = apply("--yes")
+    assert run.code == 4, run.out + run.err
+    assert "30 days" in run.out
+    assert fake.jobs() == []  # not bought again on the strength of a search that could not reach back
+    assert "in-doubt" in json.loads(cli("plan", "--json").out)["specs"][0]["action"]
+
+
+def test_a_submit_in_doubt_from_yesterday_with_no_job_in_the_history_is_submitted(
+    fake: Fake, apply: Callable[..., Any], cli: Callable[..., Any], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    _claim_in_doubt(project, cli, "cat", days_ago=1)
+    run = apply("--yes")
+    assert run.code == 0, run.out + run.err
+    assert len(fake.jobs()) == 1

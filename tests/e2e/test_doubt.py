@@ -87,3 +87,18 @@ def test_a_submit_in_doubt_from_yesterday_with_no_job_in_the_history_is_submitte
     run = apply("--yes")
     assert run.code == 0, run.out + run.err
     assert len(fake.jobs()) == 1
+
+
+@pytest.mark.parametrize("cap", ["nan", "NaN", "inf", "-inf", "-1"])
+def test_a_spending_cap_that_is_not_a_finite_number_is_a_usage_error_and_buys_nothing(
+    fake: Fake, apply: Callable[..., Any], cli: Callable[..., Any], write: Callable[..., Path], cap: str
+) -> None:
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    run = apply("--yes", f"--max-cost={cap}")
+    assert run.code == 1
+    assert "finite number of dollars" in run.err + run.out
+    assert "Traceback" not in run.err
+    assert fake.jobs() == []
+    watch = cli("watch", f"--max-cost={cap}")  # refused while parsing: watch never starts
+    assert watch.code == 1
+    assert "finite number of dollars" in watch.err + watch.out

@@ -11,7 +11,7 @@ import math
 import click
 
 
-class CostCap(click.ParamType):
+class CostCap(click.ParamType[float]):
     name = "usd"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:

@@ -102,3 +102,25 @@ def test_a_spending_cap_that_is_not_a_finite_number_is_a_usage_error_and_buys_no
     watch = cli("watch", f"--max-cost={cap}")  # refused while parsing: watch never starts
     assert watch.code == 1
     assert "finite number of dollars" in watch.err + watch.out
+
+
+def test_plan_shows_a_submit_in_doubt_at_up_to_its_cost_in_every_format(
+    fake: Fake, cli: Callable[..., Any], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", specs_file(spec("cat", "a cat"), spec("dog", "a dog")))
+    _claim_in_doubt(project, cli, "cat", days_ago=0)
+    document = json.loads(cli("plan", "--json").out)
+    by_name = {a["name"]: a for a in document["specs"]}
+    assert by_name["cat"]["action"] == "in-doubt"
+    assert by_name["cat"]["est_cost_usd"] == 0.0  # what is sure to be spent: unchanged in meaning
+    assert by_name["cat"]["up_to_cost_usd"] == pytest.approx(0.099)
+    assert by_name["dog"]["up_to_cost_usd"] == pytest.approx(0.099)
+    assert document["totals"]["est_cost_usd"] == pytest.approx(0.099)
+    assert document["totals"]["in_doubt_cost_usd"] == pytest.approx(0.099)
+    assert document["totals"]["up_to_cost_usd"] == pytest.approx(0.198)
+    text = cli("plan").out
+    assert "up to $0.099" in text
+    assert "1 in doubt (up to $0.10 more; up to $0.20 in all)" in text
+    markdown = cli("plan", "--format", "markdown").out
+    assert "| `cat` | wan-2.2-t2v-fast | up to $0.099 |" in markdown
+    assert "up to **$0.20**" in markdown

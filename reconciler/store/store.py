@@ -325,7 +325,12 @@ class Store(StoreView):
     # Maintenance and layout
 
     def verify(self) -> VerifyReport:
-        return verify(self._writable, self._objects, now=self._clock.now())
+        report = verify(self._writable, self._objects, now=self._clock.now())
+        # Outputs recorded before receipts existed (or whose receipt was lost) get one now.
+        for output in self.all_outputs():
+            if not self._receipts.path(output.key).is_file():
+                self._receipts.write(output)
+        return report
 
     def gc(self, roots: Set[str], *, dry_run: bool = False) -> GcReport:
         report = gc(self._writable, self._objects, roots, alive=self._alive, dry_run=dry_run)

@@ -67,3 +67,10 @@ def test_gc_removes_the_receipts_of_the_outputs_it_removes(
     store.gc({KEY_A})
     assert _receipt(root, KEY_A).is_file()
     assert not _receipt(root, KEY_B).exists()
+
+
+def test_verify_writes_the_receipt_an_output_lacks(store: Store, root: Path, record: Callable[..., str]) -> None:
+    record(KEY_A, b"video a")
+    _receipt(root, KEY_A).unlink()  # as in a store from before receipts
+    store.verify()
+    assert json.loads(_receipt(root, KEY_A).read_text())["key"] == KEY_A

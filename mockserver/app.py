@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as Path
@@ -25,6 +26,7 @@ from mockserver.control import Control
 from mockserver.files import Files
 from mockserver.gateway import guarded
 from mockserver.openapi import document
+from mockserver.serverdate import ServerDate
 from mockserver.state import MockState
 
 
@@ -92,7 +94,11 @@ def create_app(config: MockConfig | None = None, clock: Clock | None = None) -> 
         Path("/_mock/credits", control.top_up, methods=["POST"]),
         Path("/_mock/reset", control.reset, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(ServerDate, clock=clock)],
+    )
     app.state.mock = state
     return app
 

@@ -37,6 +37,8 @@ def build_config(
     block: tuple[str, ...],
     seed: int | None,
     fault_rate: float | None,
+    failure_rate: float | None = None,
+    failure_error: str | None = None,
 ) -> MockConfig:
     """The configuration the options describe; raises click.UsageError for a bad one."""
     patch: dict[str, Any] = {}
@@ -62,6 +64,10 @@ def build_config(
             overrides["block_list"] = list(block)
         if seed is not None:
             overrides["seed"] = seed
+        if failure_rate is not None:
+            overrides["failure_rate"] = failure_rate
+        if failure_error is not None:
+            overrides["failure_error"] = failure_error
         if fault_rate is not None and fault_rate > 0:
             share = fault_rate / len(FaultKind)
             spread = {kind.value: share for kind in FaultKind}
@@ -90,6 +96,11 @@ def build_config(
     type=click.FloatRange(0, 1),
     help="Probability of a fault, spread over all kinds (on submits, before or after the job is created).",
 )
+@click.option("--failure-rate", type=click.FloatRange(0, 1), help="Share of jobs that fail. [default: 0]")
+@click.option(
+    "--failure-error",
+    help="The error text of jobs failing through --failure-rate (try a moderation refusal, or a crash).",
+)
 @click.option(
     "--config",
     "config_file",
@@ -116,6 +127,8 @@ def command(
     block: tuple[str, ...],
     seed: int | None,
     fault_rate: float | None,
+    failure_rate: float | None,
+    failure_error: str | None,
     config_file: Path | None,
     clock: str,
     log_level: str,
@@ -131,6 +144,8 @@ def command(
         block=block,
         seed=seed,
         fault_rate=fault_rate,
+        failure_rate=failure_rate,
+        failure_error=failure_error,
     )
     real = RealClock()
     server_clock = VirtualClock.following(real)

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reconciler.catalog import SLUGS
 
+FAILURE_ERROR = "Inference failed: the worker crashed while generating the video (simulated failure)."
+
 
 class Route(enum.Enum):
     """The public routes a fault rule can target."""
@@ -116,6 +118,8 @@ class MockConfig(_Strict):
     latency_s: dict[str, float] = Field(default_factory=dict)  # per-model override of avg latency
     cost_usd: dict[str, float] = Field(default_factory=dict)  # per-model override of avg cost
     failure_rate: float = Field(default=0.0, ge=0, le=1)  # share of jobs that fail for no reason
+    # The error those jobs report: a crash by default; a moderation refusal's words to play a filter.
+    failure_error: str = Field(default=FAILURE_ERROR, min_length=1, max_length=2000)
     block_list: list[str] = Field(default_factory=lambda: ["nsfw"])  # case-insensitive words
     retention_s: float = Field(default=3600.0, ge=0)  # results readable until finish + retention
     rate_limit: RateLimit = Field(default_factory=RateLimit)

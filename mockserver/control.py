@@ -69,6 +69,7 @@ class Control:
             "api": job.api.value,
             "outcome": job.outcome.value,
             "error": job.error,
+            "blocked_term": job.blocked_term,
             "cost_usd": job.cost_usd,
             "seed": job.seed,
             "submitted_at": job.submitted_at,

@@ -59,6 +59,7 @@ class Job:
     finished_at: float
     outcome: JobState  # COMPLETED or FAILED
     error: str | None
+    blocked_term: str | None = None  # the block-list term that failed it, if moderation did
 
     def state_at(self, now: float) -> JobState:
         if now >= self.finished_at:
@@ -85,13 +86,11 @@ def blocked_term(prompt: str, block_list: list[str]) -> str | None:
 
 
 def policy_message(term: str) -> str:
+    # Worded like the refusals of real moderation filters; the term is named so a user can fix the prompt.
     return (
-        f"Request blocked by the content policy: the prompt contains the blocked term {term!r}. "
-        "Rephrase the prompt and submit again."
+        "Input data may contain inappropriate content: the prompt was blocked by the content policy's"
+        f" moderation filter (flagged term: {term!r}). Revise the prompt and submit again."
     )
-
-
-FAILURE_MESSAGE = "Inference failed: the worker crashed while generating the video (simulated failure)."
 
 
 class JobTable:
@@ -147,7 +146,7 @@ class JobTable:
             # Moderation runs when a worker picks the job up: it fails without ever processing.
             outcome, error, finished = JobState.FAILED, policy_message(term), started
         elif fails_randomly:
-            outcome, error = JobState.FAILED, FAILURE_MESSAGE
+            outcome, error = JobState.FAILED, config.failure_error
         job = Job(
             id=job_id,
             index=index,
@@ -164,6 +163,7 @@ class JobTable:
             finished_at=finished,
             outcome=outcome,
             error=error,
+            blocked_term=term,
         )
         self._jobs[job_id] = job
         return job

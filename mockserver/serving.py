@@ -53,7 +53,8 @@ def _quiet_drops(record: logging.LogRecord) -> bool:
 
 
 def server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", ws="none")
+    # The app stamps its own Date from the fake's clock (mockserver.serverdate).
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", ws="none", date_header=False)
     logging.getLogger("uvicorn.error").addFilter(_quiet_drops)
     return uvicorn.Server(config)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import email.utils
 import enum
 import json
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from urllib.parse import quote
 import httpx
 
 from reconciler.errors import ApiError, ApiUnreachable, error_for_status
+from reconciler.failures import failure_reason
+from reconciler.records import FailureReason
 
 DEFAULT_BASE_URL: Final = "https://api.segmind.com"
 # The hosts the official client (segmind 1.3.0) uses for the request history and for uploads.
@@ -54,6 +57,7 @@ class JobStatus:
     request_id: str
     state: JobState
     error: str | None = None
+    reason: FailureReason | None = None  # for FAILED: a content block (permanent) or not (temporary)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class JobResult:
     output_bytes: bytes | None = None  # when the server sends the video inline (base64)
     cost_usd: float | None = None
     error: str | None = None
+    reason: FailureReason | None = None  # for FAILED: a content block (permanent) or not (temporary)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class HistoryRow:
     cost_usd: float | None
     created_at: str | None
     error: str | None
+    reason: FailureReason | None = None  # for FAILED: a content block (permanent) or not (temporary)
 
 
 def _root(url: str) -> str:
@@ -103,6 +109,8 @@ class SegmindApi:
         self.base_url = _root(base_url)
         self.history_url = _root(history_url or DEFAULT_HISTORY_URL)
         self.upload_url = _root(upload_url or DEFAULT_UPLOAD_URL)
+        # The API's clock, from the Date header of its latest answer: the history's timestamps are in it.
+        self.last_server_date: float | None = None
         self._http = httpx.AsyncClient(
             headers={"x-api-key": api_key, "user-agent": "reconciler"},
             transport=transport,
@@ -137,7 +145,8 @@ class SegmindApi:
         what = f"status of request {request_id}"
         response = await self._send("GET", f"{self.base_url}/v2/requests/{quote(request_id)}/status", what)
         data = _json_object(response, what)
-        return JobStatus(request_id, _state(data.get("status"), what), _text(data.get("error")))
+        state, error = _state(data.get("status"), what), _text(data.get("error"))
+        return JobStatus(request_id, state, error, _reason(state.value, error))
 
     async def result(self, request_id: str) -> JobResult:
         what = f"result of request {request_id}"
@@ -155,7 +164,8 @@ class SegmindApi:
                 raise ApiUnreachable(f"{what}: the output is neither a URL nor base64", maybe_sent=False) from None
         if state is JobState.COMPLETED and url is None and inline is None:
             raise ApiUnreachable(f"{what}: COMPLETED without an output", maybe_sent=False)
-        return JobResult(request_id, state, url, inline, _number(data.get("cost")), _text(data.get("error")))
+        error = _text(data.get("error"))
+        return JobResult(request_id, state, url, inline, _number(data.get("cost")), error, _reason(state.value, error))
 
     async def download(self, url: str, write: Callable[[bytes], None], *, max_bytes: int) -> int:
         """Stream `url` into `write`, chunk by chunk; never holds the whole video. Returns the size.
@@ -247,6 +257,7 @@ class SegmindApi:
             response = await self._http.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise _unreachable(exc, what) from exc
+        self.last_server_date = _http_date(response.headers.get("date")) or self.last_server_date
         # A FAILED job is served as 422 with its error in the body: a result, not a transport error.
         if response.status_code == 422 and _says_failed(response):
             return response
@@ -296,6 +307,15 @@ def _server_message(response: httpx.Response) -> str | None:
     return None
 
 
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
 def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
@@ -310,6 +330,11 @@ def _state(value: Any, what: str) -> JobState:
         return JobState(value)
     except ValueError:
         raise ApiUnreachable(f"{what}: unknown status {value!r}", maybe_sent=True) from None
+
+
+def _reason(status: str, error: str | None) -> FailureReason | None:
+    # Classified once, here, where a FAILED answer becomes a value: nothing later re-reads the text.
+    return failure_reason(error) if status.upper() == JobState.FAILED.value else None
 
 
 def _text(value: Any) -> str | None:
@@ -334,13 +359,15 @@ def _history_row(item: dict[str, Any]) -> HistoryRow:
     if isinstance(body, str):
         with contextlib.suppress(ValueError):  # a body kept as text stays text
             body = json.loads(body)
+    status, error = str(item.get("model_status") or item.get("status") or ""), _text(item.get("error"))
     return HistoryRow(
         request_id=str(item.get("request_id") or ""),
         model=str(item.get("model_name") or ""),
-        status=str(item.get("model_status") or item.get("status") or ""),
+        status=status,
         request_body=body,
         generation_url=_text(item.get("generation_url")),
         cost_usd=_number(item.get("credits_deduction")),
         created_at=_text(item.get("created_at") or item.get("model_created")),
-        error=_text(item.get("error")),
+        error=error,
+        reason=_reason(status, error),
     )

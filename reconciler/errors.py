@@ -6,6 +6,7 @@
     ├── UsageError                  a bad command line (unknown target, conflicting options)
     ├── StoreError                  the local store cannot be read or written
     │   ├── StoreBusyError          another process held the store's write lock for too long
+    │   ├── StoreDamagedError       state.sqlite is damaged: `verify --rebuild` restores it from the receipts
     │   ├── StoreVersionError       the store was written by a newer (or unknown) version
     │   ├── BlobRejectedError       a blob was refused before becoming an object (too big, truncated)
     │   ├── AttemptStateError       an attempt cannot move to the requested state (e.g. it was taken over)
@@ -199,6 +200,10 @@ def error_for_status(
 
 class StoreBusyError(StoreError):
     """Another process kept the store's write lock longer than we are willing to wait."""
+
+
+class StoreDamagedError(StoreError):
+    """state.sqlite is damaged (corrupt, truncated, emptied); `verify --rebuild` restores it from the receipts."""
 
 
 class StoreVersionError(StoreError):

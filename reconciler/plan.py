@@ -34,6 +34,10 @@ class ActionKind(enum.Enum):
     NOOP = "noop"  # stored: nothing to do
 
 
+# A key whose jobs failed (not content blocks) this many times in a row is shown failed for good:
+# something about the request keeps failing, and buying it again and again is paying unasked.
+FAILURES_IN_A_ROW = 3
+
 ORDER: tuple[ActionKind, ...] = (
     ActionKind.CREATE,
     ActionKind.PENDING,
@@ -63,6 +67,9 @@ class Action:
     est_seconds: float  # the model's expected latency when it will be generated
     shares_with: str | None = None  # the spec whose generation this one shares (same key)
     request_id: str | None = None
+    # The most apply may spend on it: est_cost_usd, or for the paying spec of a submit in doubt the
+    # model's cost (it is bought again if the request history shows that submit made no job).
+    up_to_cost_usd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,12 @@ class Totals:
     est_cost_usd: float
     est_seconds: float  # wall time of the creates at the given concurrency
     concurrency: int
+    in_doubt_cost_usd: float = 0.0  # the most the submits in doubt may cost on top of est_cost_usd
+
+    @property
+    def up_to_cost_usd(self) -> float:
+        """The most apply may spend: the creates, and every submit in doubt bought again."""
+        return round(self.est_cost_usd + self.in_doubt_cost_usd, 6)
 
 
 @dataclass(frozen=True)
@@ -168,7 +181,11 @@ def classify(attempt: Attempt | None, *, retry_failed: bool) -> tuple[ActionKind
         error = attempt.error or "no error given"
         if attempt.reason is FailureReason.PERMANENT and not retry_failed:
             return ActionKind.FAILED, f"failed: {error} (--retry-failed to buy it again)"
-        return ActionKind.CREATE, f"last attempt failed: {error}"
+        streak = attempt.failures_in_a_row
+        if streak >= FAILURES_IN_A_ROW and not retry_failed:
+            return ActionKind.FAILED, f"failed {streak} times in a row, last: {error} (--retry-failed to buy it again)"
+        tries = f" (try {streak + 1} of {FAILURES_IN_A_ROW})" if streak and not retry_failed else ""
+        return ActionKind.CREATE, f"last attempt failed: {error}{tries}"
     if state is AttemptState.STORED:
         return ActionKind.CREATE, "its stored output was lost (dropped by verify); apply fetches it again"
     return ActionKind.CREATE, "not stored (an earlier claim was released before submitting)"
@@ -204,7 +221,7 @@ def diff(
     actions: list[Action] = []
     first_of: dict[str, str] = {}
     creates: list[float] = []
-    cost = 0.0
+    cost = doubt = 0.0
     for item in desired:
         entry, key = item.entry, item.key
         model = catalog.BY_SLUG[entry.model]
@@ -221,6 +238,9 @@ def diff(
         if paying:
             creates.append(seconds)
             cost += model.avg_cost_usd
+        doubtful = kind is ActionKind.IN_DOUBT and shares is None
+        if doubtful:
+            doubt += model.avg_cost_usd
         if shares is not None:
             reason = f"{reason}; shares one generation with {shares}"
         actions.append(
@@ -235,6 +255,7 @@ def diff(
                 est_seconds=seconds,
                 shares_with=shares,
                 request_id=attempt.request_id if attempt is not None and output is None else None,
+                up_to_cost_usd=model.avg_cost_usd if paying or doubtful else 0.0,
             )
         )
     counts = {kind: sum(1 for a in actions if a.kind is kind) for kind in ORDER}
@@ -244,6 +265,7 @@ def diff(
         est_cost_usd=round(cost, 6),
         est_seconds=makespan(creates, concurrency),
         concurrency=concurrency,
+        in_doubt_cost_usd=round(doubt, 6),
     )
     return Plan(actions=tuple(actions), orphans=orphans, totals=totals, namespace=namespace, paid_jobs=tuple(paid))
 

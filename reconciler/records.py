@@ -136,6 +136,8 @@ class Attempt:
     supersedes: int | None
     in_doubt: bool
     owner_alive: bool
+    # How many of the key's attempts, up to this one, FAILED in a row (read with the latest attempt only).
+    failures_in_a_row: int = 0
 
     @property
     def request_body(self) -> dict[str, Any]:
@@ -153,6 +155,7 @@ class Attempt:
         return cls(
             row[0], row[1], row[2], row[3], _STATES[row[4]], row[5], row[6], owner, row[11], row[12], row[13],
             row[14], row[15], None if reason is None else FailureReason(reason), row[17], bool(row[18]), owner_alive,
+            row[19] if len(row) > 19 else 0,
         )  # fmt: skip
 
 

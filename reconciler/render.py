@@ -62,6 +62,9 @@ def summary(plan: Plan) -> str:
     ):
         if counts[kind]:
             parts.append(f"{counts[kind]} {word}")
+        if kind is ActionKind.IN_DOUBT and totals.in_doubt_cost_usd:
+            # Bought again if the history shows no job: the plan must not promise $0 for them.
+            parts[-1] += f" (up to ${totals.in_doubt_cost_usd:.2f} more; up to ${totals.up_to_cost_usd:.2f} in all)"
     if plan.paid_jobs:
         count = len(plan.paid_jobs)
         parts.append(f"{count} paid job{'s' if count != 1 else ''} of changed specs to fetch (no cost)")
@@ -71,7 +74,9 @@ def summary(plan: Plan) -> str:
 
 
 def _cost(action: Action) -> str:
-    return f"${action.est_cost_usd:.3f}" if action.est_cost_usd else ""
+    if action.est_cost_usd:
+        return f"${action.est_cost_usd:.3f}"
+    return f"up to ${action.up_to_cost_usd:.3f}" if action.up_to_cost_usd else ""
 
 
 def plain(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
@@ -84,7 +89,7 @@ def plain(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
         width = max(len(a.name) for a in actions)
         model_width = max(len(a.model) for a in actions)
         for action in actions:
-            cost = f"{_cost(action):>7}  " if any(a.est_cost_usd for a in actions) else ""
+            cost = f"{_cost(action):>7}  " if any(a.up_to_cost_usd for a in actions) else ""
             out.write(
                 f"  {_SYMBOL[kind]} {action.name:<{width}}  {action.model:<{model_width}}  {cost}"
                 f"{action.reason}  ({action.where})\n"
@@ -165,6 +170,7 @@ def document(plan: Plan) -> dict[str, Any]:
                 "action": a.kind.value,
                 "reason": a.reason,
                 "est_cost_usd": a.est_cost_usd,
+                "up_to_cost_usd": a.up_to_cost_usd,
                 "est_seconds": a.est_seconds,
                 "shares_with": a.shares_with,
                 "request_id": a.request_id,
@@ -177,6 +183,8 @@ def document(plan: Plan) -> dict[str, Any]:
             **{kind.value: totals.counts[kind] for kind in ORDER},
             "generations": totals.generations,
             "est_cost_usd": totals.est_cost_usd,
+            "in_doubt_cost_usd": totals.in_doubt_cost_usd,
+            "up_to_cost_usd": totals.up_to_cost_usd,
             "est_seconds": totals.est_seconds,
             "concurrency": totals.concurrency,
         },
@@ -195,7 +203,7 @@ def markdown(plan: Plan, *, warnings: Sequence[str] = (), lock: Check | None = N
     With `lock` (plan --locked), a last section says whether the lock matches the specs.
     """
     lines = ["### reconciler plan", "", f"**{summary(plan)}**", ""]
-    creates = [a for a in plan.actions if a.kind is ActionKind.CREATE]
+    creates = [a for a in plan.actions if a.kind is ActionKind.CREATE or a.up_to_cost_usd]
     if creates:
         lines += ["| spec | model | est. cost | why |", "| --- | --- | ---: | --- |"]
         lines += [
@@ -206,7 +214,10 @@ def markdown(plan: Plan, *, warnings: Sequence[str] = (), lock: Check | None = N
             rest = creates[MARKDOWN_ROWS:]
             cost = sum(a.est_cost_usd for a in rest)
             lines.append(f"| ... and {len(rest):,} more | | ${cost:.2f} | `plan --json` lists them all |")
-        lines += ["", f"Total: **${plan.totals.est_cost_usd:.2f}**", ""]
+        total = f"Total: **${plan.totals.est_cost_usd:.2f}**"
+        if plan.totals.in_doubt_cost_usd:
+            total += f", up to **${plan.totals.up_to_cost_usd:.2f}** if the submits in doubt made no job"
+        lines += ["", total, ""]
     for kind in (ActionKind.PENDING, ActionKind.IN_DOUBT, ActionKind.FAILED):
         others = [a for a in plan.actions if a.kind is kind]
         if others:

@@ -18,6 +18,7 @@ from reconciler.cli.common import (
     store_root,
     targeting,
 )
+from reconciler.cli.cost import COST_CAP
 from reconciler.config import load_settings
 from reconciler.errors import UsageError
 from reconciler.plan import Plan
@@ -34,7 +35,7 @@ from reconciler.plan import Plan
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0),
+    type=COST_CAP,
     metavar="USD",
     help="Stop submitting before the estimated spend of this run would pass USD (exit 3).",
 )

@@ -13,14 +13,32 @@ from reconciler.config import load_settings
 
 @click.command()
 @store_option
-def verify(store: str | None) -> None:
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Restore the outputs of state.sqlite from the receipts kept with the blobs (a damaged one is kept aside).",
+)
+def verify(store: str | None, rebuild: bool) -> None:
     """Re-hash every stored blob; quarantine bad ones so the next apply fetches them again.
 
     Exit 0 when the store is clean, 1 when something was repaired or is missing.
     """
     from reconciler.store import Store
 
-    with Store.open(store_root(store)) as opened:
+    if rebuild:
+        opened, moved = Store.rebuild_at(store_root(store))
+        if moved is not None:
+            click.echo(f"moved the damaged database aside to {moved}")
+        restored = opened.restored
+        if restored is not None:
+            click.echo(
+                f"restored {len(restored.restored)} outputs from their receipts"
+                + (f"; {len(restored.missing_blob)} receipts name a blob that is gone" if restored.missing_blob else "")
+                + (f"; {len(restored.unreadable)} receipts could not be read" if restored.unreadable else "")
+            )
+    else:
+        opened = Store.open(store_root(store))
+    with opened:
         report = opened.verify()
     for problem in report.problems:
         click.echo(str(problem))

@@ -8,6 +8,7 @@ import click
 
 from reconciler.backend import Backend
 from reconciler.cli.common import api_options, paths_argument, store_option, store_root, targeting
+from reconciler.cli.cost import COST_CAP
 from reconciler.config import load_settings
 
 
@@ -20,7 +21,7 @@ from reconciler.config import load_settings
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
-@click.option("--max-cost", type=click.FloatRange(min=0), metavar="USD", help="Cap on the session's estimated spend.")
+@click.option("--max-cost", type=COST_CAP, metavar="USD", help="Cap on the session's estimated spend.")
 @click.option("--retry-failed", is_flag=True, help="Buy again what failed for good (e.g. content blocks).")
 @click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
 @click.option(

@@ -19,7 +19,8 @@ class Budget:
 
     def reserve(self, usd: float) -> bool:
         """Take `usd` from the budget; False (and nothing taken) when it would pass the limit."""
-        if self.limit_usd is not None and self.reserved_usd + usd > self.limit_usd + _EPSILON:
+        # Written so that a cap of nan refuses (every comparison with nan is false): fail closed.
+        if self.limit_usd is not None and not self.reserved_usd + usd <= self.limit_usd + _EPSILON:
             return False
         self.reserved_usd += usd
         return True

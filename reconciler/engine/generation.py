@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # How many times one generation may go round submit -> expired -> submit again in one run.
 MAX_CYCLES = 3
-_CONTENT_WORDS = ("content", "policy", "blocked", "nsfw", "safety", "moderation", "rai")
 
 
 @dataclass(frozen=True)
@@ -63,12 +62,6 @@ class Work:
 
 class ImageChanged(ReconcilerError):
     """A local image's bytes changed between reading the specs and uploading it."""
-
-
-def failure_reason(error: str | None) -> FailureReason:
-    """A content block repeats whatever we do; anything else may go better next time."""
-    text = (error or "").lower()
-    return FailureReason.PERMANENT if any(word in text for word in _CONTENT_WORDS) else FailureReason.TEMPORARY
 
 
 def _never_sent(error: ApiError) -> bool:
@@ -251,15 +244,15 @@ class Generation:
             )
         except ApiAuthError:
             raise
-        except ApiError as error:
+        except (ApiError, history.Unsettled) as error:
             if run.options.resubmit_in_doubt:
-                self._emit(Phase.LOOKING_UP, f"the history could not be reached ({error}); --resubmit-in-doubt")
+                self._emit(Phase.LOOKING_UP, f"the history could not settle it ({error}); --resubmit-in-doubt")
                 self.maybe_sent = False
                 return False
             self.attempt = run.store.abandon(self._attempt().id)
             raise self._end(
                 Phase.IN_DOUBT,
-                f"the submit may have reached the API and the request history could not be searched: {error}",
+                f"the submit may have reached the API and the request history could not settle it: {error}",
             ) from None
         if row is None:
             self.maybe_sent = False
@@ -365,12 +358,13 @@ class Generation:
                 self.attempt = run.store.record_state(self._attempt().id, AttemptState.COMPLETED)
                 return
             else:
-                self._fail(status.error)
+                self._fail(status.error, status.reason)
 
-    def _fail(self, error: str | None) -> None:
+    def _fail(self, error: str | None, reason: FailureReason | None) -> None:
+        # `reason` was read from the error once, by the client; a failure it could not place may go better next time.
         message = error or "the API reported the job FAILED without an error"
         self.attempt = self.run.store.record_state(
-            self._attempt().id, AttemptState.FAILED, error=message, reason=failure_reason(message)
+            self._attempt().id, AttemptState.FAILED, error=message, reason=reason or FailureReason.TEMPORARY
         )
         raise self._end(Phase.FAILED, message)
 
@@ -386,7 +380,7 @@ class Generation:
             await self._expired(request_id)
             return
         if result.state is JobState.FAILED:
-            self._fail(result.error)
+            self._fail(result.error, result.reason)
         if result.state is not JobState.COMPLETED:
             raise self._unfinished(f"request {request_id} was reported done, then {result.state.value}")
         self.cost_usd = result.cost_usd
@@ -489,7 +483,7 @@ class Generation:
             return
         if found.error is not None:
             # It failed (a content block stays blocked): a failure to record, not a video to make again.
-            self._fail(found.error)
+            self._fail(found.error, found.reason)
         self._gone(found.detail)
 
     def _gone(self, detail: str) -> None:

@@ -191,10 +191,19 @@ def attempt(db: Database, attempt_id: int, *, alive: Alive) -> Attempt:
         return _get(tx, attempt_id, alive)
 
 
+# For a FAILED latest attempt: the key's failed attempts since its last one that got anywhere else
+# (claims given back unsent and takeovers do not break a run of failures). Walks the (key, id) index.
+_FAILURES_IN_A_ROW = (
+    "CASE WHEN a.state = 'failed' THEN (SELECT count(*) FROM attempts AS f WHERE f.key = a.key"
+    " AND f.state = 'failed' AND f.id > coalesce((SELECT max(g.id) FROM attempts AS g WHERE g.key = a.key"
+    " AND g.state NOT IN ('failed', 'released', 'superseded')), 0)) ELSE 0 END"
+)
+
+
 def latest_for(db: Database | Transaction, keys: Collection[str], *, alive: Alive) -> dict[str, Attempt]:
-    """The newest attempt of each key that has one, in one query."""
+    """The newest attempt of each key that has one (with its run of failures), in one query."""
     rows = db.rows(
-        f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')} FROM json_each(?) AS w"
+        f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')}, {_FAILURES_IN_A_ROW} FROM json_each(?) AS w"
         " JOIN attempts AS a ON a.id = (SELECT max(id) FROM attempts WHERE key = w.value)",
         (json_list(keys),),
     )

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import StoreBusyError, StoreError, StoreVersionError
+from reconciler.errors import StoreBusyError, StoreDamagedError, StoreError, StoreVersionError
 
 Row = tuple[Any, ...]
 
@@ -31,7 +31,7 @@ _HINTS = {
     "SQLITE_READONLY": "it is read-only here; check the permissions of the store directory",
     "SQLITE_PERM": "permission was denied; check the permissions of the store directory",
     "SQLITE_CANTOPEN": "it cannot be opened; check that the directory exists and is writable",
-    "SQLITE_CORRUPT": "the database is damaged; move state.sqlite aside and run `reconciler verify`",
+    "SQLITE_CORRUPT": "the database is damaged; run `reconciler verify --rebuild` to rebuild it from the receipts",
     "SQLITE_IOERR": "the disk reported an I/O error; check the disk and run `reconciler verify`",
 }
 
@@ -68,7 +68,8 @@ def _translated(path: Path, busy_s: float = BUSY_TIMEOUT_S) -> Iterator[None]:
                 f"{path} is not a reconciler store database; point --store at another directory"
             ) from exc
         hint = _HINTS.get(family, "run `reconciler verify`, and report this if it persists")
-        raise StoreError(f"{where} failed ({exc}): {hint}") from exc
+        kind = StoreDamagedError if family == "SQLITE_CORRUPT" else StoreError
+        raise kind(f"{where} failed ({exc}): {hint}") from exc
 
 
 def _switch_to_wal(conn: sqlite3.Connection, busy_s: float) -> None:

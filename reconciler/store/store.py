@@ -3,7 +3,12 @@
     <root>/objects/sha256/ab/cdef...   immutable blobs, named by the sha256 of their bytes
     <root>/tmp/                        blobs being written (and strays of crashed writers)
     <root>/quarantine/                 blobs verify found corrupt, kept for a person to inspect
+    <root>/receipts/ab/cdef....json    what identifies each stored blob (store.receipts), one per key
     <root>/state.sqlite                outputs, attempts and uploads (WAL)
+
+state.sqlite can be rebuilt from the receipts: opening a store whose database is gone restores its
+outputs, and a damaged (or 0-byte) database is refused with what an apply would cost without
+`verify --rebuild`, never taken for a new, empty store.
 
 `StoreView` is the read side `plan` uses: it never creates anything and never blocks an apply
 (`Store.open_readonly` of a root that does not exist yet is an empty view). `Store` adds the writes.
@@ -19,7 +24,7 @@ from typing import Any
 
 from reconciler.catalog.identity import canonical_json
 from reconciler.clock import SystemClock
-from reconciler.errors import StoreError
+from reconciler.errors import StoreDamagedError, StoreError, StoreVersionError
 from reconciler.records import (
     Attempt,
     AttemptState,
@@ -33,10 +38,11 @@ from reconciler.records import (
 )
 from reconciler.store import attempts, outputs
 from reconciler.store.db import BUSY_TIMEOUT_S, Database
-from reconciler.store.gc import GcReport, gc
+from reconciler.store.gc import GcReport, RemovalKind, gc
 from reconciler.store.layout import LayoutChange, LayoutReport, layout, place
 from reconciler.store.objects import BlobWriter, Objects, Readable
 from reconciler.store.owner import Identity, this_process
+from reconciler.store.receipts import Receipts, Restored, restore, worth
 from reconciler.store.schema import SCHEMA_VERSION, check_version, migrate, read_version
 from reconciler.store.verify import VerifyReport, verify
 
@@ -53,6 +59,7 @@ class StoreView:
         self._identity = identity
         self._alive = identity.alive
         self._objects = Objects(root, identity)
+        self._receipts = Receipts(self._objects)
         self._clock = clock
 
     def close(self) -> None:
@@ -135,6 +142,7 @@ class Store(StoreView):
     ) -> None:
         super().__init__(root, db, clock=clock, identity=identity)
         self.removed_temp_files = removed_temp
+        self.restored: Restored | None = None  # what opening restored from the receipts, if the database was new
 
     @classmethod
     def open(
@@ -156,14 +164,29 @@ class Store(StoreView):
             objects.create_layout()
         except OSError as exc:
             raise StoreError(f"cannot create the store at {root} ({exc}); check the path and permissions") from exc
-        db = Database.open(root / STATE_FILE, readonly=False, busy_s=busy_timeout_s)
+        path = root / STATE_FILE
+        gone = not path.exists()
+        _refuse_empty(path, objects)
         try:
-            migrate(db)
+            db = Database.open(path, readonly=False, busy_s=busy_timeout_s)
+        except (StoreDamagedError, StoreVersionError) as exc:
+            _raise_as_damage(exc, objects)
+            raise
+        try:
+            try:
+                migrate(db)
+            except (StoreDamagedError, StoreVersionError) as exc:
+                _raise_as_damage(exc, objects)
+                raise
             removed = tuple(objects.clean_temp(now=clock.now()))
+            store = cls(root, db, clock=clock, identity=identity, removed_temp=removed)
+            if gone:
+                # The database is new: if it was lost, its outputs come back from the receipts.
+                store.restored = store.rebuild()
         except BaseException:
             db.close()
             raise
-        return cls(root, db, clock=clock, identity=identity, removed_temp=removed)
+        return store
 
     @classmethod
     def open_readonly(cls, root: Path, *, clock: Clock | None = None, identity: Identity | None = None) -> StoreView:
@@ -171,13 +194,26 @@ class Store(StoreView):
         clock = clock or SystemClock()
         identity = identity or this_process()
         path = root / STATE_FILE
+        objects = Objects(root, identity)
         if not path.is_file():
+            if Receipts(objects).any():  # the database was lost: rebuild it once from the receipts, then read
+                cls.open(root, clock=clock, identity=identity).close()
+                return cls.open_readonly(root, clock=clock, identity=identity)
             return StoreView(root, None, clock=clock, identity=identity)
-        db = Database.open(path, readonly=True)
+        _refuse_empty(path, objects)
+        try:
+            db = Database.open(path, readonly=True)
+        except (StoreDamagedError, StoreVersionError) as exc:
+            _raise_as_damage(exc, objects)
+            raise
         try:
             with db.read() as tx:
                 app, version = read_version(tx)
             check_version(db, app, version)
+        except (StoreDamagedError, StoreVersionError) as exc:
+            db.close()
+            _raise_as_damage(exc, objects)
+            raise
         except BaseException:
             db.close()
             raise
@@ -222,7 +258,14 @@ class Store(StoreView):
         name_hint: str | None = None,
         attempt_id: int | None = None,
     ) -> Output:
-        """Record that `key` is answered by blob `digest`; with attempt_id, that attempt becomes STORED."""
+        """Record that `key` is answered by blob `digest`; with attempt_id, that attempt becomes STORED.
+
+        Its receipt is written first: a crash between the two leaves a receipt a rebuild can use
+        (or ignore, if the blob is not there), never a row without one.
+        """
+        self._receipts.write(
+            Output(key, digest, size, model, request_id, cost_usd, namespace, name_hint, self._clock.now())
+        )
         return outputs.record_output(
             self._writable, self._objects, key, digest=digest, size=size, model=model, request_id=request_id,
             cost_usd=cost_usd, namespace=namespace, name_hint=name_hint, attempt_id=attempt_id,
@@ -282,10 +325,37 @@ class Store(StoreView):
     # Maintenance and layout
 
     def verify(self) -> VerifyReport:
-        return verify(self._writable, self._objects, now=self._clock.now())
+        report = verify(self._writable, self._objects, now=self._clock.now())
+        # Outputs recorded before receipts existed (or whose receipt was lost) get one now.
+        for output in self.all_outputs():
+            if not self._receipts.path(output.key).is_file():
+                self._receipts.write(output)
+        return report
 
     def gc(self, roots: Set[str], *, dry_run: bool = False) -> GcReport:
-        return gc(self._writable, self._objects, roots, alive=self._alive, dry_run=dry_run)
+        report = gc(self._writable, self._objects, roots, alive=self._alive, dry_run=dry_run)
+        if not dry_run:
+            for removal in report.removed:
+                if removal.kind is RemovalKind.OUTPUT:
+                    self._receipts.remove(removal.name)
+        return report
+
+    def rebuild(self) -> Restored:
+        """Put back the output of every receipt whose blob is here and whose key has no output row."""
+        return restore(self._writable, self._objects, self._receipts)
+
+    @classmethod
+    def rebuild_at(cls, root: Path, *, clock: Clock | None = None) -> tuple[Store, Path | None]:
+        """Open the store at `root` for `verify --rebuild`: a damaged database is moved aside (kept,
+        never deleted) and a new one is rebuilt from the receipts. The store, and where the old one went."""
+        clock = clock or SystemClock()
+        try:
+            store = cls.open(root, clock=clock)
+        except StoreDamagedError:
+            moved = _move_aside(root / STATE_FILE, now=clock.now())
+            return cls.open(root, clock=clock), moved
+        store.restored = store.rebuild()
+        return store, None
 
     def layout(self, out_dir: Path, wanted: Mapping[str, str]) -> LayoutReport:
         """Make `out_dir` hold exactly `wanted` (name -> blob digest) as `<name>.mp4` files."""
@@ -294,3 +364,47 @@ class Store(StoreView):
     def place(self, out_dir: Path, name: str, digest: str) -> LayoutChange:
         """Put one `<name>.mp4` in place as soon as its video is stored (layout removes strays later)."""
         return place(out_dir, name, digest, blob_path=self._objects.path)
+
+
+def _refuse_empty(path: Path, objects: Objects) -> None:
+    """A 0-byte state.sqlite in a store that holds videos is damage: SQLite would take it for a new store."""
+    try:
+        empty = path.stat().st_size == 0
+    except FileNotFoundError:
+        return
+    if empty and (Receipts(objects).any() or next(iter(objects.walk()), None) is not None):
+        raise _damaged(StoreDamagedError(f"{path} is empty (0 bytes)"), objects)
+
+
+def _raise_as_damage(error: StoreError, objects: Objects) -> None:
+    """Raise `error` said plainly as damage (chained to it), when it is; return when it is not."""
+    damaged = _damaged(error, objects)
+    if damaged is not error:
+        raise damaged from error
+
+
+def _damaged(error: StoreError, objects: Objects) -> StoreError:
+    """`error`, said plainly as damage with what it would cost, when the store holds receipts or blobs."""
+    receipts = Receipts(objects)
+    if isinstance(error, StoreVersionError) and "not a reconciler store" not in str(error):
+        return error  # a newer schema: not damage
+    if not receipts.any() and next(iter(objects.walk()), None) is None:
+        return error
+    count, cost = worth(receipts, objects)
+    return StoreDamagedError(
+        f"{error}. The store's database is damaged. Run `reconciler verify --rebuild`: it keeps the damaged"
+        f" file aside and restores the {count} stored video{'s' if count != 1 else ''} from their receipts at"
+        f" no cost; an apply without it would pay about ${cost:.2f} to make them again."
+    )
+
+
+def _move_aside(path: Path, *, now: float) -> Path:
+    target = path.with_name(f"{path.name}.damaged-{int(now)}")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.replace(target.with_name(target.name + suffix))
+    except OSError as exc:
+        raise StoreError(f"could not move {path} aside to {target} ({exc}); move it by hand and run again") from exc
+    return target

@@ -89,6 +89,8 @@ def test_plan_shows_every_action_with_costs_and_totals(
         "noop": 2,
         "generations": 1,
         "est_cost_usd": 0.099,
+        "in_doubt_cost_usd": 0.0,
+        "up_to_cost_usd": 0.099,
         "est_seconds": 0,
         "concurrency": 8,
     }

@@ -78,6 +78,7 @@ def test_the_options_shape_the_configuration(tmp_path):
         *("--api-key", "one", "--api-key", "two", "--credits", "5", "--rate-limit", "30"),
         *("--time-scale", "0.5", "--retention", "60", "--block", "dragon", "--seed", "9"),
         *("--fault-rate", "0.8", "--config", str(config_file), "--clock", "virtual"),
+        *("--failure-rate", "0.25", "--failure-error", "an exception was raised"),
     ]
     with mockserver(*args) as (url, keys), httpx.Client(base_url=url) as http:
         assert keys == "one, two"
@@ -90,6 +91,7 @@ def test_the_options_shape_the_configuration(tmp_path):
         assert sum(config["faults"][0]["probabilities"].values()) == pytest.approx(0.8)
         assert config["faults"][0]["phase"] == "either"
         assert http.get("/_mock/clock").json()["mode"] == "virtual"
+        assert (config["failure_rate"], config["failure_error"]) == (0.25, "an exception was raised")
 
 
 def test_a_bad_option_is_a_usage_error_not_a_traceback():

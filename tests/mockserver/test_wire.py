@@ -239,6 +239,24 @@ async def test_the_failure_rate_fails_jobs_with_an_error_and_refunds_them(fake):
     assert await fake.balance() == 1000.0
 
 
+async def test_jobs_failing_through_the_failure_rate_report_the_configured_failure_error(fake):
+    await fake.configure({"failure_rate": 1.0, "failure_error": "worker crashed while training"})
+    job_id = await fake.submit_ok("wan2.1-t2v", WAN21)
+    body = await fake.finish(job_id)
+    assert (body["status"], body["error"]) == ("FAILED", "worker crashed while training")
+    (job,) = await fake.jobs()
+    assert job["blocked_term"] is None
+
+
+async def test_a_blocked_prompt_reads_like_a_moderation_refusal_and_the_fake_records_its_term(fake):
+    job_id = await fake.submit_ok("wan2.1-t2v", {**WAN21, "prompt": "something NSFW here"})
+    body = await fake.finish(job_id)
+    assert body["error"].startswith("Input data may contain inappropriate content")
+    assert "moderation" in body["error"]
+    (job,) = await fake.jobs()
+    assert job["blocked_term"] == "nsfw"
+
+
 async def test_a_status_poll_takes_well_under_a_millisecond(fake):
     job_id = await fake.submit_ok("wan2.1-t2v", WAN21)
     samples = []

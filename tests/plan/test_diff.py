@@ -163,3 +163,35 @@ def test_has_changes_is_false_only_when_everything_is_stored_or_failed() -> None
     eagle = entry("eagle")
     assert plan_of([eagle]).has_changes()
     assert not plan_of([eagle], outputs={eagle.key: output(eagle.key)}).has_changes()
+
+
+def test_a_temporary_failure_is_made_again_until_it_failed_three_times_in_a_row() -> None:
+    eagle = entry("eagle")
+
+    def failed(times: int) -> dict[str, Attempt]:
+        return {
+            eagle.key: attempt(
+                eagle.key, AttemptState.FAILED, reason=FailureReason.TEMPORARY, error="boom", failures_in_a_row=times
+            )
+        }
+
+    assert kinds(plan_of([eagle], attempts=failed(1))) == ["create"]
+    assert "try 3 of 3" in plan_of([eagle], attempts=failed(2)).actions[0].reason
+    third = plan_of([eagle], attempts=failed(3))
+    assert kinds(third) == ["failed"]
+    assert "3 times in a row" in third.actions[0].reason
+    assert "boom" in third.actions[0].reason
+    assert kinds(plan_of([eagle], attempts=failed(3), retry_failed=True)) == ["create"]
+
+
+def test_a_submit_in_doubt_counts_up_to_its_cost_and_nothing_for_sure() -> None:
+    eagle, twin = entry("eagle"), entry("twin")
+    doubt = {eagle.key: attempt(eagle.key, AttemptState.CLAIMED, in_doubt=True, owner_alive=False)}
+    plan = plan_of([eagle, twin], attempts=doubt)
+    cost = catalog.BY_SLUG["wan2.7-t2v"].avg_cost_usd
+    assert kinds(plan) == ["in-doubt", "in-doubt"]
+    assert [a.est_cost_usd for a in plan.actions] == [0.0, 0.0]
+    assert [a.up_to_cost_usd for a in plan.actions] == [cost, 0.0]  # the twin shares its generation
+    assert plan.totals.est_cost_usd == 0.0
+    assert plan.totals.in_doubt_cost_usd == cost
+    assert plan.totals.up_to_cost_usd == cost

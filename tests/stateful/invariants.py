@@ -17,8 +17,7 @@ from typing import Any
 
 from mockserver.media import read_tags
 from reconciler import catalog
-from reconciler.engine.generation import failure_reason
-from reconciler.records import AttemptState, FailureReason
+from reconciler.records import AttemptState
 from reconciler.store import Store
 from reconciler.store.layout import output_path
 from tests.stateful.sim import CREDITS, FIRST_PID, Sim, sha256
@@ -28,6 +27,19 @@ from tests.stateful.sim import CREDITS, FIRST_PID, Sim, sha256
 # +/-20 % (plus queueing) of that latency: three or four looks, and six leaves room for jitter.
 POLLS_PER_JOB = 6
 NEVER_RETRIED = {400, 401, 403, 406}
+# Temporary failures of one key that apply may buy again in a row before it shows it failed for good.
+FAILURES_IN_A_ROW = 3
+
+
+def _failed_for_good(jobs: list[dict[str, Any]]) -> bool:
+    """Judged from the fake's own records: its moderation blocked the last job (the prompt was on its
+    block list), or the last FAILURES_IN_A_ROW jobs all failed. Never from the engine's classifier."""
+    if not jobs or jobs[-1]["outcome"] != "FAILED":
+        return False
+    tail = jobs[-FAILURES_IN_A_ROW:]
+    return jobs[-1]["blocked_term"] is not None or (
+        len(tail) == FAILURES_IN_A_ROW and all(job["outcome"] == "FAILED" for job in tail)
+    )
 
 
 def _jobs_by_key(sim: Sim) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
@@ -48,13 +60,14 @@ def no_duplicate_purchase(sim: Sim) -> list[str]:
     maker = {job["id"]: engine for engine, job in _job_makers(sim)}
     for key, jobs in grouped.items():
         jobs.sort(key=lambda j: j["submitted_at"])
-        for earlier, later in itertools.pairwise(jobs):
+        for index, (earlier, later) in enumerate(itertools.pairwise(jobs)):
             if earlier["outcome"] != "FAILED":
                 problems.append(f"{key[:19]} bought {len(jobs)} times although job {earlier['id']} succeeded")
-            elif failure_reason(earlier["error"]) is FailureReason.PERMANENT and not _asked_to_retry(
+            elif _failed_for_good(jobs[: index + 1]) and not _asked_to_retry(
                 sim, maker[later["id"]], key, after=earlier["submitted_at"]
             ):
-                problems.append(f"{key[:19]} bought again after a permanent failure, without --retry-failed")
+                why = "a content block" if earlier["blocked_term"] else f"{FAILURES_IN_A_ROW} failures in a row"
+                problems.append(f"{key[:19]} bought again after {why}, without --retry-failed")
     return problems
 
 
@@ -125,13 +138,15 @@ def convergence(sim: Sim) -> list[str]:
     """After the catch-up every spec is stored or failed for good, and one more apply sends nothing."""
     problems = []
     desired = sim.desired_entries()
+    grouped, _ = _jobs_by_key(sim)
     with Store.open_readonly(sim.store_root, clock=sim.clock) as view:
         observed = view.observe({d.key for d in desired})
     for d in desired:
         if d.key in observed.outputs:
             continue
         attempt = observed.attempts.get(d.key)
-        if attempt is None or attempt.state is not AttemptState.FAILED or attempt.reason is not FailureReason.PERMANENT:
+        jobs = sorted(grouped.get(d.key, []), key=lambda j: j["submitted_at"])
+        if attempt is None or attempt.state is not AttemptState.FAILED or not _failed_for_good(jobs):
             state = "never attempted" if attempt is None else f"{attempt.state.value} ({attempt.error})"
             problems.append(f"spec {d.entry.name} did not settle: {state}")
     assert sim.final_check_from is not None, "catch_up() was not run"

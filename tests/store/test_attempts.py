@@ -306,3 +306,29 @@ def test_a_job_taken_over_counts_once_in_the_observed_latency(store: Store, cloc
     store.record_state(slow.id, AttemptState.COMPLETED)
     claim(store, key(2))  # takes the dead owner's completed job over, with the same times
     assert store.observed_latency("wan2.7-t2v") == 330  # median of 60 and 600, not of 60, 600, 600
+
+
+def test_the_latest_attempt_counts_the_failures_in_a_row_since_anything_else(
+    store: Store, record: Callable[..., str]
+) -> None:
+    key = "sha256:" + "c" * 64
+
+    def fail(times: int) -> None:
+        for n in range(times):
+            attempt = store.claim(key, namespace="fake", model="wan2.7-t2v", request_body={"n": n})
+            assert attempt is not None
+            store.record_submitted(attempt.id, f"r-{n}-{times}")
+            store.record_state(attempt.id, AttemptState.FAILED, error="boom", reason=FailureReason.TEMPORARY)
+
+    fail(2)
+    released = store.claim(key, namespace="fake", model="wan2.7-t2v", request_body={})
+    assert released is not None
+    store.release(released.id)  # a claim given back unsent does not break the run
+    fail(1)
+    assert store.attempts_for([key])[key].failures_in_a_row == 3
+    ok = store.claim(key, namespace="fake", model="wan2.7-t2v", request_body={})
+    assert ok is not None
+    store.record_submitted(ok.id, "r-ok")
+    store.record_state(ok.id, AttemptState.EXPIRED, error="gone")  # got somewhere: the run starts over
+    fail(1)
+    assert store.attempts_for([key])[key].failures_in_a_row == 1

@@ -110,16 +110,26 @@ def test_an_out_dir_on_another_filesystem_gets_copies(store: Store, tmp_path: Pa
         assert store.layout(shm_out, {"one": info.digest}).paths(LayoutAction.UNCHANGED) == (shm_out / "one.mp4",)
 
 
-def test_an_unwanted_mp4_symlink_is_removed_without_touching_its_target(
-    store: Store, out: Path, tmp_path: Path
-) -> None:
+def test_an_unwanted_mp4_symlink_into_the_store_is_removed_without_touching_its_target(store: Store, out: Path) -> None:
+    info = store.put_stream([b"ours"])
+    out.mkdir()
+    (out / "old.mp4").symlink_to(info.path)
+    store.layout(out, {})
+    assert not os.path.lexists(out / "old.mp4")
+    assert info.path.read_bytes() == b"ours"
+
+
+def test_an_mp4_symlink_to_somewhere_else_is_left_alone_and_named(store: Store, out: Path, tmp_path: Path) -> None:
+    # Was removed before issue 13: the reconciler never makes symlinks, so this one is the user's.
     target = tmp_path / "keep-me.mp4"
     target.write_bytes(b"someone else's")
     out.mkdir()
     (out / "old.mp4").symlink_to(target)
-    store.layout(out, {})
-    assert not os.path.lexists(out / "old.mp4")
+    report = store.layout(out, {})
+    assert os.readlink(out / "old.mp4") == str(target)
     assert target.read_bytes() == b"someone else's"
+    assert report.paths(LayoutAction.KEPT) == (out / "old.mp4",)
+    assert "symlink" in str(report.changes[0])
 
 
 def test_a_temp_file_left_by_a_crashed_layout_is_cleaned_up(store: Store, out: Path) -> None:

@@ -99,13 +99,9 @@ class StoreView:
 
     def _split(self, found: Mapping[str, Output]) -> tuple[dict[str, Output], dict[str, Output]]:
         """(outputs whose blob is there, outputs whose blob is gone): the files, not the rows, say what is stored."""
-        there: dict[str, bool] = {}
-        present: dict[str, Output] = {}
-        lost: dict[str, Output] = {}
-        for key, output in found.items():
-            if output.digest not in there:
-                there[output.digest] = self._objects.has(output.digest)
-            (present if there[output.digest] else lost)[key] = output
+        there = self._objects.present(output.digest for output in found.values())
+        present = {key: output for key, output in found.items() if output.digest in there}
+        lost = {key: output for key, output in found.items() if output.digest not in there}
         return present, lost
 
     def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans:

@@ -77,15 +77,20 @@ def test_apply_into_a_symlinked_out_says_so_and_never_deletes_videos_it_did_not_
     assert (videos / "dog.mp4").is_file()
 
 
-def test_layout_into_a_folder_of_the_users_never_deletes_a_video_it_did_not_make(
-    project: Path, write: Write, hostile: Hostile
-) -> None:
+def layout_into_albums(project: Path, write: Write, hostile: Hostile, users_file: str) -> tuple[Path, Answer]:
+    """Apply, then `layout --out albums` into a folder already holding one file of the user's."""
     write("specs/a.yaml", SPECS)
     applied(hostile, "--mock")
     albums = project / "albums"
     albums.mkdir()
-    (albums / "wedding.mp4").write_bytes(WEDDING)
-    run = hostile("layout", "--mock", "--out", "albums")
+    (albums / users_file).write_bytes(WEDDING)
+    return albums, hostile("layout", "--mock", "--out", "albums")
+
+
+def test_layout_into_a_folder_of_the_users_never_deletes_a_video_it_did_not_make(
+    project: Path, write: Write, hostile: Hostile
+) -> None:
+    albums, run = layout_into_albums(project, write, hostile, "wedding.mp4")
     run.assert_clean_error("left alone albums/wedding.mp4", "2 of 2 specs laid out under albums/", code=0)
     assert (albums / "wedding.mp4").read_bytes() == WEDDING
     assert (albums / "cat.mp4").read_bytes() == (project / "out" / "cat.mp4").read_bytes()
@@ -94,12 +99,7 @@ def test_layout_into_a_folder_of_the_users_never_deletes_a_video_it_did_not_make
 def test_a_users_file_where_a_specs_video_goes_is_left_alone_and_not_counted_as_laid_out(
     project: Path, write: Write, hostile: Hostile
 ) -> None:
-    write("specs/a.yaml", SPECS)
-    applied(hostile, "--mock")
-    albums = project / "albums"
-    albums.mkdir()
-    (albums / "cat.mp4").write_bytes(WEDDING)
-    run = hostile("layout", "--mock", "--out", "albums")
+    albums, run = layout_into_albums(project, write, hostile, "cat.mp4")
     run.assert_clean_error("left alone albums/cat.mp4", "1 of 2 specs laid out under albums/", code=1)
     assert (albums / "cat.mp4").read_bytes() == WEDDING
     assert (albums / "dog.mp4").read_bytes() == (project / "out" / "dog.mp4").read_bytes()

@@ -30,16 +30,14 @@ from reconciler.store.db import Database
 
 
 def fill(root: Path, wanted: list[str], extra: int) -> None:
-    Store.open(root).close()
+    with Store.open(root) as store:
+        digest = store.put_stream([b"one video for every output"]).digest  # plan checks that the blob is there
     now = time.time()
     filler = ("sha256:" + hashlib.sha256(f"other-{n}".encode()).hexdigest() for n in range(extra))
     with Database.open(root / "state.sqlite", readonly=False) as db, db.write() as tx:
         tx.executemany(
             f"INSERT INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (k, "sha256:" + "ab" * 32, 5_000_000, "wan2.7-t2v", "req", 0.5, "segmind", None, now)
-                for k in [*wanted, *filler]
-            ),
+            ((k, digest, 5_000_000, "wan2.7-t2v", "req", 0.5, "segmind", None, now) for k in [*wanted, *filler]),
         )
 
 

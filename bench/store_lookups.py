@@ -53,7 +53,14 @@ def fill(root: Path, outputs: int) -> float:
                 for n in range(outputs + 100)
             ),
         )  # fmt: skip
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    # The store counts an output as stored only while its blob is in objects/: give each one a file.
+    with Store.open(root) as store:
+        for n in range(outputs):
+            path = store.blob_path(key(-n - 1))
+            path.parent.mkdir(exist_ok=True)
+            path.touch()
+    return elapsed
 
 
 def timed(fn: object, runs: int) -> tuple[float, float, int]:
@@ -115,7 +122,8 @@ def main() -> None:
             "",
             "One query per lookup whatever the number of keys (`json_each(?)` joined to the primary key or"
             " the `(key, id)` index), keys sorted so the probes walk the B-tree in order; about a third of the"
-            " time is turning rows into frozen values. Orphans are counted as all minus those named, so plan"
+            " time is turning rows into frozen values, and each output found costs a stat of its blob (an"
+            " output whose blob is gone is not stored). Orphans are counted as all minus those named, so plan"
             " never reads the rows it does not list.",
         ]
     )

@@ -187,7 +187,8 @@ def classify(attempt: Attempt | None, *, retry_failed: bool) -> tuple[ActionKind
         tries = f" (try {streak + 1} of {FAILURES_IN_A_ROW})" if streak and not retry_failed else ""
         return ActionKind.CREATE, f"last attempt failed: {error}{tries}"
     if state is AttemptState.STORED:
-        return ActionKind.CREATE, "its stored output was lost (dropped by verify); apply fetches it again"
+        again = f"fetches request {attempt.request_id} again" if attempt.request_id else "makes it again"
+        return ActionKind.CREATE, f"its video is gone from the store (deleted, or verify dropped it); apply {again}"
     return ActionKind.CREATE, "not stored (an earlier claim was released before submitting)"
 
 

@@ -14,7 +14,7 @@ import enum
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -168,6 +168,8 @@ class Observation:
 
     outputs: Mapping[str, Output]  # key -> its output, for the keys that have one
     attempts: Mapping[str, Attempt]  # key -> its latest attempt, for the keys that have any
+    # key -> an output whose blob is gone from objects/ (deleted by hand): not stored, so not in `outputs`
+    lost: Mapping[str, Output] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

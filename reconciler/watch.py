@@ -115,6 +115,7 @@ class Session:
         self.images: set[str] = set()  # local images the specs use, watched too
         self.up_to_date = 0
         self.laid_out = 0
+        self.layout_said: set[str] = set()  # the layout lines said last time (a file left alone, a problem)
 
     def _say(self, kind: str, detail: str) -> None:
         self.run.emit(RunEvent(self.run.clock.now(), kind, detail))
@@ -165,13 +166,13 @@ class Session:
 
     def layout(self) -> None:
         """Make out/ mirror the current specs from what is stored (in-flight jobs land when done)."""
-        store = self.run.store
-        stored = store.outputs_for(set(self.names.values()))
-        wanted = {name: stored[key].digest for name, key in self.names.items() if key in stored}
-        report = store.layout(self.settings.out_dir, wanted)
-        self.laid_out = len(wanted) - len(report.problems)
-        for problem in report.problems:
-            self._say("layout", problem)
+        mirrored = self.run.store.mirror(self.settings.out_dir, self.names)
+        self.laid_out = mirrored.laid_out
+        attention = mirrored.attention()
+        for line in attention:
+            if line not in self.layout_said:  # said once while it stays true, not on every save
+                self._say("layout", line)
+        self.layout_said = set(attention)
 
     def roots(self) -> list[str]:
         """Directories and files to watch: the spec paths, and the folders of the images they use."""

@@ -83,26 +83,19 @@ def layout(paths: tuple[str, ...], store: str | None, out_dir: str | None, mock:
     """Make out/<name>.mp4 mirror the specs from what is stored; no network, nothing bought.
 
     apply does this after every run; use it alone after restoring a store (a CI cache, a backup).
-    Specs with nothing stored yet are listed as missing. Exit 0 when every spec is laid out, 1 otherwise.
+    Specs with nothing stored yet, or whose video is gone from the store, are listed as missing;
+    files in DIR that the reconciler did not place are left alone and listed. Exit 0 when every
+    spec is laid out, 1 otherwise.
     """
-    from reconciler.store import LayoutAction, Store
+    from reconciler.store import Store
 
     specs = load_specs(paths, store)
     namespace = namespace_for(mock)
     named = {e.name: keys.entry_key(namespace, e) for e in specs.entries}
     target = Path(out_dir or load_settings().out)
     with Store.open(store_root(store)) as opened:
-        stored = opened.outputs_for(set(named.values()))
-        wanted = {name: stored[key].digest for name, key in named.items() if key in stored}
-        report = opened.layout(target, wanted)
-    for change in report.changes:
-        if change.action is not LayoutAction.UNCHANGED:
-            click.echo(str(change))
-    for problem in report.problems:
-        click.echo(f"problem: {problem}", err=True)
-    missing = sorted(set(named) - set(wanted))
-    for name in missing:
-        click.echo(f"missing {name} (not stored yet: reconciler apply)")
-    click.echo(f"{len(wanted)} of {len(named)} specs laid out under {target}/")
-    if missing or report.problems:
+        mirrored = opened.mirror(target, named)
+    for line in mirrored.lines():
+        click.echo(line, err=line.startswith("problem: "))
+    if not mirrored.complete:
         raise SystemExit(1)

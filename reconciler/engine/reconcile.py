@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from reconciler import catalog
 from reconciler.client import SegmindApi
 from reconciler.clock import Clock
-from reconciler.engine.events import Outcome, Phase, Summary
+from reconciler.engine.events import Outcome, Phase, RunEvent, Summary
 from reconciler.engine.generation import Work
 from reconciler.engine.run import Emit, Options, execute
 from reconciler.plan import ActionKind, Desired, Plan
@@ -96,10 +96,10 @@ async def reconcile(
     )
     laid_out = 0
     if options.out_dir is not None:
-        stored = runtime.store.outputs_for(set(every_name.values()))
-        wanted = {name: stored[key].digest for name, key in every_name.items() if key in stored}
-        report = runtime.store.layout(options.out_dir, wanted)
-        laid_out = len(wanted) - len(report.problems)
+        mirrored = runtime.store.mirror(options.out_dir, every_name)
+        laid_out = mirrored.laid_out
+        for line in mirrored.attention():
+            emit(RunEvent(runtime.clock.now(), "layout", line))
     return Summary(
         outcomes=tuple(outcomes) + tuple(earlier_failures(plan)),
         up_to_date=plan.totals.counts[ActionKind.NOOP],

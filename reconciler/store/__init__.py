@@ -21,7 +21,7 @@ from reconciler.records import (
     is_digest,
 )
 from reconciler.store.gc import GcReport, Removal, RemovalKind
-from reconciler.store.layout import LayoutAction, LayoutChange, LayoutReport, output_path
+from reconciler.store.layout import LayoutAction, LayoutChange, LayoutReport, Mirror, output_path
 from reconciler.store.objects import BlobWriter
 from reconciler.store.owner import current_owner, is_alive
 from reconciler.store.schema import SCHEMA_VERSION
@@ -41,6 +41,7 @@ __all__ = [
     "LayoutAction",
     "LayoutChange",
     "LayoutReport",
+    "Mirror",
     "Observation",
     "Orphans",
     "Output",

@@ -63,6 +63,27 @@ def outputs_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, 
     return {row[0]: Output.from_row(row) for row in rows}
 
 
+def sizes(db: Database) -> set[int]:
+    """The distinct sizes of stored outputs: a file of any other size is no stored video (see layout)."""
+    return {int(row[0]) for row in db.rows("SELECT DISTINCT size FROM outputs")}
+
+
+def drop_lost(db: Database, objects: Objects, key: str) -> bool:
+    """Forget the output of `key` if its blob is gone from objects/; whether it was.
+
+    Checked again under the write lock, where `record_output` checks its blob too, so an output
+    recorded a moment ago by a concurrent run is never dropped.
+    """
+    if (row := db.one("SELECT digest FROM outputs WHERE key = ?", (key,))) is None or objects.has(str(row[0])):
+        return False
+    with db.write() as tx:
+        row = tx.one("SELECT digest FROM outputs WHERE key = ?", (key,))
+        if row is None or objects.has(str(row[0])):
+            return False
+        tx.execute("DELETE FROM outputs WHERE key = ?", (key,))
+    return True
+
+
 def orphans(db: Database, keys: Collection[str], *, limit: int | None) -> Orphans:
     """The outputs no key in `keys` names: how many, their bytes, and the first `limit` by key.
 

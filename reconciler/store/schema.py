@@ -81,21 +81,37 @@ def check_version(db: Database, app: int, version: int) -> None:
             f"the store at {db.path.parent} has schema version {version}, but this reconciler"
             f" understands up to version {SCHEMA_VERSION}; upgrade reconciler to use this store"
         )
+    if version < 0:
+        raise StoreVersionError(
+            f"{db.path} has schema version {version} (PRAGMA user_version), which no reconciler writes:"
+            " it is damaged or not a reconciler store; point --store at another directory"
+        )
     if version > 0 and app != APPLICATION_ID:
         raise StoreVersionError(
             f"{db.path} is an SQLite database but not a reconciler store; point --store at another directory"
         )
 
 
+def check_schema(db: Database, tx: Transaction) -> int:
+    """The store's schema version, refusing what neither plan nor apply may use: the one check both make.
+
+    Version 0 with no tables is a store being created (by this open, or a concurrent one that has
+    not committed yet); version 0 with tables is something else, and is refused.
+    """
+    app, version = read_version(tx)
+    check_version(db, app, version)
+    if version == 0 and tx.one("SELECT 1 FROM sqlite_master LIMIT 1") is not None:
+        raise StoreVersionError(
+            f"{db.path} holds tables but no reconciler schema version (PRAGMA user_version is 0): it is not"
+            " a reconciler store, or its version was reset; point --store at another directory"
+        )
+    return version
+
+
 def migrate(db: Database) -> None:
     """Bring a writable database to SCHEMA_VERSION in one transaction; a no-op when it is current."""
     with db.write() as tx:
-        app, version = read_version(tx)
-        check_version(db, app, version)
-        if version == 0 and tx.one("SELECT 1 FROM sqlite_master LIMIT 1") is not None:
-            raise StoreVersionError(
-                f"{db.path} holds tables but no reconciler schema version; point --store at another directory"
-            )
+        version = check_schema(db, tx)
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[step]:
                 tx.execute(statement)

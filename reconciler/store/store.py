@@ -39,11 +39,11 @@ from reconciler.records import (
 from reconciler.store import attempts, outputs
 from reconciler.store.db import BUSY_TIMEOUT_S, Database
 from reconciler.store.gc import GcReport, RemovalKind, gc
-from reconciler.store.layout import LayoutChange, LayoutReport, layout, place
+from reconciler.store.layout import Blobs, LayoutChange, LayoutReport, Mirror, layout, mirror, place
 from reconciler.store.objects import BlobWriter, Objects, Readable
 from reconciler.store.owner import Identity, this_process
 from reconciler.store.receipts import Receipts, Restored, restore, worth
-from reconciler.store.schema import SCHEMA_VERSION, check_version, migrate, read_version
+from reconciler.store.schema import SCHEMA_VERSION, check_schema, migrate
 from reconciler.store.verify import VerifyReport, verify
 
 STATE_FILE = "state.sqlite"
@@ -87,7 +87,12 @@ class StoreView:
         return self._objects.path(digest)
 
     def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
-        return {} if (db := self._db) is None else outputs.outputs_for(db, keys)
+        """The outputs of `keys` whose blob is in objects/: one whose blob is gone is not stored (lost_outputs)."""
+        return self._split({} if (db := self._db) is None else outputs.outputs_for(db, keys))[0]
+
+    def lost_outputs(self, keys: Collection[str]) -> dict[str, Output]:
+        """The outputs of `keys` recorded as stored whose blob is gone from objects/ (deleted by hand)."""
+        return self._split({} if (db := self._db) is None else outputs.outputs_for(db, keys))[1]
 
     def observe(self, keys: Collection[str]) -> Observation:
         """Outputs and latest attempts of `keys` from one snapshot, so the two always agree."""
@@ -95,9 +100,16 @@ class StoreView:
         if db is None:
             return Observation(outputs={}, attempts={})
         with db.read() as tx:
-            return Observation(
-                outputs=outputs.outputs_for(tx, keys), attempts=attempts.latest_for(tx, keys, alive=self._alive)
-            )
+            found, latest = outputs.outputs_for(tx, keys), attempts.latest_for(tx, keys, alive=self._alive)
+        present, lost = self._split(found)
+        return Observation(outputs=present, attempts=latest, lost=lost)
+
+    def _split(self, found: Mapping[str, Output]) -> tuple[dict[str, Output], dict[str, Output]]:
+        """(outputs whose blob is there, outputs whose blob is gone): the files, not the rows, say what is stored."""
+        there = self._objects.present(output.digest for output in found.values())
+        present = {key: output for key, output in found.items() if output.digest in there}
+        lost = {key: output for key, output in found.items() if output.digest not in there}
+        return present, lost
 
     def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans:
         """Outputs that no key in `keys` names (count, bytes, and the first `limit`), without reading the rest."""
@@ -208,8 +220,7 @@ class Store(StoreView):
             raise
         try:
             with db.read() as tx:
-                app, version = read_version(tx)
-            check_version(db, app, version)
+                version = check_schema(db, tx)
         except (StoreDamagedError, StoreVersionError) as exc:
             db.close()
             _raise_as_damage(exc, objects)
@@ -294,6 +305,8 @@ class Store(StoreView):
         this process; tests pass another to play a dead or remote run.
         """
         body = canonical_json(dict(request_body))
+        # An output whose blob was deleted is no output: forget it, so the claim below fetches it again.
+        outputs.drop_lost(self._writable, self._objects, key)
         return attempts.claim(
             self._writable, key=key, namespace=namespace, model=model, request_json=body,
             owner=owner or self._identity.me, alive=self._alive, now=self._clock.now(),
@@ -357,13 +370,23 @@ class Store(StoreView):
         store.restored = store.rebuild()
         return store, None
 
+    def mirror(self, out_dir: Path, names: Mapping[str, str]) -> Mirror:
+        """Make `out_dir` mirror `names` (spec name -> key) from what is stored; see store.layout."""
+        found = outputs.outputs_for(self._writable, set(names.values()))
+        present, lost = self._split(found)
+        return mirror(out_dir, names, stored=present, lost=lost, blobs=self._blobs())
+
     def layout(self, out_dir: Path, wanted: Mapping[str, str]) -> LayoutReport:
-        """Make `out_dir` hold exactly `wanted` (name -> blob digest) as `<name>.mp4` files."""
-        return layout(out_dir, wanted, blob_path=self._objects.path)
+        """Make `out_dir` hold `wanted` (name -> blob digest) as `<name>.mp4` files, and none of ours besides."""
+        return layout(out_dir, wanted, blobs=self._blobs())
 
     def place(self, out_dir: Path, name: str, digest: str) -> LayoutChange:
         """Put one `<name>.mp4` in place as soon as its video is stored (layout removes strays later)."""
-        return place(out_dir, name, digest, blob_path=self._objects.path)
+        return place(out_dir, name, digest, blobs=self._blobs())
+
+    def _blobs(self) -> Blobs:
+        db = self._writable
+        return Blobs(path=self._objects.path, objects=self._objects.objects, sizes=lambda: outputs.sizes(db))
 
 
 def _refuse_empty(path: Path, objects: Objects) -> None:

@@ -99,6 +99,8 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(key=keys, dead=st.booleans())
     def claim(self, key: str, dead: bool) -> None:
         held = [a for a in self.attempts if a.key == key and a.state in OPEN]
+        if key in self.outputs and self.outputs[key] not in self.blobs:
+            del self.outputs[key]  # its blob is gone: the output is forgotten and the key claimed again
         got = self.store.claim(
             key, namespace="f", model="m", request_body={"k": key}, owner=self.dead if dead else None
         )
@@ -259,7 +261,11 @@ class StoreMachine(RuleBasedStateMachine):
     @invariant()
     def outputs_agree(self) -> None:
         found = self.store.outputs_for(KEYS)
-        assert {k: o.digest for k, o in found.items()} == self.outputs
+        assert {k: o.digest for k, o in found.items()} == {k: d for k, d in self.outputs.items() if d in self.blobs}
+        lost = self.store.lost_outputs(KEYS)
+        assert {k: o.digest for k, o in lost.items()} == {k: d for k, d in self.outputs.items() if d not in self.blobs}
+        observed = self.store.observe(KEYS)
+        assert (observed.outputs, observed.lost) == (found, lost)
 
     @invariant()
     def latest_attempts_agree(self) -> None:

@@ -96,7 +96,11 @@ class S3Server:
 
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class Quiet(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
 
         self.honour_conditions = True
         app = DomainDispatcherApplication(create_backend_app)
@@ -107,7 +111,7 @@ class S3Server:
                 environ.pop("HTTP_IF_MATCH", None)
             return app(environ, start_response)
 
-        self._server = make_server("127.0.0.1", 0, wsgi, threaded=False)
+        self._server = make_server("127.0.0.1", 0, wsgi, threaded=False, request_handler=Quiet)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

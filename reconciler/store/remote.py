@@ -168,6 +168,9 @@ class RemoteStore(Store):
     def __enter__(self) -> RemoteStore:
         return self
 
+    def clock_now(self) -> float:
+        return self._clock.now()
+
     # ---- leases
 
     def _renew_loop(self) -> None:
@@ -227,6 +230,10 @@ class RemoteStore(Store):
             if (listed := parse_output_name(item.name)) is not None and listed.key == key:
                 return listed
         return None
+
+    def local_outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
+        """What the local cache holds, without asking the bucket."""
+        return super().outputs_for(keys)
 
     def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
         found = super().outputs_for(keys)

@@ -36,6 +36,7 @@ class Listed:
     name: str
     size: int
     etag: str
+    modified: float  # seconds since the epoch, by the server's clock
 
 
 class Bucket:
@@ -181,7 +182,9 @@ class Bucket:
                 lambda extra=extra: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **extra),  # type: ignore[misc]
             )
             for item in page.get("Contents", ()):
-                yield Listed(str(item["Key"])[cut:], int(item["Size"]), str(item["ETag"]))
+                yield Listed(
+                    str(item["Key"])[cut:], int(item["Size"]), str(item["ETag"]), item["LastModified"].timestamp()
+                )
             if not page.get("IsTruncated"):
                 return
             token = page.get("NextContinuationToken")

@@ -147,3 +147,29 @@ def test_the_aws_secret_is_never_printed(cli, write, project, s3, bucket) -> Non
     missing = cli("plan", "--store", "s3://no-such-bucket-x/p")
     for output in (run.out, run.err, missing.out, missing.err):
         assert "testing-secret-never-printed" not in output
+
+
+def test_with_no_remote_store_apply_adopts_what_the_account_already_bought_and_buys_nothing(
+    fake, apply, write, project
+) -> None:
+    # A teammate's script sent the same requests its own way: defaults left out, numbers as strings.
+    sent = [
+        httpx.post(
+            f"{fake.url}/v2/wan-2.2-t2v-fast", json={"prompt": "a cat", "seed": "1"}, headers={"x-api-key": KEY}
+        ),
+        httpx.post(
+            f"{fake.url}/v2/wan-2.2-t2v-fast",
+            json={"prompt": "a dog", "seed": 1, "num_frames": 81, "go_fast": True},
+            headers={"x-api-key": KEY},
+        ),
+    ]
+    ids = {answer.json()["request_id"] for answer in sent}
+    time.sleep(1.0)  # the fake finishes them (a 93 s model at its time scale)
+    write("specs/a.yaml", specs_file(spec("cat", "a cat"), spec("dog", "a dog")))
+    run = apply("--yes")
+    assert run.code == 0, run.err + run.out
+    assert len(fake.submits()) == 2  # the teammate's two, nothing more
+    adopted = {read_tags(project / "out" / f"{name}.mp4")["request_id"] for name in ("cat", "dog")}
+    assert adopted == ids
+    history_reads = [e for e in fake.journal() if e["path"] == "/inference-request/request-history"]
+    assert len(history_reads) == 1  # one query for the model, not one per spec

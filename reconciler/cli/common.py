@@ -118,6 +118,7 @@ def build_plan(
     concurrency: int,
     retry_failed: bool,
     orphan_limit: int | None = 10,
+    adoptable: dict[str, str] | None = None,
 ) -> Planned:
     """Load specs, read the store without locking it, and diff: no network, nothing written but the parse cache."""
     from reconciler.plan import Orphan, OrphanSummary, diff, paid_jobs, select
@@ -148,6 +149,7 @@ def build_plan(
         concurrency=concurrency,
         retry_failed=retry_failed,
         latency=latency,
+        adoptable=adoptable,
     )
     return Planned(specs, desired, plan)
 
@@ -176,7 +178,7 @@ def print_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
-def api_options(func: Any) -> Any:
+def api_options(func: Any, *, mock: bool = True) -> Any:
     """The backend options of apply and watch: the fake (--mock), or the real API's URLs and key."""
     options = [
         click.option(
@@ -199,6 +201,11 @@ def api_options(func: Any) -> Any:
             help="Expect jobs to take this share of the catalog's latency (for a fast fake of your own).",
         ),
     ]
-    for option in reversed(options):
+    for option in reversed(options if mock else options[1:]):
         func = option(func)
     return func
+
+
+def key_options(func: Any) -> Any:
+    """The real API's URLs and key, for a command that has its own --mock (plan --refresh)."""
+    return api_options(func, mock=False)

@@ -17,7 +17,7 @@ Adoption never blocks a purchase it cannot replace: a history that cannot be rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from reconciler import catalog, keys
 from reconciler.client import HistoryRow, SegmindApi
@@ -88,3 +88,19 @@ class Adoptions:
 def describe(row: HistoryRow) -> str:
     when = f" of {row.created_at}" if row.created_at else ""
     return f"adopted request {row.request_id}{when} from the account's history (nothing paid)"
+
+
+async def lookup(
+    api: SegmindApi, *, namespace: str, wanted: Mapping[str, Collection[str]], now: float
+) -> dict[str, str]:
+    """For plan --refresh: the keys of `wanted` (model -> keys) the history can answer, and the request of each.
+
+    One history read per model, as apply does; an unreachable history raises (plan says so).
+    """
+    found: dict[str, str] = {}
+    for model, model_keys in wanted.items():
+        rows = index(namespace, await api.history(model=model, since=now - MAX_WINDOW_S, until=now))
+        for key in model_keys:
+            if rows.get(key):
+                found[key] = rows[key][0].request_id
+    return found

@@ -173,3 +173,24 @@ def test_with_no_remote_store_apply_adopts_what_the_account_already_bought_and_b
     assert adopted == ids
     history_reads = [e for e in fake.journal() if e["path"] == "/inference-request/request-history"]
     assert len(history_reads) == 1  # one query for the model, not one per spec
+
+
+def test_plan_refresh_shows_what_the_history_holds_as_adopt_at_no_cost_and_plain_plan_stays_offline(
+    fake, apply, cli, write, project
+) -> None:
+    httpx.post(f"{fake.url}/v2/wan-2.2-t2v-fast", json={"prompt": "a cat", "seed": 1}, headers={"x-api-key": KEY})
+    time.sleep(1.0)
+    write("specs/a.yaml", specs_file(spec("cat", "a cat"), spec("dog", "a dog")))
+    before = len(fake.journal())
+    offline = json.loads(cli("plan", "--json").out)
+    assert fake.journal()[before:] == []
+    assert [s["action"] for s in offline["specs"]] == ["create", "create"]
+    refreshed = cli("plan", "--refresh", "--json")
+    assert refreshed.code == 0, refreshed.err
+    document = json.loads(refreshed.out)
+    assert {s["name"]: (s["action"], s["est_cost_usd"]) for s in document["specs"]} == {
+        "cat": ("adopt", 0.0),
+        "dog": ("create", 0.099),
+    }
+    assert document["totals"]["est_cost_usd"] == 0.099
+    assert [e["method"] for e in fake.journal()[before:]] == ["GET"]  # one history read, nothing submitted

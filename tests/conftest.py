@@ -105,7 +105,11 @@ class S3Server:
         self.honour_conditions = True
         app = DomainDispatcherApplication(create_backend_app)
 
+        self.requests: list[tuple[str, str]] = []  # (method, path?query) of every request served
+
         def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+            query = environ.get("QUERY_STRING", "")
+            self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"] + (f"?{query}" if query else "")))
             if not self.honour_conditions:
                 environ.pop("HTTP_IF_NONE_MATCH", None)
                 environ.pop("HTTP_IF_MATCH", None)

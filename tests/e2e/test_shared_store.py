@@ -60,8 +60,10 @@ def test_plan_on_the_shared_store_reads_it_in_bulk_and_writes_nothing(
     assert apply("--yes").code == 0
     checkout(project, "ci-runner", monkeypatch)
     before = s3.names(bucket)
+    served = len(s3.requests)
     run = cli("plan", "--json")
     assert run.code == 0, run.err
+    assert [method for method, _ in s3.requests[served:]] == ["GET"]  # one listing, not one request per spec
     kinds = [action["action"] for action in json.loads(run.out)["specs"]]
     assert kinds == ["noop", "noop", "noop"]
     assert s3.names(bucket) == before

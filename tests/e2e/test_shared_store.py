@@ -196,3 +196,13 @@ def test_plan_refresh_shows_what_the_history_holds_as_adopt_at_no_cost_and_plain
     }
     assert document["totals"]["est_cost_usd"] == 0.099
     assert [e["method"] for e in fake.journal()[before:]] == ["GET"]  # one history read, nothing submitted
+
+
+def test_the_shared_store_can_be_named_in_reconciler_toml(fake, apply, cli, write, project, s3, monkeypatch) -> None:
+    name = s3.new_bucket()
+    monkeypatch.delenv("RECONCILER_STORE", raising=False)
+    write("reconciler.toml", f'[reconciler]\nstore = "s3://{name}/from-toml"\n')
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    assert apply("--yes").code == 0
+    assert any(n.startswith("from-toml/outputs/") for n in s3.names(name))
+    assert not (project / "s3:").exists()

@@ -33,8 +33,9 @@ from mockserver.clock import RealClock
 from mockserver.config import Media, MockConfig
 from mockserver.serving import in_thread
 from reconciler import keys
+from reconciler.records import Output
 from reconciler.spec import load
-from reconciler.store.claims import OutputRecord, output_name
+from reconciler.store.claims import output_name, record_bytes
 from tests.conftest import S3Server
 
 SCALE = 0.002
@@ -62,8 +63,10 @@ def plan_figures(s3: S3Server, specs: int, runs: int) -> tuple[float, float]:
         client = s3.client()
         digest = "sha256:" + "ab" * 32
         for key in wanted:
-            record = OutputRecord(key, digest, 5_000_000, "wan2.7-t2v", "req", 0.5, "segmind", None, time.time())
-            client.put_object(Bucket=bucket, Key=f"team/{output_name(key, digest, 5_000_000)}", Body=record.to_bytes())
+            record = Output(key, digest, 5_000_000, "wan2.7-t2v", "req", 0.5, "segmind", None, time.time())
+            client.put_object(
+                Bucket=bucket, Key=f"team/{output_name(key, digest, 5_000_000)}", Body=record_bytes(record)
+            )
         local_env = {**os.environ}
         remote_env = {**os.environ, **s3.env(), "RECONCILER_STORE": f"s3://{bucket}/team", "RECONCILER_CACHE": "cache"}
         run(work, local_env, "plan")  # warm the parse cache of each

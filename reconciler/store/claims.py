@@ -19,7 +19,7 @@ import secrets
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from reconciler.records import Owner
+from reconciler.records import Output, Owner
 
 _HEX = 64
 
@@ -125,23 +125,10 @@ class Claim:
         return replace(self, request_id=request_id, submitted_at=now, request_ids=ids)
 
 
-@dataclass(frozen=True)
-class OutputRecord:
-    """The record of one stored output, as written next to its blob."""
+def record_bytes(output: Output) -> bytes:
+    """The output record written next to its blob: the Output itself, as JSON."""
+    return json.dumps(asdict(output), sort_keys=True, separators=(",", ":")).encode()
 
-    key: str
-    digest: str
-    size: int
-    model: str
-    request_id: str | None
-    cost_usd: float | None
-    namespace: str
-    name_hint: str | None
-    created: float
 
-    def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> OutputRecord:
-        return cls(**json.loads(data))
+def record_from_bytes(data: bytes) -> Output:
+    return Output(**json.loads(data))

@@ -36,12 +36,13 @@ from reconciler.store import outputs
 from reconciler.store.claims import (
     Claim,
     ListedOutput,
-    OutputRecord,
     blob_name,
     claim_name,
     output_name,
     output_prefix,
     parse_output_name,
+    record_bytes,
+    record_from_bytes,
 )
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
@@ -88,6 +89,15 @@ def _listed_as_output(listed: ListedOutput) -> Output:
     return Output(listed.key, listed.digest, listed.size, "", None, None, "", None, 0.0)
 
 
+def _with_listed(local: Observation, listed: Mapping[str, ListedOutput], keys: Collection[str]) -> Observation:
+    """The local observation, with the outputs only the bucket holds added from its listing."""
+    merged = dict(local.outputs)
+    for key in keys:
+        if key not in merged and key in listed:
+            merged[key] = _listed_as_output(listed[key])
+    return Observation(outputs=merged, attempts=local.attempts)
+
+
 class RemoteView(StoreView):
     """The read side against a bucket, for plan: the local cache plus one listing of output records."""
 
@@ -110,13 +120,7 @@ class RemoteView(StoreView):
         return found
 
     def observe(self, keys: Collection[str]) -> Observation:
-        local = super().observe(keys)
-        listed = self.listed()
-        merged = dict(local.outputs)
-        for key in keys:
-            if key not in merged and key in listed:
-                merged[key] = _listed_as_output(listed[key])
-        return Observation(outputs=merged, attempts=local.attempts)
+        return _with_listed(super().observe(keys), self.listed(), keys)
 
 
 class RemoteStore(Store):
@@ -246,20 +250,14 @@ class RemoteStore(Store):
         return found
 
     def observe(self, keys: Collection[str]) -> Observation:
-        local = super().observe(keys)
-        listed = self._remote_listed()
-        merged = dict(local.outputs)
-        for key in keys:
-            if key not in merged and key in listed:
-                merged[key] = _listed_as_output(listed[key])
-        return Observation(outputs=merged, attempts=local.attempts)
+        return _with_listed(super().observe(keys), self._remote_listed(), keys)
 
     def fetch(self, listed: ListedOutput) -> Output:
         """Bring a remote output into the local cache: its blob (streamed, hash-checked), then its record."""
         got = self.bucket.get(listed.name)
         if got is None:
             raise StoreError(f"the output record {listed.name} vanished from {self.bucket.url}")
-        record = OutputRecord.from_bytes(got[0])
+        record = record_from_bytes(got[0])
         if not self.has_blob(record.digest):
             self.fetch_blob(record.digest, record.size)
         return outputs.record_output(
@@ -279,17 +277,10 @@ class RemoteStore(Store):
     def push_output(self, output: Output) -> bool:
         """Blob first, then the record (both create-if-absent); True when the record is new."""
         self.bucket.put_file(blob_name(output.digest), self.blob_path(output.digest))
-        record = OutputRecord(
-            output.key, output.digest, output.size, output.model, output.request_id, output.cost_usd,
-            output.namespace, output.name_hint, output.created,
-        )  # fmt: skip
-        created = self.bucket.put(
-            output_name(output.key, output.digest, output.size), record.to_bytes(), if_none_match=True
-        )
+        name = output_name(output.key, output.digest, output.size)
+        created = self.bucket.put(name, record_bytes(output), if_none_match=True)
         if self._listed is not None:
-            self._listed[output.key] = ListedOutput(
-                output.key, output.digest, output.size, output_name(output.key, output.digest, output.size)
-            )
+            self._listed[output.key] = ListedOutput(output.key, output.digest, output.size, name)
         return created is not None
 
     # ---- claims

@@ -19,6 +19,7 @@ import secrets
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from reconciler.errors import StoreError
 from reconciler.records import Output, Owner
 
 _HEX = 64
@@ -105,10 +106,15 @@ class Claim:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Claim:
-        document: dict[str, Any] = json.loads(data)
-        document["owner"] = Owner(**document["owner"])
-        document["request_ids"] = tuple(document.get("request_ids", ()))
-        return cls(**document)
+        try:
+            document: dict[str, Any] = json.loads(data)
+            document["owner"] = Owner(**document["owner"])
+            document["request_ids"] = tuple(document.get("request_ids", ()))
+            return cls(**document)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreError(
+                f"a claim object in the bucket is not one reconciler wrote ({exc}); leave it to a person"
+            ) from exc
 
     def expired(self, now: float, *, grace_s: float) -> bool:
         """Past its lease by more than the clock skew we allow between machines."""
@@ -131,4 +137,7 @@ def record_bytes(output: Output) -> bytes:
 
 
 def record_from_bytes(data: bytes) -> Output:
-    return Output(**json.loads(data))
+    try:
+        return Output(**json.loads(data))
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"an output record in the bucket is not one reconciler wrote ({exc})") from exc

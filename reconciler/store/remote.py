@@ -291,6 +291,14 @@ class RemoteStore(Store):
         local = super().claim(key, namespace=namespace, model=model, request_body=request_body, owner=owner)
         if local is None:
             return None
+        try:
+            return self._claim_remote(local)
+        except StoreError:
+            self._let_go(local)  # the bucket could not be asked: nothing may be submitted on this claim
+            raise
+
+    def _claim_remote(self, local: Attempt) -> Attempt | None:
+        key, namespace, model = local.key, local.namespace, local.model
         now = self._clock.now()
         name = claim_name(key)
         mine = Claim(

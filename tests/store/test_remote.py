@@ -173,3 +173,13 @@ def test_a_corrupt_remote_blob_is_never_taken_into_the_cache(open_remote: Any, s
     with pytest.raises(StoreError, match="corrupt"):
         second.outputs_for([KEY])
     assert not second.has_blob(blob.digest)
+
+
+def test_a_claim_object_reconciler_did_not_write_is_a_store_error_not_a_crash(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    s3.client().put_object(Bucket=bucket, Key=f"team/{claim_name(KEY)}", Body=b"not json")
+    store = open_remote("a")
+    with pytest.raises(StoreError, match="not one reconciler wrote"):
+        claim(store)
+    assert store.open_attempts() == []  # the local half was given back: nothing can be submitted on it

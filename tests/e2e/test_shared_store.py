@@ -206,3 +206,41 @@ def test_the_shared_store_can_be_named_in_reconciler_toml(fake, apply, cli, writ
     assert apply("--yes").code == 0
     assert any(n.startswith("from-toml/outputs/") for n in s3.names(name))
     assert not (project / "s3:").exists()
+
+
+def test_gc_leaves_the_bucket_alone_without_remote_and_with_it_deletes_only_unwanted_records(
+    fake, apply, cli, write, project, bucket, s3
+) -> None:
+    path = write("specs/a.yaml", SPECS)
+    assert apply("--yes").code == 0
+    path.write_text(specs_file(spec("cat", "a cat")))
+    records = s3.names(bucket, "team/outputs/")
+    assert len(records) == 3
+    assert cli("gc").code == 0
+    assert s3.names(bucket, "team/outputs/") == records  # never without --remote
+    dry = cli("gc", "--remote", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert dry.out.count("would delete s3://") == 2
+    assert s3.names(bucket, "team/outputs/") == records
+    assert cli("gc", "--remote").code == 0
+    left = s3.names(bucket, "team/outputs/")
+    assert len(left) == 1
+    # The blobs stay a day (a writer uploads its blob before its record); the kept spec still lays out.
+    assert len(s3.names(bucket, "team/objects/")) == 3
+    assert cli("layout").code == 0
+
+
+def test_verify_re_hashes_the_bucket_and_repairs_a_corrupt_blob_from_the_verified_local_copy(
+    fake, apply, cli, write, project, bucket, s3
+) -> None:
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    assert apply("--yes").code == 0
+    (blob,) = s3.names(bucket, "team/objects/")
+    good = s3.client().get_object(Bucket=bucket, Key=blob)["Body"].read()
+    s3.client().put_object(Bucket=bucket, Key=blob, Body=b"rotten")
+    run = cli("verify")
+    assert run.code == 1
+    assert "corrupt in the bucket" in run.out
+    assert "re-uploaded from the verified local copy" in run.out
+    assert s3.client().get_object(Bucket=bucket, Key=blob)["Body"].read() == good
+    assert cli("verify").code == 0

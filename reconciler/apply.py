@@ -20,7 +20,8 @@ from reconciler.engine.reconcile import Runtime, reconcile, works_for
 from reconciler.engine.run import Options
 from reconciler.plan import Desired, Plan
 from reconciler.progress import PlannedJob, display_for
-from reconciler.store import Store
+from reconciler.store.connect import open_store
+from reconciler.store.location import Remote
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class ApplyRequest:
     resubmit_in_doubt: bool = False
     as_json: bool = False
     latency_scale: float | None = None  # None: the catalog's latencies (the fake's scale with --mock)
+    remote: Remote | None = None  # a shared bucket, with store_root as its local cache
+    lease_s: float | None = None  # how long a claim in the bucket lasts without renewal
 
 
 def run_apply(request: ApplyRequest) -> Summary:
@@ -54,7 +57,10 @@ def run_apply(request: ApplyRequest) -> Summary:
         mock=request.mock, api_key=request.api_key, base_url=request.base_url, history_url=request.history_url,
         upload_url=request.upload_url, latency_scale=request.latency_scale,
     )  # fmt: skip
-    with connect(backend) as endpoint, Store.open(request.store_root, clock=clock) as store:
+    with (
+        connect(backend) as endpoint,
+        open_store(request.store_root, request.remote, clock=clock, lease_s=request.lease_s) as store,
+    ):
         options = Options(
             concurrency=request.concurrency,
             max_cost_usd=request.max_cost,

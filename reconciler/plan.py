@@ -28,6 +28,7 @@ class ActionKind(enum.Enum):
     """What apply will do for one spec."""
 
     CREATE = "create"  # nothing stored or in flight: apply submits it (this costs money)
+    ADOPT = "adopt"  # the account's history holds this very request, completed: apply fetches it for free
     PENDING = "pending"  # a paid job is in flight: apply resumes polling it, never resubmits
     IN_DOUBT = "in-doubt"  # a submit whose outcome is unknown: apply looks it up in the history first
     FAILED = "failed"  # the last attempt failed for good: apply skips it unless --retry-failed
@@ -40,6 +41,7 @@ FAILURES_IN_A_ROW = 3
 
 ORDER: tuple[ActionKind, ...] = (
     ActionKind.CREATE,
+    ActionKind.ADOPT,
     ActionKind.PENDING,
     ActionKind.IN_DOUBT,
     ActionKind.FAILED,
@@ -133,7 +135,8 @@ class Plan:
     def has_changes(self) -> bool:
         """Whether apply has anything to create, resume, look up or fetch (Terraform's exit code 2)."""
         return bool(self.paid_jobs) or any(
-            a.kind in (ActionKind.CREATE, ActionKind.PENDING, ActionKind.IN_DOUBT) for a in self.actions
+            a.kind in (ActionKind.CREATE, ActionKind.ADOPT, ActionKind.PENDING, ActionKind.IN_DOUBT)
+            for a in self.actions
         )
 
 
@@ -212,8 +215,12 @@ def diff(
     concurrency: int = 8,
     retry_failed: bool = False,
     latency: Mapping[str, float] | None = None,
+    adoptable: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan for `desired`, given the outputs and latest attempts of their keys.
+
+    `adoptable` (plan --refresh) maps keys to a completed request of the account's history: such a
+    create becomes an adopt, at no cost.
 
     `orphans` (outputs named by no spec, targeted or not) and `paid` (see `paid_jobs`) are passed
     through to the plan; `latency` overrides a model's expected seconds (observed averages).
@@ -235,6 +242,9 @@ def diff(
             kind, reason = ActionKind.NOOP, "stored"
         else:
             kind, reason = classify(attempt, retry_failed=retry_failed)
+        adopted = (adoptable or {}).get(key) if kind is ActionKind.CREATE else None
+        if adopted is not None:
+            kind, reason = ActionKind.ADOPT, f"the account already paid for it (request {adopted})"
         paying = kind is ActionKind.CREATE and shares is None
         if paying:
             creates.append(seconds)
@@ -255,7 +265,7 @@ def diff(
                 est_cost_usd=model.avg_cost_usd if paying else 0.0,
                 est_seconds=seconds,
                 shares_with=shares,
-                request_id=attempt.request_id if attempt is not None and output is None else None,
+                request_id=adopted or (attempt.request_id if attempt is not None and output is None else None),
                 up_to_cost_usd=model.avg_cost_usd if paying or doubtful else 0.0,
             )
         )

@@ -17,6 +17,7 @@ PLAN_FORMAT_VERSION = 1
 
 _STYLE = {
     ActionKind.CREATE: "bold green",
+    ActionKind.ADOPT: "green",
     ActionKind.PENDING: "cyan",
     ActionKind.IN_DOUBT: "bold yellow",
     ActionKind.FAILED: "bold red",
@@ -24,6 +25,7 @@ _STYLE = {
 }
 _SYMBOL = {
     ActionKind.CREATE: "+",
+    ActionKind.ADOPT: "<",
     ActionKind.PENDING: "~",
     ActionKind.IN_DOUBT: "?",
     ActionKind.FAILED: "!",
@@ -56,6 +58,7 @@ def summary(plan: Plan) -> str:
         parts.append("nothing to create")
     parts.append(f"{counts[ActionKind.NOOP]} up to date")
     for kind, word in (
+        (ActionKind.ADOPT, "to adopt at $0"),
         (ActionKind.PENDING, "pending"),
         (ActionKind.IN_DOUBT, "in doubt"),
         (ActionKind.FAILED, "failed"),
@@ -218,7 +221,7 @@ def markdown(plan: Plan, *, warnings: Sequence[str] = (), lock: Check | None = N
         if plan.totals.in_doubt_cost_usd:
             total += f", up to **${plan.totals.up_to_cost_usd:.2f}** if the submits in doubt made no job"
         lines += ["", total, ""]
-    for kind in (ActionKind.PENDING, ActionKind.IN_DOUBT, ActionKind.FAILED):
+    for kind in (ActionKind.ADOPT, ActionKind.PENDING, ActionKind.IN_DOUBT, ActionKind.FAILED):
         others = [a for a in plan.actions if a.kind is kind]
         if others:
             names = ", ".join(f"`{a.name}`" for a in others[:MARKDOWN_ROWS])

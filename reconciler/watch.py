@@ -33,6 +33,8 @@ from reconciler.progress import display_for
 from reconciler.spec import ParseCache, is_spec_file_name
 from reconciler.speccache import FileParseCache
 from reconciler.store import Store
+from reconciler.store.connect import open_store
+from reconciler.store.location import Remote
 
 QUIET_MS = 50
 PAYS = frozenset({ActionKind.CREATE, ActionKind.IN_DOUBT})  # what may cost money (pending jobs are paid already)
@@ -90,6 +92,8 @@ class Settings:
     max_cost: float | None = None
     retry_failed: bool = False
     debounce_ms: int = 200
+    remote: Remote | None = None  # a shared bucket, with store_root as its local cache
+    lease_s: float | None = None
 
 
 class Session:
@@ -255,7 +259,10 @@ def run_watch(settings: Settings, *, yes: bool, as_json: bool) -> Summary:
     display.event(RunEvent(clock.now(), "watching", f"watching {', '.join(settings.paths)}: {note}{cap}"))
     # The parse cache of plan and apply: a save re-parses only the file that changed.
     cache = FileParseCache.in_store(settings.store_root)
-    with connect(settings.backend) as endpoint, Store.open(settings.store_root, clock=clock) as store:
+    with (
+        connect(settings.backend) as endpoint,
+        open_store(settings.store_root, settings.remote, clock=clock, lease_s=settings.lease_s) as store,
+    ):
         summary = asyncio.run(
             watch(settings, endpoint=endpoint, store=store, emit=display.event, approval=approval, cache=cache)
         )

@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -81,3 +83,101 @@ def run_process(*args: str, cwd: Path, env: dict[str, str] | None = None, timeou
         check=False,
     )
     return Run(completed.returncode, completed.stdout, completed.stderr)
+
+
+class S3Server:
+    """moto's S3 API served over HTTP on a loopback port, and a boto3 client of it for test oracles.
+
+    One request at a time (werkzeug without threads): moto checks a condition and then writes
+    without a lock, so a threaded server would let two conditional creates both win, which is
+    exactly what the reconciler must never see. `honour_conditions = False` makes it behave like
+    a service that ignores If-None-Match / If-Match (to test that such a server is refused).
+    """
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class Quiet(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        self.honour_conditions = True
+        app = DomainDispatcherApplication(create_backend_app)
+
+        self.requests: list[tuple[str, str]] = []  # (method, path?query) of every request served
+
+        def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+            query = environ.get("QUERY_STRING", "")
+            self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"] + (f"?{query}" if query else "")))
+            if not self.honour_conditions:
+                environ.pop("HTTP_IF_NONE_MATCH", None)
+                environ.pop("HTTP_IF_MATCH", None)
+            return app(environ, start_response)
+
+        self._server = make_server("127.0.0.1", 0, wsgi, threaded=False, request_handler=Quiet)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self._count = 0
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ACCESS_KEY_ID": "testing-key-id",
+            "AWS_SECRET_ACCESS_KEY": "testing-secret-never-printed",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.url,
+        }
+
+    def client(self) -> Any:
+        import boto3
+
+        env = self.env()
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name=env["AWS_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def new_bucket(self) -> str:
+        self._count += 1
+        name = f"videos-{os.getpid()}-{self._count}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def names(self, bucket: str, prefix: str = "") -> list[str]:
+        """Every object name in the bucket under `prefix` (the oracle: the server's own listing)."""
+        paginator = self.client().get_paginator("list_objects_v2")
+        return [
+            item["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", ())
+        ]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    server = S3Server()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """The S3 server with the standard AWS_* variables pointing at it (no profile, no real account)."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    s3_server.honour_conditions = True
+    yield s3_server
+    s3_server.honour_conditions = True

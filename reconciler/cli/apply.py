@@ -12,9 +12,11 @@ from reconciler.cli import lockfile
 from reconciler.cli.common import (
     api_options,
     build_plan,
+    lease_s,
     paths_argument,
     show_plan,
     store_option,
+    store_remote,
     store_root,
     targeting,
 )
@@ -120,6 +122,8 @@ def apply(
             resubmit_in_doubt=resubmit_in_doubt,
             as_json=as_json,
             latency_scale=latency_scale,
+            remote=store_remote(store),
+            lease_s=lease_s(),
         )
     )
     if path is not None:

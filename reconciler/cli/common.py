@@ -6,30 +6,64 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
 from reconciler import catalog, keys
 from reconciler.config import load_settings
 from reconciler.embedded import MOCK_TIME_SCALE
-from reconciler.errors import SpecError
+from reconciler.errors import SpecError, UsageError
 from reconciler.plan import ActionKind, Desired, Plan
 from reconciler.spec import SpecSet, load
 from reconciler.speccache import FileParseCache
 
+if TYPE_CHECKING:
+    from reconciler.store.location import Remote
+
 JSON_FORMAT_VERSION = 1
 
 
+def store_location(store: str | None) -> str:
+    return store or os.environ.get("RECONCILER_STORE") or load_settings().store
+
+
+def store_remote(store: str | None) -> Remote | None:
+    """The bucket the store option names, None for a local store; a bad URL is a UsageError."""
+    from reconciler.store.location import parse_remote
+
+    return parse_remote(store_location(store))
+
+
 def store_root(store: str | None) -> Path:
-    return Path(store or os.environ.get("RECONCILER_STORE") or load_settings().store)
+    """The local store directory: the store itself, or the cache of a remote one ($RECONCILER_CACHE)."""
+    location = store_location(store)
+    if store_remote(location) is not None:
+        return Path(os.environ.get("RECONCILER_CACHE") or ".reconciler")
+    return Path(location)
+
+
+def lease_s() -> float | None:
+    """How long a remote claim is held without renewal ($RECONCILER_LEASE_S; tests shorten it)."""
+    text = os.environ.get("RECONCILER_LEASE_S")
+    try:
+        return float(text) if text else None
+    except ValueError:
+        raise UsageError(f"RECONCILER_LEASE_S must be a number of seconds, not {text!r}") from None
+
+
+def open_store(store: str | None, *, clock: Any = None) -> Any:
+    """The store to write (a RemoteStore for s3://...), opened once per command."""
+    from reconciler.store.connect import open_store as _open
+
+    return _open(store_root(store), store_remote(store), clock=clock, lease_s=lease_s())
 
 
 def store_option(func: Any) -> Any:
     return click.option(
         "--store",
-        metavar="DIR",
-        help="Store directory (default: $RECONCILER_STORE, then reconciler.toml, then .reconciler).",
+        metavar="DIR|s3://BUCKET/PREFIX",
+        help="Store directory or shared bucket (default: $RECONCILER_STORE, then reconciler.toml, then .reconciler).",
     )(func)
 
 
@@ -84,10 +118,11 @@ def build_plan(
     concurrency: int,
     retry_failed: bool,
     orphan_limit: int | None = 10,
+    adoptable: dict[str, str] | None = None,
 ) -> Planned:
     """Load specs, read the store without locking it, and diff: no network, nothing written but the parse cache."""
     from reconciler.plan import Orphan, OrphanSummary, diff, paid_jobs, select
-    from reconciler.store import Store
+    from reconciler.store.connect import open_view
 
     specs = load_specs(paths, store)
     namespace = namespace_for(mock)
@@ -96,7 +131,7 @@ def build_plan(
     wanted = {d.key for d in chosen}
     # Orphans are outputs no spec names in either namespace: the same roots gc uses.
     roots = {d.key for d in desired} | {keys.entry_key(namespace_for(not mock), e) for e in specs.entries}
-    with Store.open_readonly(store_root(store)) as view:
+    with open_view(store_root(store), store_remote(store)) as view:
         observed = view.observe(wanted)
         paid = paid_jobs(view.open_attempts(), {d.key for d in desired})
         stray = view.orphans(roots, limit=orphan_limit)
@@ -114,6 +149,7 @@ def build_plan(
         concurrency=concurrency,
         retry_failed=retry_failed,
         latency=latency,
+        adoptable=adoptable,
     )
     return Planned(specs, desired, plan)
 
@@ -142,7 +178,7 @@ def print_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
-def api_options(func: Any) -> Any:
+def api_options(func: Any, *, mock: bool = True) -> Any:
     """The backend options of apply and watch: the fake (--mock), or the real API's URLs and key."""
     options = [
         click.option(
@@ -165,6 +201,11 @@ def api_options(func: Any) -> Any:
             help="Expect jobs to take this share of the catalog's latency (for a fast fake of your own).",
         ),
     ]
-    for option in reversed(options):
+    for option in reversed(options if mock else options[1:]):
         func = option(func)
     return func
+
+
+def key_options(func: Any) -> Any:
+    """The real API's URLs and key, for a command that has its own --mock (plan --refresh)."""
+    return api_options(func, mock=False)

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import click
 
+from reconciler.backend import Backend, Endpoint
 from reconciler.cli import lockfile
-from reconciler.cli.common import build_plan, paths_argument, show_plan, store_option, store_root, targeting
+from reconciler.cli.common import (
+    build_plan,
+    key_options,
+    paths_argument,
+    show_plan,
+    store_option,
+    store_root,
+    targeting,
+)
+from reconciler.plan import ActionKind, Plan
 
 
 @click.command()
@@ -33,6 +43,12 @@ from reconciler.cli.common import build_plan, paths_argument, show_plan, store_o
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="For the time estimate.")
 @click.option("--retry-failed", is_flag=True, help="Plan to buy again what failed for good (e.g. content blocks).")
 @click.option("--show-noop", is_flag=True, help="List up-to-date specs too (shown anyway when there are 20 or fewer).")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Ask the account's request history (needs the API key) which creates it already paid for: shown as adopt, $0.",
+)
+@key_options
 def plan(
     paths: tuple[str, ...],
     store: str | None,
@@ -48,8 +64,14 @@ def plan(
     concurrency: int,
     retry_failed: bool,
     show_noop: bool,
+    refresh: bool,
+    base_url: str | None,
+    api_key: str | None,
+    history_url: str | None,
+    upload_url: str | None,
+    latency_scale: float | None,
 ) -> None:
-    """Show what apply would do for each spec, and what it would cost. Makes no network call.
+    """Show what apply would do for each spec, and what it would cost. Makes no network call without --refresh.
 
     Exit 0, or 1 on any error; with --detailed-exitcode 0 when there is nothing to do and 2 when
     there is. With --locked, exit 1 (after showing the plan) when the specs do not match the lock.
@@ -76,6 +98,16 @@ def plan(
         retry_failed=retry_failed,
         orphan_limit=None if (as_json or fmt == "json") else 10,
     )
+    if refresh:
+        backend = Backend(
+            mock=mock, api_key=api_key, base_url=base_url, history_url=history_url, upload_url=upload_url,
+            latency_scale=latency_scale,
+        )  # fmt: skip
+        adoptable = refreshed(backend, result)
+        specs, desired, result = build_plan(
+            paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency,
+            retry_failed=retry_failed, orphan_limit=None if (as_json or fmt == "json") else 10, adoptable=adoptable,
+        )  # fmt: skip
     check = lockfile.check(path, result, desired) if path is not None and locked else None
     warnings = [str(w) for w in specs.warnings]
     if as_json or fmt == "json":
@@ -92,3 +124,26 @@ def plan(
             raise SystemExit(1)
     if detailed_exitcode and result.has_changes():
         raise SystemExit(2)
+
+
+def refreshed(backend: Backend, result: Plan) -> dict[str, str]:
+    """The creates of `result` the account's history already holds (one history read per model)."""
+    import asyncio
+    import time
+
+    from reconciler.backend import connect
+    from reconciler.engine.adopt import lookup
+
+    wanted: dict[str, set[str]] = {}
+    for action in result.actions:
+        if action.kind is ActionKind.CREATE:
+            wanted.setdefault(action.model, set()).add(action.key)
+    if not wanted:
+        return {}
+
+    async def ask(endpoint: Endpoint) -> dict[str, str]:
+        async with endpoint.client() as api:
+            return await lookup(api, namespace=endpoint.namespace, wanted=wanted, now=time.time())
+
+    with connect(backend) as endpoint:
+        return asyncio.run(ask(endpoint))

@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from reconciler.backend import Backend
-from reconciler.cli.common import api_options, paths_argument, store_option, store_root, targeting
+from reconciler.cli.common import (
+    api_options,
+    lease_s,
+    paths_argument,
+    store_option,
+    store_remote,
+    store_root,
+    targeting,
+)
 from reconciler.cli.cost import COST_CAP
 from reconciler.config import load_settings
 
@@ -63,6 +71,8 @@ def watch(
     settings = Settings(
         paths=paths or tuple(load_settings().specs),
         store_root=store_root(store),
+        remote=store_remote(store),
+        lease_s=lease_s(),
         out_dir=Path(out_dir or load_settings().out),
         backend=Backend(
             mock=mock,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.client import JobState
-from reconciler.engine import history
+from reconciler.engine import adopt, history
 from reconciler.engine.events import JobEvent, Outcome, Phase, StopReason
 from reconciler.engine.pacer import Stopping
 from reconciler.errors import (
@@ -217,7 +217,22 @@ class Generation:
                 return
         if self.work.fetch_only:
             raise self._release(Phase.SKIPPED, "no spec wants it any more and no job of it exists; nothing submitted")
+        if await self._adopt_paid():
+            return
         await self._submit()
+
+    async def _adopt_paid(self) -> bool:
+        """A video the account already paid for (engine/adopt.py): take it instead of buying it."""
+        run, work = self.run, self.work
+        if run.adoptions is None:
+            return False
+        row = await run.adoptions.find(work.model, work.key, known=run.store.request_ids(work.key))
+        if row is None:
+            return False
+        self.attempt = run.store.record_submitted(self._attempt().id, row.request_id)
+        self.attempt = run.store.record_state(self.attempt.id, AttemptState.COMPLETED)
+        self._emit(Phase.QUEUED, adopt.describe(row))
+        return True
 
     def _intent(self, attempt: Attempt) -> tuple[float, list[dict[str, Any]]]:
         """When the first unsettled submit of this chain was intended, and every body it may have sent."""

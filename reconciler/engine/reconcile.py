@@ -22,7 +22,7 @@ from reconciler.engine.run import Emit, Options, execute
 from reconciler.plan import ActionKind, Desired, Plan
 from reconciler.store import Store
 
-WORKED = frozenset({ActionKind.CREATE, ActionKind.PENDING, ActionKind.IN_DOUBT})
+WORKED = frozenset({ActionKind.CREATE, ActionKind.ADOPT, ActionKind.PENDING, ActionKind.IN_DOUBT})
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 from reconciler import catalog
 from reconciler.client import SegmindApi
 from reconciler.clock import Clock
+from reconciler.engine.adopt import Adoptions
 from reconciler.engine.budget import Budget
 from reconciler.engine.events import JobEvent, Outcome, Phase, RunEvent, StopReason
 from reconciler.engine.generation import Generation, Work, image_bytes
@@ -52,6 +53,7 @@ class Options:
     out_dir: Path | None = None  # where stored videos are laid out as they arrive
     seed: int | None = None  # for the jitter of polls and retries
     handle_signals: bool = True  # Ctrl-C and SIGTERM stop the run gently (main thread only)
+    adopt: bool = True  # before buying, look for the same request among the account's completed ones
 
 
 class Run:
@@ -71,6 +73,7 @@ class Run:
             bucket=TokenBucket.for_concurrency(options.concurrency),
         )  # fmt: skip
         self.budget = Budget(options.max_cost_usd)
+        self.adoptions = Adoptions(api=api, pacer=self.pacer, namespace=namespace) if options.adopt else None
         self.downloads = asyncio.Semaphore(options.downloads)
         self.submit_stop: StopReason | None = None
         self._stop_detail = ""

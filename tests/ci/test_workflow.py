@@ -30,6 +30,9 @@ from tests.e2e.conftest import Fake
 REPO = Path(__file__).parents[2]
 WORKFLOW = REPO / "docs" / "github-actions.yml"
 SECRET = re.compile(r"\$\{\{\s*secrets\.(\w+)\s*\}\}")
+SHARED_STORE_SECRETS = (
+    "RECONCILER_STORE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL"
+)  # fmt: skip
 
 
 def workflow() -> dict[str, Any]:
@@ -55,13 +58,15 @@ class Runner:
         self.project = project
         self.scratch = scratch
         self.secrets = {"SEGMIND_API_KEY": fake.env()["SEGMIND_API_KEY"]}
+        # No shared store unless a test gives one: the secrets GitHub expands to "" when unset.
+        self.secrets |= dict.fromkeys(SHARED_STORE_SECRETS, "")
         bin_dir = scratch / "bin"
         bin_dir.mkdir()
         self.pip_log = scratch / "pip.log"
         shim(bin_dir / "reconciler", f'exec "{sys.executable}" -m reconciler "$@"')
         shim(bin_dir / "pip", f'echo "$@" >> "{self.pip_log}"')
         # The API is the fake (its hosts and speed), but its key comes only from the workflow's secrets.
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMIND_", "RECONCILER_", "GITHUB_"))}
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMIND_", "RECONCILER_", "GITHUB_", "AWS_"))}
         hosts = {k: v for k, v in fake.env().items() if k != "SEGMIND_API_KEY"}
         self.base_env = base | hosts | {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "CI": "true"}
 
@@ -216,3 +221,39 @@ def test_the_example_workflow_is_wired_as_its_docs_say() -> None:
     assert apply["steps"][[s.get("name") for s in apply["steps"]].index("Apply")]["env"] == {
         "SEGMIND_API_KEY": "${{ secrets.SEGMIND_API_KEY }}"
     }
+
+
+def test_with_a_shared_store_applies_on_several_runners_at_once_and_a_lost_cache_cost_nothing(
+    fake: Fake, project: Path, s3: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bucket = s3.new_bucket()
+    shared = {"RECONCILER_STORE": f"s3://{bucket}/videos", **s3.env()}
+    shutil.copytree(REPO / "specs", project / "specs", dirs_exist_ok=True)
+    assert run_process("plan", "--update-lock", cwd=project).code == 0
+
+    def runner_on(name: str) -> Runner:
+        # A runner of its own: a fresh checkout with no cache restored (nothing under .reconciler/).
+        checkout = project.parent / name
+        shutil.copytree(project, checkout, ignore=shutil.ignore_patterns(".reconciler"))
+        runner = Runner(checkout, fake, tmp_path_factory.mktemp(name))
+        runner.secrets |= shared
+        return runner
+
+    first, second = runner_on("runner-1"), runner_on("runner-2")
+    with ThreadPoolExecutor(2) as pool:
+        jobs = list(pool.map(lambda runner: runner.job("apply"), (first, second)))
+    for job in jobs:
+        assert job.ok, job.log
+    keys = {video["key"] for video in locked_videos(project).values()}
+    assert len(fake.submits()) == len(keys)  # two runners at once, each video bought once
+
+    late = runner_on("runner-3")
+    pull = late.job("plan")
+    assert pull.ok, pull.log
+    assert pull.outputs["plan"]["exitcode"] == "0"
+    main = late.job("apply")
+    assert main.ok, main.log
+    assert len(fake.submits()) == len(keys)  # a lost cache costs nothing
+    assert len(list((late.project / "out").rglob("*.mp4"))) == 11

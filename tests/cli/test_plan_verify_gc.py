@@ -83,6 +83,7 @@ def test_plan_shows_every_action_with_costs_and_totals(
     }
     assert document["totals"] | {"est_seconds": 0} == {
         "create": 1,
+        "adopt": 0,
         "pending": 1,
         "in-doubt": 0,
         "failed": 1,

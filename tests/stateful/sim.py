@@ -173,8 +173,11 @@ class Wire(httpx.AsyncBaseTransport):
 class Sim:
     """The world of one simulated history: fake, clock, specs, store, engines, wire log."""
 
-    def __init__(self, root: Path, *, seed: int = 0, failure_rate: float = 0.0) -> None:
+    def __init__(self, root: Path, *, seed: int = 0, failure_rate: float = 0.0, adopt: bool = True) -> None:
         self.root = root
+        # Adoption reads the history once per model before the first submit of a run; regression
+        # tests that cut a run off after a set number of steps or at the first request turn it off.
+        self.adopt = adopt
         self.specs_dir = root / "specs"
         self.specs_dir.mkdir(parents=True, exist_ok=True)
         self.store_root = root / ".reconciler"
@@ -320,7 +323,7 @@ class Sim:
         self.engines.append(engine)
         options = Options(
             concurrency=concurrency, max_cost_usd=max_cost_usd, out_dir=self.out_dir, seed=self.seed * 1000 + number,
-            handle_signals=False, held_poll_s=5.0,
+            handle_signals=False, held_poll_s=5.0, adopt=self.adopt,
         )  # fmt: skip
         engine.task = loop.create_task(self._apply(engine, options))
         return engine

@@ -1,0 +1,44 @@
+"""Opening the store a location names: the local directory alone, or a bucket with that directory as its cache.
+
+The remote store (and boto3, slow to import) is loaded only when a bucket is named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.records import Clock
+from reconciler.store.location import Remote
+from reconciler.store.owner import Identity
+from reconciler.store.store import Store, StoreView
+
+
+def open_store(
+    root: Path,
+    remote: Remote | None,
+    *,
+    clock: Clock | None = None,
+    identity: Identity | None = None,
+    lease_s: float | None = None,
+) -> Store:
+    """A store to write: `root` itself, or `remote` cached in `root` (probed for conditional writes first)."""
+    if remote is None:
+        return Store.open(root, clock=clock, identity=identity)
+    from reconciler.store.remote import LEASE_S, RemoteStore
+
+    return RemoteStore.open_remote(root, remote, clock=clock, identity=identity, lease_s=lease_s or LEASE_S)
+
+
+def open_view(root: Path, remote: Remote | None, *, clock: Clock | None = None) -> StoreView:
+    """A read-only view for plan: nothing is written, locally or in the bucket."""
+    local = Store.open_readonly(root, clock=clock)
+    if remote is None:
+        return local
+    from reconciler.store.remote import RemoteView
+    from reconciler.store.s3 import Bucket
+
+    try:
+        return RemoteView(local, Bucket(remote.bucket, remote.prefix))
+    except BaseException:
+        local.close()
+        raise

@@ -1,0 +1,419 @@
+"""A store shared by every machine: a bucket on an S3-compatible service, with the local store as its cache.
+
+`RemoteStore` is a `Store` (the local `.reconciler/` cache, SQLite and blobs) whose claims and
+outputs are also made in the bucket, so the engine reconciles against it through the very
+interface it uses locally:
+
+    claim           local claim (same-machine runs), then the bucket's claim object: created with
+                    If-None-Match: *, or taken over with If-Match when its lease expired (or its
+                    owner is a dead process on this host). A taken-over claim carries its request id
+                    (the engine polls it) or, without one, puts the attempt in doubt (the engine asks
+                    the request history before paying). Once held, the bucket is asked whether the
+                    key was stored meanwhile, so a claim never races a finished output.
+    record_submitted  the request id goes into the claim (If-Match; on a lost race, into whoever
+                    holds it now: a claim with a request id is never dropped)
+    record_output   blob first (If-None-Match: *), then the output record, then the claim goes
+    release/abandon nothing was sent: the claim is deleted / left expired for the next holder
+
+A lease thread renews the claims this store holds; a process that dies stops renewing, and after
+the lease (plus the clock skew allowed between machines) anyone may take over. Outputs found in
+the bucket are fetched into the local cache (streamed, hash-checked) before they are used, so
+`out/` is always laid out from verified local files.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from reconciler.errors import StoreError
+from reconciler.records import Attempt, AttemptState, Clock, FailureReason, Observation, Output
+from reconciler.store import outputs
+from reconciler.store.claims import (
+    Claim,
+    ListedOutput,
+    blob_name,
+    claim_name,
+    output_name,
+    output_prefix,
+    parse_output_name,
+    record_bytes,
+    record_from_bytes,
+)
+from reconciler.store.layout import Mirror
+from reconciler.store.location import Remote
+from reconciler.store.owner import Identity
+from reconciler.store.s3 import Bucket
+from reconciler.store.store import Store, StoreView
+
+LEASE_S = 60.0
+# Wall clocks of two machines disagree: a lease counts as expired only this long after its end.
+MAX_GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Held:
+    claim: Claim
+    etag: str
+
+
+def probe(bucket: Bucket) -> None:
+    """Refuse a server that ignores If-None-Match: two create-if-absent writes of one name must not both win."""
+    name = f"probe/{secrets.token_hex(8)}"
+    first = bucket.put(name, b"probe", if_none_match=True)
+    second = bucket.put(name, b"probe again", if_none_match=True)
+    bucket.delete(name)
+    if first is None or second is not None:
+        raise StoreError(
+            f"the S3 service holding {bucket.url} ignores conditional writes (If-None-Match: *), so two"
+            " machines could claim and pay for one video; use a service that supports them"
+            " (AWS S3, MinIO, Cloudflare R2, ...)"
+        )
+
+
+def listed_outputs(bucket: Bucket) -> dict[str, ListedOutput]:
+    """Every output record in the bucket, by key, from the listing alone (a request per 1,000)."""
+    found: dict[str, ListedOutput] = {}
+    for item in bucket.list("outputs/"):
+        listed = parse_output_name(item.name)
+        if listed is not None:
+            found[listed.key] = listed
+    return found
+
+
+def _listed_as_output(listed: ListedOutput) -> Output:
+    # What plan needs (that the key is stored, and its blob); the record is read when it is fetched.
+    return Output(listed.key, listed.digest, listed.size, "", None, None, "", None, 0.0)
+
+
+def _with_listed(local: Observation, listed: Mapping[str, ListedOutput], keys: Collection[str]) -> Observation:
+    """The local observation, with the outputs only the bucket holds added from its listing."""
+    merged = dict(local.outputs)
+    for key in keys:
+        if key not in merged and key in listed:
+            merged[key] = _listed_as_output(listed[key])
+    return Observation(outputs=merged, attempts=local.attempts)
+
+
+class RemoteView(StoreView):
+    """The read side against a bucket, for plan: the local cache plus one listing of output records."""
+
+    def __init__(self, local: StoreView, bucket: Bucket) -> None:
+        super().__init__(local.root, local._conn, clock=local._clock, identity=local._identity)
+        self.bucket = bucket
+        self._listed: dict[str, ListedOutput] | None = None
+
+    def listed(self) -> dict[str, ListedOutput]:
+        if self._listed is None:
+            self._listed = listed_outputs(self.bucket)
+        return self._listed
+
+    def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
+        found = super().outputs_for(keys)
+        listed = self.listed()
+        for key in keys:
+            if key not in found and key in listed:
+                found[key] = _listed_as_output(listed[key])
+        return found
+
+    def observe(self, keys: Collection[str]) -> Observation:
+        return _with_listed(super().observe(keys), self.listed(), keys)
+
+
+class RemoteStore(Store):
+    """The local store as a cache of a bucket; see the module docstring for what each write does there."""
+
+    bucket: Bucket
+
+    @classmethod
+    def open_remote(
+        cls,
+        root: Path,
+        remote: Remote,
+        *,
+        clock: Clock | None = None,
+        identity: Identity | None = None,
+        lease_s: float = LEASE_S,
+        bucket: Bucket | None = None,
+        renew: bool = True,
+    ) -> RemoteStore:
+        """Open the cache at `root` and the bucket; raises StoreError for a server without conditional writes."""
+        bucket = bucket or Bucket(remote.bucket, remote.prefix)
+        probe(bucket)
+        store = cast(RemoteStore, cls.open(root, clock=clock, identity=identity))
+        store._attach(bucket, lease_s, renew=renew)
+        return store
+
+    def _attach(self, bucket: Bucket, lease_s: float, *, renew: bool) -> None:
+        self.bucket = bucket
+        self.lease_s = lease_s
+        self.grace_s = min(MAX_GRACE_S, lease_s / 4)
+        self._run = secrets.token_hex(8)
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.RLock()
+        self._listed: dict[str, ListedOutput] | None = None
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        if renew:
+            self._renewer = threading.Thread(target=self._renew_loop, name="reconciler-lease", daemon=True)
+            self._renewer.start()
+
+    def close(self) -> None:
+        renewer = getattr(self, "_renewer", None)
+        if renewer is not None:
+            self._stop.set()
+            renewer.join()
+            self._renewer = None
+        super().close()
+
+    def __enter__(self) -> RemoteStore:
+        return self
+
+    def clock_now(self) -> float:
+        return self._clock.now()
+
+    # ---- leases
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            try:
+                self.renew()
+            except StoreError:
+                continue  # the next round tries again; a lease that lapses is taken over safely
+
+    def renew(self) -> None:
+        """Push the lease of every claim this store holds forward (the lease thread calls this)."""
+        with self._lock:
+            keys = list(self._held)
+        for key in keys:
+            self._update(key, lambda claim: claim.renewed(self._clock.now(), self.lease_s), must=False)
+
+    def _ours(self, claim: Claim) -> bool:
+        return claim.run == self._run
+
+    def _update(self, key: str, change: Callable[[Claim], Claim], *, must: bool) -> Claim | None:
+        """Compare-and-swap `change` into the key's claim; with `must`, into whoever holds it now."""
+        name = claim_name(key)
+        with self._lock:
+            held = self._held.get(key)
+            if held is None and not must:
+                return None
+            current, etag = (held.claim, held.etag) if held is not None else (None, None)
+            for _ in range(8):
+                if current is None or etag is None:
+                    got = self.bucket.get(name)
+                    if got is None:
+                        self._held.pop(key, None)
+                        return None
+                    current, etag = Claim.from_bytes(got[0]), got[1]
+                    if not must and not self._ours(current):
+                        self._held.pop(key, None)  # taken over: our lease lapsed
+                        return None
+                new = change(current)
+                tag = self.bucket.put(name, new.to_bytes(), if_match=etag)
+                if tag is not None:
+                    if self._ours(new):
+                        self._held[key] = _Held(new, tag)
+                    return new
+                current = etag = None
+        raise StoreError(f"the claim on {key} in {self.bucket.url} kept changing under us; try again")
+
+    # ---- outputs: the local cache first, then the bucket
+
+    def _remote_listed(self) -> dict[str, ListedOutput]:
+        # Taken once per open: an output record is never withdrawn, so a listed key stays stored.
+        if self._listed is None:
+            self._listed = listed_outputs(self.bucket)
+        return self._listed
+
+    def _remote_output(self, key: str) -> ListedOutput | None:
+        for item in self.bucket.list(output_prefix(key)):
+            if (listed := parse_output_name(item.name)) is not None and listed.key == key:
+                return listed
+        return None
+
+    def mirror(self, out_dir: Path, names: Mapping[str, str]) -> Mirror:
+        """Lay out `out_dir` from the local cache, after fetching what only the bucket holds."""
+        self.outputs_for(set(names.values()))
+        return super().mirror(out_dir, names)
+
+    def local_outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
+        """What the local cache holds, without asking the bucket."""
+        return super().outputs_for(keys)
+
+    def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
+        found = super().outputs_for(keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            listed = self._remote_listed()
+            for key in missing:
+                if key in listed:
+                    found[key] = self.fetch(listed[key])
+        return found
+
+    def observe(self, keys: Collection[str]) -> Observation:
+        return _with_listed(super().observe(keys), self._remote_listed(), keys)
+
+    def fetch(self, listed: ListedOutput) -> Output:
+        """Bring a remote output into the local cache: its blob (streamed, hash-checked), then its record."""
+        got = self.bucket.get(listed.name)
+        if got is None:
+            raise StoreError(f"the output record {listed.name} vanished from {self.bucket.url}")
+        record = record_from_bytes(got[0])
+        if not self.has_blob(record.digest):
+            self.fetch_blob(record.digest, record.size)
+        return outputs.record_output(
+            self._writable, self._objects, record.key, digest=record.digest, size=record.size, model=record.model,
+            request_id=record.request_id, cost_usd=record.cost_usd, namespace=record.namespace,
+            name_hint=record.name_hint, attempt_id=None, alive=self._alive, now=record.created,
+        )  # fmt: skip
+
+    def fetch_blob(self, digest: str, size: int) -> None:
+        with self.blob_writer(expected_size=size) as writer:
+            if not self.bucket.download(blob_name(digest), writer.write):
+                raise StoreError(f"blob {digest} is missing from {self.bucket.url}; its output record is dangling")
+            blob = writer.commit()
+        if blob.digest != digest:
+            raise StoreError(f"blob {digest} in {self.bucket.url} is corrupt (its bytes hash to {blob.digest})")
+
+    def push_output(self, output: Output) -> bool:
+        """Blob first, then the record (both create-if-absent); True when the record is new."""
+        self.bucket.put_file(blob_name(output.digest), self.blob_path(output.digest))
+        name = output_name(output.key, output.digest, output.size)
+        created = self.bucket.put(name, record_bytes(output), if_none_match=True)
+        if self._listed is not None:
+            self._listed[output.key] = ListedOutput(output.key, output.digest, output.size, name)
+        return created is not None
+
+    # ---- claims
+
+    def claim(
+        self, key: str, *, namespace: str, model: str, request_body: Mapping[str, Any], owner: Any = None
+    ) -> Attempt | None:
+        local = super().claim(key, namespace=namespace, model=model, request_body=request_body, owner=owner)
+        if local is None:
+            return None
+        try:
+            return self._claim_remote(local)
+        except StoreError:
+            self._let_go(local)  # the bucket could not be asked: nothing may be submitted on this claim
+            raise
+
+    def _claim_remote(self, local: Attempt) -> Attempt | None:
+        key, namespace, model = local.key, local.namespace, local.model
+        now = self._clock.now()
+        name = claim_name(key)
+        mine = Claim(
+            key, namespace, model, local.request_json, self._identity.me, self._run, now, now + self.lease_s,
+            request_id=local.request_id, submitted_at=local.submitted_at,
+            request_ids=(local.request_id,) if local.request_id else (),
+        )  # fmt: skip
+        taken_over: Claim | None = None
+        with self._lock:
+            etag = self.bucket.put(name, mine.to_bytes(), if_none_match=True)
+            if etag is None:
+                got = self.bucket.get(name)
+                if got is None:  # finished and removed between the two requests: look again next round
+                    self._let_go(local)
+                    return None
+                current = Claim.from_bytes(got[0])
+                if not (current.expired(now, grace_s=self.grace_s) or not self._alive(current.owner)):
+                    self._let_go(local)
+                    return None
+                taken_over = current.taken_by(self._identity.me, self._run, now, self.lease_s)
+                if local.request_id and local.request_id not in taken_over.request_ids:
+                    taken_over = taken_over.with_request(local.request_id, now)
+                etag = self.bucket.put(name, taken_over.to_bytes(), if_match=got[1])
+                if etag is None:  # another machine took it over first
+                    self._let_go(local)
+                    return None
+                mine = taken_over
+            self._held[key] = _Held(mine, etag)
+        # Held now: was the key stored while we were getting here? Then there is nothing to pay.
+        if (listed := self._remote_output(key)) is not None:
+            self._drop_claim(key)
+            self.fetch(listed)
+            self._let_go(local)
+            return None
+        if mine.request_id is not None and local.request_id is None:
+            local = super().record_submitted(local.id, mine.request_id)
+            if mine.completed:
+                local = super().record_state(local.id, AttemptState.COMPLETED)
+        elif taken_over is not None and mine.request_id is None and local.state is AttemptState.CLAIMED:
+            local = self._in_doubt(local, mine)
+        return local
+
+    def _in_doubt(self, local: Attempt, claim: Claim) -> Attempt:
+        """The previous holder died between its intent and a request id: settle it through the history."""
+        with self._writable.write() as tx:
+            tx.execute(
+                "UPDATE attempts SET in_doubt = 1, claimed_at = ?, request_json = ? WHERE id = ?",
+                (min(local.claimed_at, claim.claimed_at), claim.request_json, local.id),
+            )
+        return self.attempt(local.id)
+
+    def _let_go(self, local: Attempt) -> None:
+        """Give back the local half of a claim the bucket refused."""
+        if local.state is AttemptState.CLAIMED and not local.in_doubt:
+            super().release(local.id)
+            return
+        # It carries a request id or a doubt: leave it for the next claim here to take over, as a dead one's.
+        with self._writable.write() as tx:
+            tx.execute("UPDATE attempts SET owner_pid = 0, owner_started = -1 WHERE id = ?", (local.id,))
+
+    def _drop_claim(self, key: str) -> None:
+        with self._lock:
+            held = self._held.pop(key, None)
+            if held is not None:
+                self.bucket.delete(claim_name(key), if_match=held.etag)
+
+    def request_ids(self, key: str) -> set[str]:
+        ids = super().request_ids(key)
+        with self._lock:
+            held = self._held.get(key)
+        return ids | set(held.claim.request_ids) if held is not None else ids
+
+    def record_submitted(self, attempt_id: int, request_id: str) -> Attempt:
+        attempt = super().record_submitted(attempt_id, request_id)
+        self._update(attempt.key, lambda claim: claim.with_request(request_id, self._clock.now()), must=True)
+        return attempt
+
+    def record_state(
+        self, attempt_id: int, state: AttemptState, *, error: str | None = None, reason: FailureReason | None = None
+    ) -> Attempt:
+        attempt = super().record_state(attempt_id, state, error=error, reason=reason)
+        if state in (AttemptState.FAILED, AttemptState.EXPIRED):
+            # Settled: the job failed or its result is gone; the next claim starts afresh.
+            self._drop_claim(attempt.key)
+        return attempt
+
+    def release(self, attempt_id: int) -> Attempt:
+        attempt = super().release(attempt_id)
+        self._drop_claim(attempt.key)
+        return attempt
+
+    def abandon(self, attempt_id: int) -> Attempt:
+        attempt = super().abandon(attempt_id)
+        # Left expired at once, without a request id: the next holder settles it through the history.
+        self._update(attempt.key, lambda claim: claim.renewed(0.0, 0.0), must=False)
+        with self._lock:
+            self._held.pop(attempt.key, None)
+        return attempt
+
+    def record_output(self, key: str, **fields: Any) -> Output:
+        output = super().record_output(key, **fields)
+        self.push_output(output)
+        self._drop_claim(key)
+        return output
+
+    def remote_claims(self) -> Iterable[Claim]:
+        from reconciler.store.claims import CLAIMS
+
+        for item in self.bucket.list(CLAIMS):
+            got = self.bucket.get(item.name)
+            if got is not None:
+                yield Claim.from_bytes(got[0])

@@ -1,0 +1,190 @@
+"""The S3 edge: the only module that imports boto3, and where botocore errors become StoreErrors.
+
+boto3 is the client because it is the one every S3-compatible service tests against, it sends
+`If-None-Match: *` and `If-Match: <ETag>` on PutObject (and If-Match on DeleteObject), streams a
+file object up and a body down in chunks, and reads credentials, region, profiles and
+`AWS_ENDPOINT_URL` the standard AWS way. It is synchronous: the store interface the engine calls
+is synchronous too (so is SQLite), and the requests made per video are a handful of small ones,
+so they run inline; big uploads and downloads stream through fixed-size chunks.
+
+Conditional writes return `None` when the condition failed (412, or 409 on a concurrent write):
+a lost race is an answer here, not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from reconciler.errors import StoreError
+
+CHUNK = 1 << 20
+_LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One object of a listing: its name under the prefix, its size and its ETag."""
+
+    name: str
+    size: int
+    etag: str
+    modified: float  # seconds since the epoch, by the server's clock
+
+
+class Bucket:
+    """One bucket and prefix, reached through one boto3 client (thread-safe, shared by the lease thread)."""
+
+    def __init__(self, bucket: str, prefix: str, *, client: Any | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.requests = 0  # every request sent, for the benchmarks' requests-per-video figure
+        if client is None:
+            session = boto3.session.Session()
+            config = botocore.config.Config(retries={"max_attempts": 5, "mode": "standard"})
+            try:
+                client = session.client("s3", region_name=session.region_name or "us-east-1", config=config)
+            except botocore.exceptions.BotoCoreError as exc:
+                raise StoreError(f"cannot set up the S3 client for s3://{bucket}: {exc}") from exc
+        self._client = client
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def _name(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def _call(self, what: str, request: Callable[[], Any]) -> Any:
+        self.requests += 1
+        try:
+            return request()
+        except botocore.exceptions.NoCredentialsError as exc:
+            raise StoreError(
+                f"no AWS credentials for {self.url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+            ) from exc
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            code = str(error.get("Code", status))
+            if code in _LOST_RACE or code in _MISSING:
+                raise
+            message = error.get("Message") or code
+            raise StoreError(f"the S3 store {self.url} refused to {what}: {status} {code}: {message}") from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StoreError(f"cannot reach the S3 store {self.url} to {what}: {exc}") from exc
+
+    @staticmethod
+    def _code(exc: botocore.exceptions.ClientError) -> str:
+        error = exc.response.get("Error", {})
+        return str(error.get("Code", exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")))
+
+    def _open(self, name: str) -> tuple[Any, str] | None:
+        """(streaming body, ETag) of an object, None when it does not exist."""
+        key = self._name(name)
+        try:
+            answer = self._call(f"read {name}", lambda: self._client.get_object(Bucket=self.bucket, Key=key))
+        except botocore.exceptions.ClientError as exc:
+            if self._code(exc) in _MISSING:
+                return None
+            raise StoreError(f"the S3 store {self.url} refused to read {name}: {self._code(exc)}") from exc
+        return answer["Body"], str(answer["ETag"])
+
+    def get(self, name: str) -> tuple[bytes, str] | None:
+        """(bytes, ETag) of a small object, None when it does not exist."""
+        opened = self._open(name)
+        if opened is None:
+            return None
+        body, etag = opened
+        try:
+            return body.read(), etag
+        finally:
+            body.close()
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._call(f"look at {name}", lambda: self._client.head_object(Bucket=self.bucket, Key=self._name(name)))
+        except botocore.exceptions.ClientError as exc:
+            if self._code(exc) in _MISSING:
+                return False
+            raise StoreError(f"the S3 store {self.url} refused to look at {name}: {self._code(exc)}") from exc
+        return True
+
+    def put(
+        self, name: str, body: bytes | IO[bytes], *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str | None:
+        """Write `name`; its new ETag, or None when the condition failed (it exists / it changed)."""
+        extra: dict[str, str] = {}
+        if if_none_match:
+            extra["IfNoneMatch"] = "*"
+        if if_match is not None:
+            extra["IfMatch"] = if_match
+        try:
+            answer = self._call(
+                f"write {name}",
+                lambda: self._client.put_object(Bucket=self.bucket, Key=self._name(name), Body=body, **extra),
+            )
+        except botocore.exceptions.ClientError as exc:
+            if self._code(exc) in _LOST_RACE or (if_match is not None and self._code(exc) in _MISSING):
+                return None
+            raise StoreError(f"the S3 store {self.url} refused to write {name}: {self._code(exc)}") from exc
+        return str(answer["ETag"])
+
+    def put_file(self, name: str, path: Path) -> bool:
+        """Upload a file (streamed) unless `name` exists; True when this call created it."""
+        with path.open("rb") as source:
+            return self.put(name, source, if_none_match=True) is not None
+
+    def delete(self, name: str, *, if_match: str | None = None) -> bool:
+        """Delete `name` (only if its ETag is still `if_match`); False when it changed meanwhile."""
+        extra = {"IfMatch": if_match} if if_match is not None else {}
+        try:
+            self._call(
+                f"delete {name}", lambda: self._client.delete_object(Bucket=self.bucket, Key=self._name(name), **extra)
+            )
+        except botocore.exceptions.ClientError as exc:
+            if self._code(exc) in _LOST_RACE or self._code(exc) in _MISSING:
+                return False
+            raise StoreError(f"the S3 store {self.url} refused to delete {name}: {self._code(exc)}") from exc
+        return True
+
+    def download(self, name: str, sink: Callable[[bytes], None]) -> bool:
+        """Stream an object into `sink` in CHUNK pieces; False when it does not exist."""
+        opened = self._open(name)
+        if opened is None:
+            return False
+        body = opened[0]
+        try:
+            for chunk in body.iter_chunks(CHUNK):
+                sink(chunk)
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StoreError(f"the download of {name} from {self.url} was cut off: {exc}") from exc
+        finally:
+            body.close()
+        return True
+
+    def list(self, under: str) -> Iterator[Listed]:
+        """Every object whose name starts with `under`, a page (up to 1,000) per request."""
+        prefix = self._name(under)
+        cut = len(self._name(""))
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = self._call(
+                f"list {under}",
+                lambda extra=extra: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **extra),  # type: ignore[misc]
+            )
+            for item in page.get("Contents", ()):
+                yield Listed(
+                    str(item["Key"])[cut:], int(item["Size"]), str(item["ETag"]), item["LastModified"].timestamp()
+                )
+            if not page.get("IsTruncated"):
+                return
+            token = page.get("NextContinuationToken")

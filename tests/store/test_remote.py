@@ -1,0 +1,185 @@
+"""The remote store against a real S3 API server (moto over HTTP): claims, leases, takeover, outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.errors import StoreError
+from reconciler.records import AttemptState, Owner
+from reconciler.store.claims import Claim, claim_name, parse_output_name
+from reconciler.store.location import Remote
+from reconciler.store.owner import Identity
+from reconciler.store.remote import RemoteStore
+from tests.conftest import S3Server
+from tests.store.conftest import FakeClock
+
+KEY = "sha256:" + "ab" * 32
+BODY = {"prompt": "a cat", "seed": 1}
+LEASE_S = 60.0
+
+
+def machine(name: str) -> Identity:
+    """Another machine: its processes are alive as far as this host can tell, so only the lease counts."""
+    return Identity(Owner(name, "boot", 1, 1), lambda owner: True)
+
+
+@pytest.fixture
+def bucket(s3: S3Server) -> str:
+    return s3.new_bucket()
+
+
+@pytest.fixture
+def open_remote(tmp_path: Path, bucket: str, clock: FakeClock) -> Iterator[Any]:
+    opened: list[RemoteStore] = []
+
+    def _open(name: str) -> RemoteStore:
+        store = RemoteStore.open_remote(
+            tmp_path / name / ".reconciler", Remote(bucket, "team"), clock=clock, identity=machine(name),
+            lease_s=LEASE_S, renew=False,
+        )  # fmt: skip
+        opened.append(store)
+        return store
+
+    yield _open
+    for store in opened:
+        store.close()
+
+
+def claim(store: RemoteStore) -> Any:
+    return store.claim(KEY, namespace="mock", model="wan-2.2-t2v-fast", request_body=BODY)
+
+
+def stored_claim(s3: S3Server, bucket: str) -> Claim:
+    body = s3.client().get_object(Bucket=bucket, Key=f"team/{claim_name(KEY)}")["Body"].read()
+    return Claim.from_bytes(body)
+
+
+def test_opening_a_server_that_ignores_conditional_writes_is_refused(s3: S3Server, bucket: str, tmp_path: Path) -> None:
+    s3.honour_conditions = False
+    with pytest.raises(StoreError, match="ignores conditional writes"):
+        RemoteStore.open_remote(tmp_path / ".reconciler", Remote(bucket, "team"), renew=False)
+    assert not (tmp_path / ".reconciler").exists()
+    assert s3.names(bucket) == []  # the probe cleaned up after itself
+
+
+def test_opening_a_bucket_that_does_not_exist_is_a_clear_store_error(s3: S3Server, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"s3://no-such-bucket-here/team.*NoSuchBucket"):
+        RemoteStore.open_remote(tmp_path / ".reconciler", Remote("no-such-bucket-here", "team"), renew=False)
+
+
+def test_a_claim_in_the_bucket_keeps_another_machine_from_claiming_the_key(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    mine = claim(first)
+    assert mine is not None
+    assert mine.state is AttemptState.CLAIMED
+    assert claim(second) is None
+    assert stored_claim(s3, bucket).owner.host == "a"
+    # The loser gave its local half back: nothing is left claimed in its cache.
+    assert second.open_attempts() == []
+
+
+def test_an_expired_claim_with_a_request_id_is_taken_over_with_it_and_never_in_doubt(
+    open_remote: Any, clock: FakeClock, s3: S3Server, bucket: str
+) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    held = claim(first)
+    first.record_submitted(held.id, "req-1")
+    clock.advance(LEASE_S - 1)
+    assert claim(second) is None  # the lease still runs
+    clock.advance(LEASE_S)
+    taken = claim(second)
+    assert taken is not None
+    assert taken.state is AttemptState.SUBMITTED
+    assert taken.request_id == "req-1"
+    assert not taken.in_doubt
+    assert stored_claim(s3, bucket).owner.host == "b"
+    assert stored_claim(s3, bucket).request_id == "req-1"
+
+
+def test_an_expired_claim_without_a_request_id_is_taken_over_in_doubt_from_its_intent(
+    open_remote: Any, clock: FakeClock
+) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    held = claim(first)
+    intended = held.claimed_at
+    clock.advance(3 * LEASE_S)
+    taken = claim(second)
+    assert taken is not None
+    assert taken.state is AttemptState.CLAIMED
+    assert taken.in_doubt
+    assert taken.claimed_at == intended  # the history is searched from the first holder's intent
+
+
+def test_a_request_id_recorded_after_the_lease_lapsed_still_reaches_the_claim(
+    open_remote: Any, clock: FakeClock, s3: S3Server, bucket: str
+) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    held = claim(first)
+    clock.advance(3 * LEASE_S)
+    assert claim(second) is not None  # b took it over, in doubt
+    first.record_submitted(held.id, "req-late")  # a's submit answered after all
+    assert stored_claim(s3, bucket).request_id == "req-late"
+    assert stored_claim(s3, bucket).owner.host == "b"
+
+
+def test_a_renewed_lease_is_never_taken_over(open_remote: Any, clock: FakeClock) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    claim(first)
+    for _ in range(5):
+        clock.advance(LEASE_S / 2)
+        first.renew()
+        assert claim(second) is None
+
+
+def test_an_output_is_written_blob_first_and_another_cache_fetches_it_verified(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    held = claim(first)
+    first.record_submitted(held.id, "req-1")
+    blob = first.put_stream([b"video bytes " * 1000])
+    first.record_output(
+        KEY, digest=blob.digest, size=blob.size, model="wan-2.2-t2v-fast", request_id="req-1", cost_usd=0.1,
+        namespace="mock", attempt_id=held.id,
+    )  # fmt: skip
+    names = s3.names(bucket, "team/")
+    records = [parse_output_name(n.removeprefix("team/")) for n in names if "/outputs/" in n]
+    assert [(r.key, r.digest, r.size) for r in records if r] == [(KEY, blob.digest, blob.size)]
+    assert not any("/claims/" in n for n in names)  # the claim went once the output was recorded
+    fetched = second.outputs_for([KEY])[KEY]
+    assert (fetched.digest, fetched.request_id) == (blob.digest, "req-1")
+    assert second.blob_path(blob.digest).read_bytes() == b"video bytes " * 1000
+    assert claim(second) is None  # stored: nothing to claim
+
+
+def test_a_corrupt_remote_blob_is_never_taken_into_the_cache(open_remote: Any, s3: S3Server, bucket: str) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    held = claim(first)
+    blob = first.put_stream([b"good bytes"])
+    first.record_output(
+        KEY, digest=blob.digest, size=blob.size, model="m", request_id=None, cost_usd=None, namespace="mock",
+        attempt_id=held.id,
+    )  # fmt: skip
+    hexdigest = blob.digest.removeprefix("sha256:")
+    s3.client().put_object(
+        Bucket=bucket, Key=f"team/objects/sha256/{hexdigest[:2]}/{hexdigest[2:]}", Body=b"evil bytes"
+    )
+    with pytest.raises(StoreError, match="corrupt"):
+        second.outputs_for([KEY])
+    assert not second.has_blob(blob.digest)
+
+
+def test_a_claim_object_reconciler_did_not_write_is_a_store_error_not_a_crash(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    s3.client().put_object(Bucket=bucket, Key=f"team/{claim_name(KEY)}", Body=b"not json")
+    store = open_remote("a")
+    with pytest.raises(StoreError, match="not one reconciler wrote"):
+        claim(store)
+    assert store.open_attempts() == []  # the local half was given back: nothing can be submitted on it

@@ -18,6 +18,7 @@ from reconciler.cli.common import (
     store_root,
     targeting,
 )
+from reconciler.cli.report import hint
 from reconciler.config import load_settings
 from reconciler.errors import UsageError
 from reconciler.plan import Plan
@@ -123,6 +124,8 @@ def apply(
     )
     if path is not None:
         lockfile.refresh(path, result.namespace, desired, store_root(store))
+    if not as_json:
+        click.echo(hint(mock), err=True)
     raise SystemExit(int(summary.exit_code))
 
 

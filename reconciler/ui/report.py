@@ -31,6 +31,7 @@ from reconciler.ui.page import render
 from reconciler.ui.poster import poster, poster_dir, write_atomic
 
 DEFAULT_DIR = "report"
+LIVE_SECONDS = 3  # how often a page written by watch --report reloads itself
 
 
 @dataclass(frozen=True)

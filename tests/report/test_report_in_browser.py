@@ -1,0 +1,155 @@
+"""`reconciler report` opened in headless Chromium: videos play, posters decode, filters and grids work.
+
+The videos are made by the real CLI against the fake over HTTP; what is judged comes from the
+browser (what it decoded and laid out) and from the specs and the fake's records, never from the
+report code itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import spec, specs_file
+from tests.report.conftest import pixel_stdev
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+# Resolves when every <video> has reached loadeddata (readyState >= 2); each is asked to load first,
+# since the page says preload="none" so a gallery of a thousand downloads nothing until clicked.
+LOAD_ALL = """
+async () => {
+  const videos = Array.from(document.querySelectorAll("video"));
+  await Promise.all(videos.map(v => new Promise((resolve, reject) => {
+    if (v.readyState >= 2) { resolve(); return; }
+    v.addEventListener("loadeddata", resolve, {once: true});
+    v.addEventListener("error", () => reject(new Error("cannot play " + v.src)), {once: true});
+    v.preload = "auto";
+    v.load();
+  })));
+  const posters = await Promise.all(videos.map(async v => {
+    const image = new Image();
+    image.src = v.poster;
+    await image.decode();
+    return {name: v.closest(".card").dataset.name, poster: [image.naturalWidth, image.naturalHeight],
+            video: [v.videoWidth, v.videoHeight]};
+  }));
+  return posters;
+}
+"""
+
+
+def test_the_report_of_the_example_specs_plays_every_video_and_decodes_every_poster(
+    fake, apply, cli, project, open_page
+) -> None:
+    shutil.rmtree(project / "specs")
+    shutil.copytree(REPO / "specs", project / "specs")
+    assert apply("--yes").code == 0
+    run = cli("report")
+    assert run.code == 0, run.err
+    page = open_page(project / "report" / "index.html")
+    loaded = page.page.evaluate(LOAD_ALL)
+    assert len(loaded) == len(fake.submits()) == 11  # every generation the fake made is on the page
+    for item in loaded:
+        (pw, ph), (vw, vh) = item["poster"], item["video"]
+        assert pw > 0 and ph > 0 and vw > 0, item
+        assert abs(pw / ph - vw / vh) < 0.05, item  # the poster is a frame of that video, not a stock image
+    screenshot = page.page.screenshot(full_page=True)
+    assert pixel_stdev(screenshot) > 10  # not a blank page
+    assert page.errors == []
+
+
+def test_a_2x2_matrix_is_shown_as_a_2x2_grid_whose_cells_are_the_right_videos(
+    fake, apply, cli, write, project, open_page
+) -> None:
+    write(
+        "specs/m.yaml",
+        """
+        videos:
+          coast:
+            model: wan-2.2-t2v-fast
+            prompt: a lighthouse
+            matrix:
+              seed: [1, 2]
+              aspect_ratio: ["16:9", "9:16"]
+        """,
+    )
+    assert apply("--yes").code == 0
+    assert cli("report").code == 0
+    page = open_page(project / "report" / "index.html")
+    page.page.evaluate(LOAD_ALL)
+    grid = page.page.evaluate(
+        """() => Array.from(document.querySelectorAll("table.matrix tbody tr")).map(tr =>
+             Array.from(tr.querySelectorAll("td")).map(td => {
+               const v = td.querySelector("video"); const r = td.getBoundingClientRect();
+               return {w: v.videoWidth, h: v.videoHeight, x: Math.round(r.x), y: Math.round(r.y)};
+             }))"""
+    )
+    assert [len(row) for row in grid] == [2, 2]
+    cells = [cell for row in grid for cell in row]
+    assert len({c["x"] for c in cells}) == 2 and len({c["y"] for c in cells}) == 2  # laid out as rows and columns
+    for row in grid:  # columns by aspect ratio, in the spec's order: 16:9 landscape, then 9:16 portrait
+        assert row[0]["w"] > row[0]["h"] and row[1]["w"] < row[1]["h"]
+    headers = page.page.eval_on_selector_all("table.matrix th", "ths => ths.map(t => t.textContent)")
+    assert {"seed = 1", "seed = 2", "aspect_ratio = 16:9", "aspect_ratio = 9:16"} <= set(headers)
+    assert page.errors == []
+
+
+def test_the_filters_hide_and_show_the_cards_of_a_tag_and_of_a_model(fake, apply, cli, write, project, open_page) -> None:
+    write(
+        "specs/a.yaml",
+        """
+        videos:
+          cat: {model: wan-2.2-t2v-fast, prompt: a cat, seed: 1, tags: [pets]}
+          dog: {model: wan2.1-t2v, prompt: a dog, seed: 1, tags: [pets, loud]}
+          sea: {model: wan-2.2-t2v-fast, prompt: the sea, seed: 1, tags: [nature]}
+        """,
+    )
+    assert apply("--yes").code == 0
+    assert cli("report").code == 0
+    page = open_page(project / "report" / "index.html")
+    assert page.visible_names() == {"cat", "dog", "sea"}
+    page.page.select_option("#filter-tag", "pets")
+    assert page.visible_names() == {"cat", "dog"}
+    page.page.select_option("#filter-model", "wan-2.2-t2v-fast")
+    assert page.visible_names() == {"cat"}
+    page.page.select_option("#filter-tag", "")
+    assert page.visible_names() == {"cat", "sea"}
+    page.page.select_option("#filter-model", "")
+    assert page.visible_names() == {"cat", "dog", "sea"}
+    assert page.errors == []
+
+
+HOSTILE = """<script>window.pwned = 1</script> "double" 'single' & <b>bold</b> </textarea><img src=x onerror="window.pwned=2">"""
+
+
+def test_a_prompt_with_html_and_quotes_renders_as_text(fake, apply, cli, write, project, open_page) -> None:
+    quoted = HOSTILE.replace("\\", "\\\\").replace('"', '\\"')
+    write("specs/a.yaml", f'videos:\n  evil:\n    model: wan-2.2-t2v-fast\n    seed: 1\n    prompt: "{quoted}"\n    negative_prompt: "{quoted}"\n')
+    assert apply("--yes").code == 0
+    assert fake.submits()[0]["body"]["prompt"] == HOSTILE  # the spec says what the test thinks it says
+    assert cli("report").code == 0
+    page = open_page(project / "report" / "index.html")
+    assert page.page.evaluate("window.pwned") is None
+    assert page.page.text_content(".card .prompt") == HOSTILE
+    assert HOSTILE in page.page.eval_on_selector_all(".card dd", "dds => dds.map(d => d.textContent)")
+    assert page.page.eval_on_selector_all(".card b, .card img, main script", "found => found.length") == 0
+    assert page.errors == []
+
+
+def test_specs_not_stored_yet_are_cards_that_say_why(fake, apply, cli, write, project, open_page) -> None:
+    write("specs/a.yaml", specs_file(spec("blocked", "an nsfw scene"), spec("made", "a cat")))
+    assert apply("--yes").code == 1  # the blocked one failed for good
+    error = next(j["error"] for j in fake.jobs() if j["state"] == "FAILED")
+    with open(project / "specs" / "a.yaml", "a", encoding="utf-8") as f:
+        f.write(spec("later", "a dog"))
+    assert cli("report").code == 0
+    page = open_page(project / "report" / "index.html")
+    status = dict(page.page.eval_on_selector_all(".card", "cs => cs.map(c => [c.dataset.name, c.dataset.status])"))
+    assert status == {"blocked": "failed", "made": "stored", "later": "create"}
+    assert error in page.page.text_content(".card[data-name='blocked']")
+    assert "$0.099" in page.page.text_content(".card[data-name='later']")  # the estimate of what apply would buy
+    assert page.errors == []

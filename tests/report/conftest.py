@@ -17,7 +17,8 @@ from typing import Any
 import av
 import pytest
 
-from tests.e2e.conftest import apply, fake  # noqa: F401  (fixtures: the fake on a socket, the real CLI against it)
+# Fixtures: the fake on a socket, the real CLI against it, real apply processes.
+from tests.e2e.conftest import apply, fake, processes  # noqa: F401
 
 CHROMIUM_ARGS = [
     "--headless",

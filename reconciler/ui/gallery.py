@@ -56,6 +56,8 @@ class Media:
 
     video_href: str
     poster_href: str | None
+    poster_width: int | None = None
+    poster_height: int | None = None
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None
@@ -237,10 +239,12 @@ def _group(cards: list[Card], entries: Mapping[str, SpecEntry]) -> Group:
     first = cards[0]
     title = _title([c.name for c in cards])
     base = Group(title=title, where=first.where, model=first.model, tags=first.tags, cards=tuple(cards))
+    if len(cards) < 2:
+        return base
     # Axes are read from the full parameters: a matrix value equal to the default is still a value.
     shown = [{name: _show(value) for name, value in entries[c.name].params.items()} for c in cards]
     axes = _axes(shown)
-    if len(cards) < 2 or not axes:
+    if not axes:
         return base
     values = {axis: _distinct(s[axis] for s in shown) for axis in axes}
     placed = [replace(c, combo=tuple((axis, s[axis]) for axis in axes)) for c, s in zip(cards, shown, strict=True)]

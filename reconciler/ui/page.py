@@ -83,8 +83,16 @@ def _panel(panel: Panel) -> str:
 def _card(card: Card) -> str:
     media = card.media
     if media is not None:
-        poster = f' poster="{_e(media.poster_href)}"' if media.poster_href else ""
-        picture = f'<video controls preload="none" playsinline{poster} src="{_e(media.video_href)}"></video>'
+        # A poster image (lazy: a page of a thousand loads what is on screen) that becomes the video on
+        # click; a thousand <video> elements would make the page take seconds to become usable.
+        image = "play"
+        if media.poster_href:
+            size = f' width="{media.poster_width}" height="{media.poster_height}"' if media.poster_width else ""
+            image = f'<img loading="lazy" decoding="async" alt=""{size} src="{_e(media.poster_href)}">'
+        picture = (
+            f'<button type="button" class="poster" data-video="{_e(media.video_href)}"'
+            f' aria-label="play {_e(card.name)}">{image}</button>'
+        )
     else:
         picture = f'<div class="placeholder">{_e(_waiting(card))}</div>'
     rows: list[tuple[str, str]] = [("model", card.model), ("seed", card.seed)]

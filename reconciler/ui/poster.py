@@ -19,8 +19,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
-
 POSTER_AT_S = 0.5  # a frame from the first second: past a fade-in, before the first cut
 POSTER_LONGEST_SIDE = 480  # big enough for a card, small enough for a page of a thousand
 CACHE_VERSION = 1
@@ -56,6 +54,8 @@ def poster(blob: Path, digest: str, cache_dir: Path) -> Poster:
     cached = _read_facts(facts_file)
     if cached is not None and image.is_file():
         return Poster(cached, image)
+    import av  # here, not at the top: a report whose posters are all cached never loads FFmpeg
+
     try:
         facts, jpeg = _decode(blob)
     except (av.error.FFmpegError, OSError, ValueError, StopIteration, ZeroDivisionError) as exc:
@@ -80,6 +80,8 @@ def _read_facts(path: Path) -> VideoFacts | None:
 
 
 def _decode(blob: Path) -> tuple[VideoFacts, bytes]:
+    import av
+
     with av.open(str(blob)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -100,6 +102,8 @@ def _decode(blob: Path) -> tuple[VideoFacts, bytes]:
 
 
 def _duration(container: Any, stream: Any) -> float:
+    import av
+
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * Fraction(stream.time_base))
     if container.duration is not None:
@@ -108,6 +112,8 @@ def _duration(container: Any, stream: Any) -> float:
 
 
 def _jpeg(frame: Any, width: int, height: int) -> bytes:
+    import av
+
     codec = av.CodecContext.create("mjpeg", "w")
     codec.width, codec.height = width, height
     codec.pix_fmt = "yuvj420p"

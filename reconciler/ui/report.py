@@ -57,6 +57,7 @@ def collect(
     stored: dict[str, Output] = {a.name: observed.outputs[a.key] for a in plan.actions
                                  if a.kind is ActionKind.NOOP and a.key in observed.outputs}  # fmt: skip
     posters = poster_dir(view.root)
+    here = os.path.abspath(report_dir)
     media: dict[str, Media] = {}
     problems: list[str] = []
     files: dict[str, Path] = {}
@@ -79,11 +80,13 @@ def collect(
         else:
             laid_out = output_path(out_dir, name)
             target = laid_out if _same_size(laid_out, output.size) else blob
-            video_href = quote(Path(os.path.relpath(target.resolve(), report_dir.resolve())).as_posix())
+            video_href = quote(Path(os.path.relpath(os.path.abspath(target), here)).as_posix())
         facts = made.facts
         media[name] = Media(
             video_href=video_href,
             poster_href=poster_href,
+            poster_width=facts.poster_width if facts else None,
+            poster_height=facts.poster_height if facts else None,
             width=facts.width if facts else None,
             height=facts.height if facts else None,
             duration_s=facts.duration_s if facts else None,

@@ -13,7 +13,7 @@ import av
 
 from tests.e2e.conftest import spec, specs_file
 
-HREF = re.compile(r'(?:src|poster)="([^"]+)"')
+HREF = re.compile(r'(?:src|data-video)="([^"]+)"')
 
 
 def links(index: Path) -> list[Path]:

@@ -156,3 +156,26 @@ def test_watch_report_rewrites_the_gallery_after_every_stored_video(fake, write,
         assert "reconciler report --open" in watch.output
     finally:
         watch.close()
+
+
+def test_a_stored_video_that_cannot_be_decoded_gets_a_card_and_a_warning_not_a_crash(cli, write, project) -> None:
+    from reconciler import keys
+    from reconciler.spec import load
+    from reconciler.store import Store
+
+    write("specs/a.yaml", specs_file(spec("broken", "a cat"), spec("later", "a dog")))
+    [broken, _] = load(["specs"]).entries
+    with Store.open(project / ".reconciler") as store:
+        blob = store.put_stream([b"this is not an mp4 at all"])
+        store.record_output(keys.entry_key(keys.SEGMIND, broken), digest=blob.digest, size=blob.size,
+                            model=broken.model, request_id="req-1", cost_usd=0.1, namespace=keys.SEGMIND)  # fmt: skip
+    run = cli("report")
+    assert run.code == 0
+    assert "warning: broken: cannot decode" in run.err
+    assert "Traceback" not in run.err
+    page = (project / "report" / "index.html").read_text(encoding="utf-8")
+    assert 'data-name="broken" data-status="stored"' in page
+    assert 'data-name="later" data-status="create"' in page
+    [card] = [s for s in json.loads(cli("report", "--json").out)["specs"] if s["name"] == "broken"]
+    assert card["video"]["poster"] is None
+    assert card["video"]["width"] is None

@@ -130,4 +130,6 @@ def _waiting(card: Card) -> str:
         return f"being made: {card.reason}"
     if card.status is Status.FAILED:
         return f"failed: {card.reason}"
+    if card.status is Status.STORED:
+        return "stored, but its video file is missing from the store: run reconciler verify"
     return f"in doubt: {card.reason}"

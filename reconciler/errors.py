@@ -4,6 +4,7 @@
     ├── SpecError                   one mistake in one spec file, with file:line:col and a hint
     ├── SpecErrors                  every SpecError of a run, reported together
     ├── UsageError                  a bad command line (unknown target, conflicting options)
+    ├── ReportError                 the report folder cannot be written
     ├── StoreError                  the local store cannot be read or written
     │   ├── StoreBusyError          another process held the store's write lock for too long
     │   ├── StoreDamagedError       state.sqlite is damaged: `verify --rebuild` restores it from the receipts
@@ -86,6 +87,10 @@ class UsageError(ReconcilerError):
     """The command line asks for something that cannot be done."""
 
     exit_code = 1  # never 2: `plan --detailed-exitcode` uses 2 for "changes"
+
+
+class ReportError(ReconcilerError):
+    """The report folder cannot be created or written (`reconciler report`, `watch --report`)."""
 
 
 class StoreError(ReconcilerError):

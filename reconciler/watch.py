@@ -94,6 +94,7 @@ class Settings:
     debounce_ms: int = 200
     remote: Remote | None = None  # a shared bucket, with store_root as its local cache
     lease_s: float | None = None
+    report_dir: Path | None = None  # --report: rewrite this gallery after every stored video
 
 
 class Session:
@@ -120,6 +121,7 @@ class Session:
         self.up_to_date = 0
         self.laid_out = 0
         self.layout_said: set[str] = set()  # the layout lines said last time (a file left alone, a problem)
+        self.chosen: list[Desired] = []  # the targeted specs, for the report
 
     def _say(self, kind: str, detail: str) -> None:
         self.run.emit(RunEvent(self.run.clock.now(), kind, detail))
@@ -143,6 +145,7 @@ class Session:
             self._say("spec-error", str(error))
             chosen = []
         wanted = {d.key for d in chosen}
+        self.chosen = chosen
         observed = self.run.store.observe(wanted)
         plan = diff(
             chosen,
@@ -166,7 +169,26 @@ class Session:
                 listed = ", ".join(w.names[0] for w in buy[:10])
                 self._say("not-submitted", f"{len(buy)} to create (est. ${cost:.2f}), not approved: {listed}")
         self.engine.add(resume)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """After a save or a stored video: lay out out/ and, with --report, rewrite the gallery."""
         self.layout()
+        if self.settings.report_dir is not None:
+            self.report(self.settings.report_dir)
+
+    def report(self, report_dir: Path) -> None:
+        from reconciler.ui import report
+
+        store = self.run.store
+        observed = store.observe({d.key for d in self.chosen})
+        plan = diff(self.chosen, outputs=observed.outputs, attempts=observed.attempts, namespace=self.run.namespace,
+                    retry_failed=self.settings.retry_failed)  # fmt: skip
+        try:
+            report.write(plan, [d.entry for d in self.chosen], store, out_dir=self.settings.out_dir,
+                         report_dir=report_dir, now=self.run.clock.now(), live_seconds=report.LIVE_SECONDS)  # fmt: skip
+        except ReconcilerError as error:
+            self._say("report", str(error))
 
     def layout(self) -> None:
         """Make out/ mirror the current specs from what is stored (in-flight jobs land when done)."""
@@ -214,7 +236,7 @@ async def watch(settings: Settings, *, endpoint: Endpoint, store: Store, emit: E
         engine = Engine(run)
         session = Session(settings, specs=LiveSpecs(settings.paths, cache=cache), run=run, engine=engine,
                           approval=approval)  # fmt: skip
-        run.on_stored = session.layout
+        run.on_stored = session.refresh
         with signals(run, enabled=True):
             engine.start(settings.concurrency)
             await session.reload()

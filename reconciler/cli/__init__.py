@@ -15,6 +15,7 @@ from reconciler import __version__
 from reconciler.cli.apply import apply
 from reconciler.cli.inspect import models, schema, validate
 from reconciler.cli.plan import plan
+from reconciler.cli.report import report, spend
 from reconciler.cli.store import gc, layout, pull, push, verify
 from reconciler.cli.watch import watch
 from reconciler.errors import ReconcilerError, SpecErrors
@@ -26,7 +27,7 @@ def cli() -> None:
     """Declare the videos you want in spec files; plan and apply them against Segmind's Wan models."""
 
 
-for command in (validate, schema, models, plan, apply, watch, verify, gc, layout, push, pull):
+for command in (validate, schema, models, plan, apply, watch, verify, gc, layout, push, pull, report, spend):
     cli.add_command(command)
 
 

@@ -21,6 +21,7 @@ from reconciler.cli.common import (
     targeting,
 )
 from reconciler.cli.cost import COST_CAP
+from reconciler.cli.report import hint
 from reconciler.config import load_settings
 from reconciler.errors import UsageError
 from reconciler.plan import Plan
@@ -128,6 +129,8 @@ def apply(
     )
     if path is not None:
         lockfile.refresh(path, result.namespace, desired, store_root(store))
+    if not as_json:
+        click.echo(hint(mock), err=True)
     raise SystemExit(int(summary.exit_code))
 
 

@@ -17,6 +17,7 @@ from reconciler.cli.common import (
     targeting,
 )
 from reconciler.cli.cost import COST_CAP
+from reconciler.cli.report import hint
 from reconciler.config import load_settings
 
 
@@ -39,6 +40,10 @@ from reconciler.config import load_settings
     show_default=True,
     help="Quiet time after the last change before specs are read again.",
 )
+@click.option(
+    "--report", "with_report", is_flag=True, help="Rewrite the gallery after every stored video (it reloads itself)."
+)
+@click.option("--report-dir", metavar="DIR", default="report", show_default=True, help="The gallery's folder.")
 @api_options
 def watch(
     paths: tuple[str, ...],
@@ -53,6 +58,8 @@ def watch(
     retry_failed: bool,
     out_dir: str | None,
     debounce_ms: int,
+    with_report: bool,
+    report_dir: str,
     base_url: str | None,
     api_key: str | None,
     history_url: str | None,
@@ -88,6 +95,9 @@ def watch(
         max_cost=max_cost,
         retry_failed=retry_failed,
         debounce_ms=debounce_ms,
+        report_dir=Path(report_dir) if with_report else None,
     )
     summary = run_watch(settings, yes=yes, as_json=as_json)
+    if not as_json:
+        click.echo(hint(mock), err=True)
     raise SystemExit(int(summary.exit_code))

@@ -217,6 +217,13 @@ def open_attempts(db: Database, *, alive: Alive) -> list[Attempt]:
     return [convert.attempt(row) for row in rows]
 
 
+def all_attempts(db: Database, *, alive: Alive) -> list[Attempt]:
+    """Every attempt ever recorded, oldest first (spend reads what was paid for, and when)."""
+    rows = db.rows(f"SELECT {ATTEMPT_COLUMNS} FROM attempts ORDER BY id")
+    convert = Rows(alive)
+    return [convert.attempt(row) for row in rows]
+
+
 def observed_latency(db: Database, model: str, namespace: str | None = None) -> float | None:
     """Median seconds from submit to completion over the model's recent jobs, None without any.
 

@@ -125,6 +125,10 @@ class StoreView:
     def open_attempts(self) -> list[Attempt]:
         return [] if (db := self._db) is None else attempts.open_attempts(db, alive=self._alive)
 
+    def all_attempts(self) -> list[Attempt]:
+        """Every attempt, oldest first, whatever its state."""
+        return [] if (db := self._db) is None else attempts.all_attempts(db, alive=self._alive)
+
     def attempt(self, attempt_id: int) -> Attempt:
         return attempts.attempt(self._require_db(), attempt_id, alive=self._alive)
 

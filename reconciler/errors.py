@@ -17,7 +17,8 @@
         ├── ApiInsufficientCredits  406: stop submitting, keep polling
         ├── ApiRateLimited          429: temporary, honour retry_after
         ├── ApiServerError          5xx: temporary
-        └── ApiUnreachable          connection lost, timeout, garbled body: temporary; maybe_sent
+        ├── ApiUnreachable          connection lost, timeout, garbled body: temporary; maybe_sent
+        └── ApiUnsafeUrl            an output URL this tool will not fetch (not https, user@host): permanent
 
 The CLI turns these into messages and exit codes in one place; nothing below the CLI exits.
 Foreign exceptions (yaml, tomllib, OSError) are translated where they are met, chained with `from`.
@@ -161,6 +162,14 @@ class ApiUnreachable(ApiError):
     def __init__(self, message: str, *, maybe_sent: bool) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
+
+
+class ApiUnsafeUrl(ApiError):
+    """The API handed out a URL this tool does not fetch: plain http, a user:password@, another scheme.
+
+    Nothing was requested from it. Permanent for that URL: the paid job stays recorded, and a later
+    run (or the request history's link) may give a URL that can be fetched.
+    """
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

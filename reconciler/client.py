@@ -392,15 +392,17 @@ class SegmindApi:
         target = str(request.url.join(response.headers["location"]))
         status = response.status_code
         # A redirected request may already have reached the service: for a paid submit, in doubt.
+        # Permanent, not ApiUnreachable: asking again is redirected again. A redirected submit may
+        # still have reached the API: the engine settles it through the history like any failed submit.
         if url_problem(target) is not None or origin_of(target) not in self._origins:
-            raise ApiUnreachable(
+            raise ApiUnsafeUrl(
                 f"{what}: HTTP {status} redirect to {_shown_url(target)}, off the API's hosts; not followed "
                 "(the key and the request stay with the API)",
-                maybe_sent=True,
+                status=status,
             )
         if request.method != "GET" and status not in (307, 308):
             # 301/302/303 would turn a paid POST into a GET of something else: not followed either.
-            raise ApiUnreachable(f"{what}: HTTP {status} redirect of a {request.method}; not followed", maybe_sent=True)
+            raise ApiUnsafeUrl(f"{what}: HTTP {status} redirect of a {request.method}; not followed", status=status)
         return target
 
     # ---- what the server says, redacted where it enters

@@ -18,7 +18,7 @@
         ├── ApiRateLimited          429: temporary, honour retry_after
         ├── ApiServerError          5xx: temporary
         ├── ApiUnreachable          connection lost, timeout, garbled body: temporary; maybe_sent
-        └── ApiUnsafeUrl            an output URL this tool will not fetch (not https, user@host): permanent
+        └── ApiUnsafeUrl            a URL not fetched or followed (not https, user@, off-origin redirect): permanent
 
 The CLI turns these into messages and exit codes in one place; nothing below the CLI exits.
 Foreign exceptions (yaml, tomllib, OSError) are translated where they are met, chained with `from`.
@@ -165,10 +165,12 @@ class ApiUnreachable(ApiError):
 
 
 class ApiUnsafeUrl(ApiError):
-    """The API handed out a URL this tool does not fetch: plain http, a user:password@, another scheme.
+    """A URL from the API that is not fetched or followed: an output that is not https (or has a
+    user:password@, or another scheme), a redirect off the API's own hosts.
 
-    Nothing was requested from it. Permanent for that URL: the paid job stays recorded, and a later
-    run (or the request history's link) may give a URL that can be fetched.
+    Nothing was sent to it. Permanent: asking again gets the same URL. A paid job stays recorded
+    (a later run, or the request history's link, may give one that can be fetched); a redirected
+    submit may have reached the API, so it is settled through the request history like any other.
     """
 
 

@@ -193,7 +193,10 @@ class SegmindApi:
         gets its answer recorded.
         """
         self._abandoned = True
-        now = asyncio.get_running_loop().time()
+        try:
+            now = asyncio.get_running_loop().time()
+        except RuntimeError:  # no loop running: no download can be in progress
+            return
         for deadline in self._downloads:
             deadline.reschedule(now)
 
@@ -261,6 +264,8 @@ class SegmindApi:
                                 body = await _read_capped(response, what, self._max_json_bytes)
                                 raise error_for_status(response.status_code, self._message(body), what=what)
                             expected = response.headers.get("content-length")
+                            # Content-Length counts the bytes as sent; a host that compresses anyway is decoded.
+                            encoded = response.headers.get("content-encoding", "").lower() not in ("", "identity")
                             size, floor_from = 0, 0
                             async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
                                 size += len(chunk)
@@ -272,7 +277,7 @@ class SegmindApi:
                                 if size - floor_from >= self._floor.min_bytes:
                                     floor_from = size
                                     deadline.reschedule(loop.time() + self._floor.window_s)
-                            received = response.num_bytes_downloaded  # as sent: before any decoding
+                            received = response.num_bytes_downloaded if encoded else size
                     finally:
                         self._downloads.discard(deadline)
             except TimeoutError:

@@ -36,7 +36,7 @@ from reconciler.errors import (
     UsageError,
     error_for_status,
 )
-from reconciler.origins import api_root, check_key, origin_of, output_url_problem, url_problem
+from reconciler.origins import api_root, check_key, origin_of, output_url_problem, shown_url, url_problem
 from reconciler.redact import Redactor
 
 DEFAULT_BASE_URL: Final = "https://api.segmind.com"
@@ -247,7 +247,7 @@ class SegmindApi:
         what = "download of the output"
         for _ in range(MAX_REDIRECTS + 1):
             if (problem := output_url_problem(url, plain_http_ok=self._plain_http_ok)) is not None:
-                raise ApiUnsafeUrl(f"{what}: the API's URL {_shown_url(url)} was not fetched: {problem}")
+                raise ApiUnsafeUrl(f"{what}: the API's URL {self._redact(shown_url(url))} was not fetched: {problem}")
             if self._abandoned:
                 raise ApiUnreachable(f"{what}: abandoned, the run is stopping", maybe_sent=False)
             loop = asyncio.get_running_loop()
@@ -400,8 +400,9 @@ class SegmindApi:
         # Permanent, not ApiUnreachable: asking again is redirected again. A redirected submit may
         # still have reached the API: the engine settles it through the history like any failed submit.
         if url_problem(target) is not None or origin_of(target) not in self._origins:
+            shown = self._redact(shown_url(target))
             raise ApiUnsafeUrl(
-                f"{what}: HTTP {status} redirect to {_shown_url(target)}, off the API's hosts; not followed "
+                f"{what}: HTTP {status} redirect to {shown}, off the API's hosts; not followed "
                 "(the key and the request stay with the API)",
                 status=status,
             )
@@ -545,9 +546,3 @@ def _number(value: Any) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def _shown_url(url: str) -> str:
-    """A URL for a message: without any user:password, cut short."""
-    shown = re.sub(r"//[^/?#]*@", "//***@", url)
-    return repr(shown if len(shown) <= 120 else shown[:117] + "...")

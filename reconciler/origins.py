@@ -71,10 +71,10 @@ def origin_of(url: str) -> Origin:
 def api_root(url: str, *, setting: str) -> str:
     """A checked API base without a trailing slash or version (`.../v1` as the official client takes it)."""
     if (problem := url_problem(url)) is not None:
-        raise UsageError(f"{setting} {_shown(url)} is not a usable URL: {problem}")
+        raise UsageError(f"{setting} {shown_url(url)} is not a usable URL: {problem}")
     parts = urlsplit(url)
     if parts.query or parts.fragment:
-        raise UsageError(f"{setting} {_shown(url)} is not a usable URL: an API base has no ?query or #fragment")
+        raise UsageError(f"{setting} {shown_url(url)} is not a usable URL: an API base has no ?query or #fragment")
     root = url.rstrip("/")
     return root.removesuffix("/v1").removesuffix("/v2")
 
@@ -114,7 +114,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _shown(url: str) -> str:
-    # A URL is shown without any user:password it may carry, and cut short.
+def shown_url(url: str) -> str:
+    """A URL for a message: without any user:password it may carry, quoted, cut short."""
     shown = re.sub(r"//[^/?#]*@", "//***@", url)
     return repr(shown if len(shown) <= 120 else shown[:117] + "...")

@@ -250,7 +250,6 @@ class SegmindApi:
                 raise ApiUnsafeUrl(f"{what}: the API's URL {self._redact(shown_url(url))} was not fetched: {problem}")
             if self._abandoned:
                 raise ApiUnreachable(f"{what}: abandoned, the run is stopping", maybe_sent=False)
-            loop = asyncio.get_running_loop()
             try:
                 async with asyncio.timeout(self._floor.window_s) as deadline:
                     self._downloads.add(deadline)
@@ -263,21 +262,7 @@ class SegmindApi:
                             if response.status_code >= 400:
                                 body = await _read_capped(response, what, self._max_json_bytes)
                                 raise error_for_status(response.status_code, self._message(body), what=what)
-                            expected = response.headers.get("content-length")
-                            # Content-Length counts the bytes as sent; a host that compresses anyway is decoded.
-                            encoded = response.headers.get("content-encoding", "").lower() not in ("", "identity")
-                            size, floor_from = 0, 0
-                            async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
-                                size += len(chunk)
-                                if size > max_bytes:
-                                    raise ApiUnreachable(
-                                        f"{what}: larger than the limit of {max_bytes:,} bytes", maybe_sent=False
-                                    )
-                                write(chunk)
-                                if size - floor_from >= self._floor.min_bytes:
-                                    floor_from = size
-                                    deadline.reschedule(loop.time() + self._floor.window_s)
-                            received = response.num_bytes_downloaded if encoded else size
+                            size = await self._read_video(response, write, max_bytes, deadline, what)
                     finally:
                         self._downloads.discard(deadline)
             except TimeoutError:
@@ -291,10 +276,35 @@ class SegmindApi:
                 raise self._unreachable(exc, what) from exc
             except _NEVER_SENT as exc:
                 raise ApiUnreachable(f"{what}: {_kind(exc)}", maybe_sent=False) from exc
-            if expected is not None and expected.isdigit() and int(expected) != received:
-                raise ApiUnreachable(f"{what}: got {received:,} of {int(expected):,} bytes", maybe_sent=False)
             return size
         raise ApiUnreachable(f"{what}: more than {MAX_REDIRECTS} redirects", maybe_sent=False)
+
+    async def _read_video(
+        self,
+        response: httpx.Response,
+        write: Callable[[bytes], None],
+        max_bytes: int,
+        deadline: asyncio.Timeout,
+        what: str,
+    ) -> int:
+        """The body into `write`; each `min_bytes` received moves the rate floor's deadline on."""
+        loop = asyncio.get_running_loop()
+        expected = response.headers.get("content-length")
+        # Content-Length counts the bytes as sent; a host that compresses anyway is decoded.
+        encoded = response.headers.get("content-encoding", "").lower() not in ("", "identity")
+        size, floor_from = 0, 0
+        async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise ApiUnreachable(f"{what}: larger than the limit of {max_bytes:,} bytes", maybe_sent=False)
+            write(chunk)
+            if size - floor_from >= self._floor.min_bytes:
+                floor_from = size
+                deadline.reschedule(loop.time() + self._floor.window_s)
+        received = response.num_bytes_downloaded if encoded else size
+        if expected is not None and expected.isdigit() and int(expected) != received:
+            raise ApiUnreachable(f"{what}: got {received:,} of {int(expected):,} bytes", maybe_sent=False)
+        return size
 
     # ---- the account's request history
 

@@ -121,6 +121,23 @@ def test_a_server_that_echoes_the_key_never_puts_it_in_the_store_nor_in_plan(pro
         assert key.encode() not in store_bytes(project)
 
 
+@pytest.mark.timeout(60)
+def test_an_output_url_with_a_password_is_not_fetched_and_the_paid_job_is_kept(project, write, cli, fake, monkeypatch):
+    write("specs/a.yaml", ONE)
+    files = FileHost(origin=fake.url)
+    with serve(files.app(), host="127.0.0.2") as url:
+        fake.configure(public_url=url.replace("http://", "http://user:hunter2@"))
+        use(monkeypatch, fake.env())
+        refused = cli("apply", "--yes")
+        assert refused.code == 1, refused.out + refused.err
+        assert "user name or password" in refused.out
+        assert "hunter2" not in refused.out + refused.err
+        assert files.seen == []
+        assert attempt_states(project) == ["completed"]
+
+    assert len(fake.submits()) == 1
+
+
 # ---- issue 13 "Servers": bounded answers
 
 

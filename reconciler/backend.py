@@ -18,6 +18,7 @@ from reconciler import keys
 from reconciler.client import DEFAULT_BASE_URL, SegmindApi
 from reconciler.embedded import MOCK_KEY, MOCK_TIME_SCALE, embedded_fake
 from reconciler.errors import UsageError
+from reconciler.origins import api_root, check_key
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,19 @@ class Backend:
     latency_scale: float | None = None  # None: the catalog's latencies (the fake's scale with --mock)
 
     def check(self) -> None:
-        if not self.mock and not self.api_key:
+        """Refuse settings a request would fail on, before the engine claims anything (one sentence each)."""
+        if self.mock:
+            return
+        if not self.api_key:
             raise UsageError("no API key: set SEGMIND_API_KEY (or run against the bundled fake with --mock)")
+        check_key(self.api_key, setting="SEGMIND_API_KEY / --api-key")
+        for value, setting in (
+            (self.base_url, "SEGMIND_BASE_URL / --base-url"),
+            (self.history_url, "SEGMIND_HISTORY_URL / --history-url"),
+            (self.upload_url, "SEGMIND_UPLOAD_URL / --upload-url"),
+        ):
+            if value:  # empty means the default, as in connect()
+                api_root(value, setting=setting)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@
         ├── ApiInsufficientCredits  406: stop submitting, keep polling
         ├── ApiRateLimited          429: temporary, honour retry_after
         ├── ApiServerError          5xx: temporary
-        └── ApiUnreachable          connection lost, timeout, garbled body: temporary; maybe_sent
+        ├── ApiUnreachable          connection lost, timeout, garbled body: temporary; maybe_sent
+        └── ApiUnsafeUrl            a URL not fetched or followed (not https, user@, off-origin redirect): permanent
 
 The CLI turns these into messages and exit codes in one place; nothing below the CLI exits.
 Foreign exceptions (yaml, tomllib, OSError) are translated where they are met, chained with `from`.
@@ -167,6 +168,16 @@ class ApiUnreachable(ApiError):
     def __init__(self, message: str, *, maybe_sent: bool) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
+
+
+class ApiUnsafeUrl(ApiError):
+    """A URL from the API that is not fetched or followed: an output that is not https (or has a
+    user:password@, or another scheme), a redirect off the API's own hosts.
+
+    Nothing was sent to it. Permanent: asking again gets the same URL. A paid job stays recorded
+    (a later run, or the request history's link, may give one that can be fetched); a redirected
+    submit may have reached the API, so it is settled through the request history like any other.
+    """
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

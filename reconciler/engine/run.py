@@ -107,6 +107,8 @@ class Run:
         self.interrupts += 1
         if self.interrupts == 1:
             self.halt(StopReason.INTERRUPTED, "interrupted")
+            # A download may trickle for minutes; its job is recorded, the next run fetches it.
+            self.api.abandon_downloads()
             self.emit(
                 RunEvent(
                     self.clock.now(), "interrupt",

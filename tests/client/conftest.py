@@ -15,7 +15,7 @@ from mockserver.config import MockConfig
 from mockserver.serving import in_thread
 from reconciler.client import SegmindApi
 
-BASE = "http://mock.test"
+BASE = "https://mock.test"  # an API that is not a loopback fake: its outputs must be https
 
 
 @dataclass

@@ -59,7 +59,7 @@ async def test_a_blocked_prompt_is_a_failed_result_not_an_error(world) -> None:
 
 async def test_a_wrong_key_is_fatal_and_never_shown(world) -> None:
     transport = httpx.ASGITransport(app=world.control._transport.app)  # type: ignore[attr-defined]
-    wrong = SegmindApi(api_key="sk-secret-wrong", base_url="http://mock.test", transport=transport)
+    wrong = SegmindApi(api_key="sk-secret-wrong", base_url="https://mock.test", transport=transport)
     with pytest.raises(ApiAuthError) as caught:
         await wrong.submit("wan-2.2-t2v-fast", body())
     await wrong.aclose()

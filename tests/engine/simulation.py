@@ -150,8 +150,8 @@ class Simulation:
 
             with Store.open(self.root / ".reconciler", clock=self.clock) as store:
                 api = SegmindApi(
-                    api_key="mock-key", base_url="http://fake", history_url="http://fake",
-                    upload_url="http://fake", transport=transport,
+                    api_key="mock-key", base_url="https://fake", history_url="https://fake",
+                    upload_url="https://fake", transport=transport,
                 )  # fmt: skip
                 api._http.event_hooks["request"].append(log)
                 async with api:

@@ -56,7 +56,7 @@ from tests.engine.simulation import SimClock
 API_KEY = "mock-key"
 CREDITS = 1000.0
 NAMESPACE = keys.SEGMIND
-BASE = "http://fake"
+BASE = "https://fake"  # not a loopback fake: its outputs must be https, as the real API's
 # The engines' pids: far above any real pid (Linux allows at most 2**22), so none is ever alive.
 FIRST_PID = 1 << 23
 # Turns of the loop a healthy run of a few specs needs is in the thousands; far more means a hang.

@@ -64,6 +64,7 @@ class JobResult:
     output_bytes: bytes | None = None  # when the server sends the video inline (base64)
     cost_usd: float | None = None
     error: str | None = None
+    latency_s: float | None = None  # submit to done by the server's own clock (`metrics`), when it says
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,8 @@ class SegmindApi:
                 raise ApiUnreachable(f"{what}: the output is neither a URL nor base64", maybe_sent=False) from None
         if state is JobState.COMPLETED and url is None and inline is None:
             raise ApiUnreachable(f"{what}: COMPLETED without an output", maybe_sent=False)
-        return JobResult(request_id, state, url, inline, _number(data.get("cost")), _text(data.get("error")))
+        cost, error = _number(data.get("cost")), _text(data.get("error"))
+        return JobResult(request_id, state, url, inline, cost, error, _latency(data.get("metrics")))
 
     async def download(self, url: str, write: Callable[[bytes], None], *, max_bytes: int) -> int:
         """Stream `url` into `write`, chunk by chunk; never holds the whole video. Returns the size.
@@ -327,6 +329,17 @@ def _number(value: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _latency(metrics: Any) -> float | None:
+    """Seconds from submit to done in a result's `metrics` (total_ms, else queue_ms + inference_ms)."""
+    if not isinstance(metrics, dict):
+        return None
+    total = _number(metrics.get("total_ms"))
+    if total is None:
+        parts = [_number(metrics.get(name)) for name in ("queue_ms", "inference_ms")]
+        total = None if None in parts else sum(p for p in parts if p is not None)
+    return total / 1000 if total is not None and 0 <= total < 1e10 else None
 
 
 def _history_row(item: dict[str, Any]) -> HistoryRow:

@@ -161,8 +161,9 @@ def api_options(func: Any) -> Any:
             "--latency-scale",
             type=click.FloatRange(min=0, min_open=True),
             envvar="RECONCILER_LATENCY_SCALE",
-            hidden=True,
-            help="Expect jobs to take this share of the catalog's latency (for a fast fake of your own).",
+            help="Expect jobs to take this share of the catalog's latency until it is learned (a fast fake of"
+            " your own); without it the first jobs of a model new to the backend look early [env"
+            " RECONCILER_LATENCY_SCALE].",
         ),
     ]
     for option in reversed(options):

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from reconciler.errors import ApiBadRequest, ApiInsufficientCredits, ApiRateLimited, ApiServerError, ApiUnreachable
+from reconciler.latency import Estimate
 from reconciler.policy import PollSchedule, RetryPolicy, TokenBucket
 
 RNG = random.Random(0)
@@ -52,18 +53,21 @@ def test_retries_stop_after_the_last_attempt() -> None:
 
 def test_the_first_poll_comes_near_the_expected_latency_then_backs_off() -> None:
     schedule = PollSchedule(jitter=0)
-    assert schedule.delay(0, expected_s=100, elapsed_s=0, rng=RNG) == pytest.approx(100)
-    later = [schedule.delay(n, expected_s=100, elapsed_s=100, rng=RNG) for n in range(1, 8)]
+    known = Estimate(prior_s=100, trusted=True)
+    first = schedule.next_look_s(known, elapsed_s=0, last_look_s=None, exploring=False, rng=RNG)
+    assert first == pytest.approx(100)
+    later = [schedule.next_look_s(known, elapsed_s=100, last_look_s=100, exploring=False, rng=RNG) for n in range(1, 8)]
     assert later == sorted(later)
     assert max(later) <= schedule.cap_s
 
 
 def test_a_job_polled_at_its_expected_time_needs_few_polls() -> None:
     schedule = PollSchedule(jitter=0)
-    elapsed, polls = 0.0, 0
+    known = Estimate(prior_s=100, trusted=True)
+    elapsed, polls, last = 0.0, 0, None
     while elapsed < 110:  # the job takes 10 % longer than expected
-        elapsed += schedule.delay(polls, expected_s=100, elapsed_s=elapsed, rng=RNG)
-        polls += 1
+        elapsed += schedule.next_look_s(known, elapsed_s=elapsed, last_look_s=last, exploring=False, rng=RNG)
+        polls, last = polls + 1, elapsed
     assert polls <= 3
 
 

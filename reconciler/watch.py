@@ -1,6 +1,6 @@
 """`reconciler watch`: one long-running engine, fed a fresh plan on every save.
 
-    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> diff against the store
+    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> planning.assemble (as plan does)
         -> only the keys not yet queued, in flight or settled go to the engine -> out/ follows the specs
 
 Jobs in flight are never cancelled or abandoned when their spec changes or goes away (they are
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from reconciler import keys
 from reconciler.backend import Backend, Endpoint, connect
 from reconciler.clock import SystemClock
 from reconciler.engine.events import Outcome, RunEvent, Summary
@@ -28,7 +27,8 @@ from reconciler.engine.reconcile import works_for
 from reconciler.engine.run import Emit, Engine, Options, Run, signals
 from reconciler.errors import ReconcilerError, SpecError
 from reconciler.livespecs import LiveSpecs
-from reconciler.plan import ActionKind, Desired, diff, select
+from reconciler.plan import ActionKind, select
+from reconciler.planning import assemble, desire
 from reconciler.progress import display_for
 from reconciler.spec import ParseCache, is_spec_file_name
 from reconciler.speccache import FileParseCache
@@ -129,7 +129,7 @@ class Session:
                 self._say("spec-ok", "every spec file is valid again")
         self.errors = loaded.errors
         namespace = self.run.namespace
-        desired = [Desired(entry, keys.entry_key(namespace, entry)) for entry in loaded.specs.entries]
+        desired = desire(loaded.specs.entries, namespace)
         self.names = {d.entry.name: d.key for d in desired}
         self.images = {image.path for d in desired for image in d.entry.images}
         try:
@@ -138,14 +138,11 @@ class Session:
             self._say("spec-error", str(error))
             chosen = []
         wanted = {d.key for d in chosen}
-        observed = self.run.store.observe(wanted)
-        plan = diff(
-            chosen,
-            outputs=observed.outputs,
-            attempts=observed.attempts,
-            namespace=namespace,
-            retry_failed=self.settings.retry_failed,
-        )
+        # The plan apply would make: paid jobs whose spec changed while a killed apply waited on them included.
+        plan = assemble(
+            desired, chosen, self.run.store, namespace=namespace, concurrency=self.settings.concurrency,
+            retry_failed=self.settings.retry_failed, latency_scale=self.run.options.latency_scale, orphans=False,
+        )  # fmt: skip
         self.up_to_date = plan.totals.counts[ActionKind.NOOP]
         paying = {a.key for a in plan.actions if a.kind in PAYS}
         fresh = [w for w in works_for(plan, desired) if not self.engine.known(w.key)]

@@ -27,6 +27,8 @@ from reconciler import catalog
 # The most recent samples kept per model: enough for the quantiles polling uses, few enough that a
 # backend that changed speed is followed within a few jobs.
 WINDOW = 20
+# This many samples in a row beyond all the earlier ones mean the backend changed speed.
+SHIFT = 3
 # A job seen done at its first look counts as done this share of the way to that look.
 CENSORED_SHARE = 0.8
 
@@ -60,7 +62,13 @@ class Estimate:
         return ordered[low] + (ordered[high] - ordered[low]) * (place - low)
 
     def with_sample(self, seconds: float) -> Estimate:
-        return Estimate(self.prior_s, (seconds, *self.samples)[:WINDOW], self.trusted)
+        """With one more sample; when the newest few all fall outside everything before them, the
+        backend changed speed and the older samples go (a window alone would take half its length)."""
+        samples = (seconds, *self.samples)[:WINDOW]
+        newest, rest = samples[:SHIFT], samples[SHIFT:]
+        if len(rest) >= SHIFT and (min(newest) > max(rest) or max(newest) < min(rest)):
+            samples = newest
+        return Estimate(self.prior_s, samples, self.trusted)
 
 
 def from_looks(missed_s: float | None, seen_done_s: float) -> float:
@@ -77,4 +85,7 @@ def prior_s(model: str, scale: float) -> float:
 
 def estimate(model: str, samples: Sequence[float], *, scale: float | None) -> Estimate:
     """The estimate of `model` from its samples; `scale` None means no speed was given (catalog speed, untrusted)."""
-    return Estimate(prior_s(model, 1.0 if scale is None else scale), tuple(samples)[:WINDOW], scale is not None)
+    known = Estimate(prior_s(model, 1.0 if scale is None else scale), (), scale is not None)
+    for seconds in reversed(tuple(samples)[:WINDOW]):
+        known = known.with_sample(seconds)
+    return known

@@ -50,13 +50,13 @@ class PollSchedule:
     """When to look at a job's status, from what is known of its model's latency on this backend.
 
     Known (samples, or a prior the user gave): look at the 75th percentile of the samples, then at
-    the 95th and the slowest, then ever wider (x `late_growth`, at most `cap_s` apart): most jobs are
+    the slowest, then ever wider (x `late_growth`, at most `cap_s` apart): most jobs are
     seen done at the first or second look. Unknown: the first few jobs explore, looking early and
     widening (x `explore_growth` from `explore_share` of the prior) until one finishes and teaches
     the latency; the others wait for that (the engine wakes them) or for the prior, whichever is first.
     """
 
-    ladder: tuple[float, ...] = (0.75, 0.95, 1.0)  # quantiles of the samples to look at, in order
+    ladder: tuple[float, ...] = (0.75, 1.0)  # quantiles of the samples to look at, in order
     late_growth: float = 1.3
     min_step: float = 0.05  # a share of the time since the submit
     explore_share: float = 1 / 20

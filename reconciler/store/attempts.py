@@ -229,7 +229,7 @@ def latency_samples(db: Database, model: str, namespace: str | None = None, *, l
     """
     rows = db.rows(
         "SELECT request_id, completed_at - submitted_at FROM attempts WHERE model = ? AND completed_at IS NOT NULL"
-        " AND submitted_at IS NOT NULL AND (? IS NULL OR namespace = ?) ORDER BY completed_at DESC LIMIT ?",
+        " AND submitted_at IS NOT NULL AND (? IS NULL OR namespace = ?) ORDER BY id DESC LIMIT ?",
         (model, namespace, namespace, 4 * limit),
     )
     by_job: dict[object, float] = {}

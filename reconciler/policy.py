@@ -96,8 +96,10 @@ class PollSchedule:
                 return max(self.floor_s, at - elapsed_s)
         start = estimate.prior_s * self.explore_share if exploring else 0.0
         growth = self.explore_growth if exploring else self.late_growth
-        # Exploring, or late past the ladder: ever wider looks, never more than cap_s apart.
-        at = start if after is None else max(start, min(after * growth, after + self.cap_s))
+        # Exploring, or late past the ladder: ever wider looks (late ones never more than cap_s apart;
+        # only the first jobs of an unknown model explore, and what they overshoot the server's timing corrects).
+        step = after * growth if after is not None else start
+        at = start if after is None else max(start, step if exploring else min(step, after + self.cap_s))
         wait = max(self.floor_s, at - elapsed_s)
         return wait * (1 + rng.uniform(-self.jitter, self.jitter))
 
@@ -121,9 +123,13 @@ class TokenBucket:
     @classmethod
     def for_concurrency(cls, concurrency: int) -> TokenBucket:
         """A bucket for `concurrency` jobs in flight: they may all start together, and each may ask
-        about once a second; never less than the defaults. 429s still halve it from there."""
+        about once a second; never less than the defaults. 429s still halve it from there.
+
+        The burst holds four requests a job: jobs of one model finish together, and each then sends
+        its last look, the result, the download and the next job's submit at once (with one request
+        a job, a round of 64 waited 3 s for tokens)."""
         rate = max(cls.ceiling, float(concurrency))
-        burst = max(cls.burst, float(concurrency))
+        burst = max(cls.burst, 4.0 * concurrency)
         return cls(rate=rate, ceiling=rate, burst=burst, _tokens=burst)
 
     def _refill(self, now: float) -> None:

@@ -19,7 +19,7 @@ from reconciler.records import Attempt, AttemptState
 from reconciler.store import Store
 
 # How many jobs of a model with no samples look early; the rest wait for what the first one learns.
-EXPLORERS = 2
+EXPLORERS = 1
 
 
 class Latencies:

@@ -60,7 +60,7 @@ class PollSchedule:
     late_growth: float = 1.3
     min_step: float = 0.05  # a share of the time since the submit
     explore_share: float = 1 / 20
-    explore_growth: float = 1.5
+    explore_growth: float = 2.0
     floor_s: float = 0.05
     cap_s: float = 30.0
     jitter: float = 0.1

@@ -131,7 +131,7 @@ def test_a_model_with_no_samples_is_explored_early_and_ever_wider() -> None:
     assert looks[0] == pytest.approx(100 * schedule.explore_share)
     gaps = [b - a for a, b in itertools.pairwise(looks)]
     assert gaps == sorted(gaps)
-    assert len(looks) <= 9  # 1/20 of the prior to past it, x1.5 a look
+    assert len(looks) <= 6  # 1/20 of the prior to past it, x2 a look
 
 
 def test_a_job_past_its_first_look_without_having_been_looked_at_is_looked_at_now() -> None:

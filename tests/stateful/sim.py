@@ -322,6 +322,7 @@ class Sim:
         options = Options(
             concurrency=concurrency, max_cost_usd=max_cost_usd, out_dir=self.out_dir, seed=self.seed * 1000 + number,
             handle_signals=False, held_poll_s=5.0,
+            latency_scale=1.0,  # the fake runs at the catalog's speed, and says so (as the e2e tests do)
         )  # fmt: skip
         engine.task = loop.create_task(self._apply(engine, options))
         return engine

@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "apply": [],
     "watch": [],
     "throughput": [],
+    "latency": [],
 }
 BUDGET_S = 600.0
 

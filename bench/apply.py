@@ -17,7 +17,6 @@ Prints its section of RESULTS.md, and with --write replaces it there.
 from __future__ import annotations
 
 import argparse
-import collections
 import os
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from latency import kinds_of
 from machine import ROOT, describe_machine, publish
 
 from mockserver.app import create_app
@@ -49,16 +49,7 @@ def requests_per_job(jobs: int) -> list[tuple[str, float, dict[str, float]]]:
             outcomes, _ = sim.run(works, concurrency=8, seed=1)
             if any(o.phase.value != "stored" for o in outcomes):
                 raise SystemExit(f"{model}: not every job was stored")
-            kinds: collections.Counter[str] = collections.Counter()
-            for request in sim.requests:
-                path = request.url.path
-                kinds[
-                    "status" if path.endswith("/status")
-                    else "result" if "/requests/" in path
-                    else "download" if "/files/" in path
-                    else "submit" if request.method == "POST"
-                    else "other"
-                ] += 1  # fmt: skip
+            kinds = kinds_of(sim.requests)
             rows.append((model, len(sim.requests) / jobs, {k: v / jobs for k, v in sorted(kinds.items())}))
     return rows
 

@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "watch": [],
     "throughput": [],
     "report": ["--runs", "3"],
+    "latency": [],
 }
 BUDGET_S = 600.0
 

@@ -61,8 +61,8 @@ def pinned(core: int, command: list[str]) -> list[str]:
 class Fake:
     """`python -m mockserver` in its own process, on the wall clock at the benchmark's time scale."""
 
-    def __init__(self) -> None:
-        command = [sys.executable, "-m", "mockserver", "--port", "0", "--time-scale", repr(SCALE)]
+    def __init__(self, scale: float = SCALE) -> None:
+        command = [sys.executable, "-m", "mockserver", "--port", "0", "--time-scale", repr(scale)]
         self.process = subprocess.Popen(pinned(0, command), stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -73,7 +73,10 @@ class Fake:
         self.url = match[0]
         self.http = httpx.Client(base_url=self.url, timeout=60)
 
-    def reset(self) -> None:
+    def reset(self, *, seed: int | None = None) -> None:
+        """Forget every job; with `seed`, new jobs draw other ids and timings than the last run's."""
+        if seed is not None:
+            self.http.put("/_mock/config", json={"seed": seed}).raise_for_status()
         self.http.post("/_mock/reset").raise_for_status()
 
     def requests(self) -> collections.Counter[str]:

@@ -176,6 +176,7 @@ class MediaCache:
     def __init__(self, *, entries: int) -> None:
         self._entries = entries
         self._cache: OrderedDict[Picture, bytes] = OrderedDict()
+        self.encoded = 0  # pictures encoded so far (cache misses): what the cache exists to keep small
 
     def clear(self) -> None:
         self._cache.clear()
@@ -196,6 +197,7 @@ class MediaCache:
             self._cache.move_to_end(picture)
             return cached
         data = encode(picture, tag(picture.model, _PLACEHOLDER_ID, _PLACEHOLDER_DIGEST))
+        self.encoded += 1
         self._cache[picture] = data
         while len(self._cache) > self._entries:
             self._cache.popitem(last=False)

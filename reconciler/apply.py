@@ -39,7 +39,7 @@ class ApplyRequest:
     max_cost: float | None = None
     resubmit_in_doubt: bool = False
     as_json: bool = False
-    latency_scale: float | None = None  # None: the catalog's latencies (the fake's scale with --mock)
+    latency_scale: float | None = None  # None: learned on the backend (the fake's own scale with --mock)
     remote: Remote | None = None  # a shared bucket, with store_root as its local cache
     lease_s: float | None = None  # how long a claim in the bucket lasts without renewal
 

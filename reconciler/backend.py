@@ -30,7 +30,7 @@ class Backend:
     base_url: str | None = None
     history_url: str | None = None
     upload_url: str | None = None
-    latency_scale: float | None = None  # None: the catalog's latencies (the fake's scale with --mock)
+    latency_scale: float | None = None  # None: learned on the backend (the fake's own scale with --mock)
 
     def check(self) -> None:
         """Refuse settings a request would fail on, before the engine claims anything (one sentence each)."""
@@ -55,7 +55,7 @@ class Endpoint:
     history_url: str | None
     upload_url: str | None
     namespace: str
-    latency_scale: float
+    latency_scale: float | None  # how fast jobs are known to run against the catalog; None: to be learned
 
     def client(self) -> SegmindApi:
         return SegmindApi(
@@ -77,5 +77,5 @@ def connect(backend: Backend) -> Iterator[Endpoint]:
         history_url=backend.history_url,
         upload_url=backend.upload_url,
         namespace=keys.SEGMIND,
-        latency_scale=backend.latency_scale or 1.0,
+        latency_scale=backend.latency_scale,
     )

@@ -95,6 +95,7 @@ class JobResult:
     cost_usd: float | None = None
     error: str | None = None
     reason: FailureReason | None = None  # for FAILED: a content block (permanent) or not (temporary)
+    latency_s: float | None = None  # submit to done by the server's own clock (`metrics`), when it says
 
 
 @dataclass(frozen=True)
@@ -245,8 +246,10 @@ class SegmindApi:
                 raise ApiUnreachable(f"{what}: the output is neither a URL nor base64", maybe_sent=False) from None
         if state is JobState.COMPLETED and url is None and inline is None:
             raise ApiUnreachable(f"{what}: COMPLETED without an output", maybe_sent=False)
-        error = self._text(data.get("error"))
-        return JobResult(request_id, state, url, inline, _number(data.get("cost")), error, _reason(state.value, error))
+        cost, error = _number(data.get("cost")), self._text(data.get("error"))
+        return JobResult(
+            request_id, state, url, inline, cost, error, _reason(state.value, error), _latency(data.get("metrics"))
+        )
 
     async def download(self, url: str, write: Callable[[bytes], None], *, max_bytes: int) -> int:
         """Stream `url` into `write`, chunk by chunk, without the key; never holds the whole video.
@@ -586,3 +589,14 @@ def _number(value: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _latency(metrics: Any) -> float | None:
+    """Seconds from submit to done in a result's `metrics` (total_ms, else queue_ms + inference_ms)."""
+    if not isinstance(metrics, dict):
+        return None
+    total = _number(metrics.get("total_ms"))
+    if total is None:
+        parts = [_number(metrics.get(name)) for name in ("queue_ms", "inference_ms")]
+        total = None if None in parts else sum(p for p in parts if p is not None)
+    return total / 1000 if total is not None and 0 <= total < 1e10 else None

@@ -3,8 +3,8 @@
     RetryPolicy.next_delay(attempt, error)   capped exponential backoff with jitter; Retry-After wins;
                                              None for what must not be retried (a paid submit's
                                              unknown outcome, 400/401/403/404/406)
-    PollSchedule.delay(polls, expected, ...)  first look near the model's expected latency, then
-                                             backoff up to a cap: few requests per job
+    PollSchedule.next_look_s(estimate, ...)  looks at quantiles of the model's learned latency, then
+                                             ever wider; early looks for the first jobs while unknown
     TokenBucket                              one rate for all jobs; halves on 429 (once a second at most),
                                              recovers slowly
 
@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass, field
 
 from reconciler.errors import ApiError, ApiRateLimited, ApiUnreachable
+from reconciler.latency import Estimate
 
 
 @dataclass(frozen=True)
@@ -46,22 +47,60 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """When to ask a job's status: first near its expected finish, then back off up to a cap."""
+    """When to look at a job's status, from what is known of its model's latency on this backend.
 
-    first_share: float = 1.0  # first poll at this share of the expected latency (its median, in practice)
+    Known (samples, or a prior the user gave): look at the 75th percentile of the samples, then at
+    the slowest, then ever wider (x `late_growth`, at most `cap_s` apart): most jobs are
+    seen done at the first or second look. Unknown: the first few jobs explore, looking early and
+    widening (x `explore_growth` from `explore_share` of the prior) until one finishes and teaches
+    the latency; the others wait for that (the engine wakes them) or for the prior, whichever is first.
+    """
+
+    ladder: tuple[float, ...] = (0.75, 1.0)  # quantiles of the samples to look at, in order
+    late_growth: float = 1.3
+    min_step: float = 0.05  # a share of the time since the submit
+    explore_share: float = 1 / 20
+    explore_growth: float = 2.0
     floor_s: float = 0.05
-    growth: float = 1.6
     cap_s: float = 30.0
     jitter: float = 0.1
 
-    def delay(self, polls: int, *, expected_s: float, elapsed_s: float, rng: random.Random) -> float:
-        """Seconds until the next status poll of a job `elapsed_s` into an expected `expected_s`."""
-        if polls == 0:
-            # Asking before the job is likely done only costs requests: the first look waits out its median.
-            wait = max(self.floor_s, expected_s * self.first_share - elapsed_s)
-        else:
-            # Past the first look the job is late: ask again at a growing share of its expected time.
-            wait = min(self.cap_s, max(self.floor_s, expected_s * 0.1 * self.growth ** (polls - 1)))
+    def looks(self, estimate: Estimate) -> tuple[float, ...]:
+        """Seconds after the submit at which to look while the ladder lasts."""
+        if not estimate.samples:
+            return (estimate.prior_s,)
+        return tuple(sorted({estimate.quantile(share) for share in self.ladder}))
+
+    def next_look_s(
+        self,
+        estimate: Estimate,
+        *,
+        elapsed_s: float,
+        last_look_s: float | None,
+        exploring: bool,
+        rng: random.Random,
+    ) -> float:
+        """Seconds from now until the next status look at a job `elapsed_s` after its submit.
+
+        `last_look_s` is when (after the submit) it was last looked at, None before the first look.
+        A ladder point passed without a look (a job an earlier run submitted, or one woken by a new
+        estimate) means looking now.
+        """
+        after = None if last_look_s is None else max(last_look_s, 0.0)
+        if not exploring:
+            at = next((t for t in self.looks(estimate) if after is None or t > after), None)
+            if at is not None:
+                # New samples move the ladder between looks: never look again sooner than `min_step` later.
+                at = at if after is None else max(at, after * (1 + self.min_step))
+                # The samples' own spread staggers these looks: jitter would only make them early or late.
+                return max(self.floor_s, at - elapsed_s)
+        start = estimate.prior_s * self.explore_share if exploring else 0.0
+        growth = self.explore_growth if exploring else self.late_growth
+        # Exploring, or late past the ladder: ever wider looks (late ones never more than cap_s apart;
+        # only the first jobs of an unknown model explore, and what they overshoot the server's timing corrects).
+        step = after * growth if after is not None else start
+        at = start if after is None else max(start, step if exploring else min(step, after + self.cap_s))
+        wait = max(self.floor_s, at - elapsed_s)
         return wait * (1 + rng.uniform(-self.jitter, self.jitter))
 
 
@@ -84,9 +123,13 @@ class TokenBucket:
     @classmethod
     def for_concurrency(cls, concurrency: int) -> TokenBucket:
         """A bucket for `concurrency` jobs in flight: they may all start together, and each may ask
-        about once a second; never less than the defaults. 429s still halve it from there."""
+        about once a second; never less than the defaults. 429s still halve it from there.
+
+        The burst holds four requests a job: jobs of one model finish together, and each then sends
+        its last look, the result, the download and the next job's submit at once (with one request
+        a job, a round of 64 waited 3 s for tokens)."""
         rate = max(cls.ceiling, float(concurrency))
-        burst = max(cls.burst, float(concurrency))
+        burst = max(cls.burst, 4.0 * concurrency)
         return cls(rate=rate, ceiling=rate, burst=burst, _tokens=burst)
 
     def _refill(self, now: float) -> None:

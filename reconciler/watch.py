@@ -1,6 +1,6 @@
 """`reconciler watch`: one long-running engine, fed a fresh plan on every save.
 
-    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> diff against the store
+    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> planning.assemble (as plan does)
         -> only the keys not yet queued, in flight or settled go to the engine -> out/ follows the specs
 
 Jobs in flight are never cancelled or abandoned when their spec changes or goes away (they are
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from reconciler import keys
 from reconciler.backend import Backend, Endpoint, connect
 from reconciler.clock import SystemClock
 from reconciler.engine.events import Outcome, RunEvent, Summary
@@ -28,7 +27,8 @@ from reconciler.engine.reconcile import works_for
 from reconciler.engine.run import Emit, Engine, Options, Run, signals
 from reconciler.errors import ReconcilerError, SpecError
 from reconciler.livespecs import LiveSpecs
-from reconciler.plan import ActionKind, Desired, diff, select
+from reconciler.plan import ActionKind, Desired, select
+from reconciler.planning import assemble, desire
 from reconciler.progress import display_for
 from reconciler.spec import ParseCache, is_spec_file_name
 from reconciler.speccache import FileParseCache
@@ -121,6 +121,7 @@ class Session:
         self.up_to_date = 0
         self.laid_out = 0
         self.layout_said: set[str] = set()  # the layout lines said last time (a file left alone, a problem)
+        self.desired: list[Desired] = []  # every spec with its key, for the report
         self.chosen: list[Desired] = []  # the targeted specs, for the report
 
     def _say(self, kind: str, detail: str) -> None:
@@ -136,7 +137,7 @@ class Session:
                 self._say("spec-ok", "every spec file is valid again")
         self.errors = loaded.errors
         namespace = self.run.namespace
-        desired = [Desired(entry, keys.entry_key(namespace, entry)) for entry in loaded.specs.entries]
+        desired = desire(loaded.specs.entries, namespace)
         self.names = {d.entry.name: d.key for d in desired}
         self.images = {image.path for d in desired for image in d.entry.images}
         try:
@@ -145,15 +146,12 @@ class Session:
             self._say("spec-error", str(error))
             chosen = []
         wanted = {d.key for d in chosen}
-        self.chosen = chosen
-        observed = self.run.store.observe(wanted)
-        plan = diff(
-            chosen,
-            outputs=observed.outputs,
-            attempts=observed.attempts,
-            namespace=namespace,
-            retry_failed=self.settings.retry_failed,
-        )
+        self.desired, self.chosen = desired, chosen
+        # The plan apply would make: paid jobs whose spec changed while a killed apply waited on them included.
+        plan = assemble(
+            desired, chosen, self.run.store, namespace=namespace, concurrency=self.settings.concurrency,
+            retry_failed=self.settings.retry_failed, latency_scale=self.run.options.latency_scale, orphans=False,
+        )  # fmt: skip
         self.up_to_date = plan.totals.counts[ActionKind.NOOP]
         paying = {a.key for a in plan.actions if a.kind in PAYS}
         fresh = [w for w in works_for(plan, desired) if not self.engine.known(w.key)]
@@ -181,9 +179,10 @@ class Session:
         from reconciler.ui import report
 
         store = self.run.store
-        observed = store.observe({d.key for d in self.chosen})
-        plan = diff(self.chosen, outputs=observed.outputs, attempts=observed.attempts, namespace=self.run.namespace,
-                    retry_failed=self.settings.retry_failed)  # fmt: skip
+        plan = assemble(
+            self.desired, self.chosen, store, namespace=self.run.namespace, concurrency=self.settings.concurrency,
+            retry_failed=self.settings.retry_failed, latency_scale=self.run.options.latency_scale, orphans=False,
+        )  # fmt: skip
         try:
             report.write(plan, [d.entry for d in self.chosen], store, out_dir=self.settings.out_dir,
                          report_dir=report_dir, now=self.run.clock.now(), live_seconds=report.LIVE_SECONDS)  # fmt: skip

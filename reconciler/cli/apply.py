@@ -92,7 +92,14 @@ def apply(
     if locked:
         path = lockfile.required_path(lock_file, paths, "--locked")
     specs, desired, result = build_plan(
-        paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency, retry_failed=retry_failed
+        paths,
+        store,
+        mock=mock,
+        targets=targets,
+        excludes=excludes,
+        concurrency=concurrency,
+        retry_failed=retry_failed,
+        latency_scale=latency_scale,
     )
     if path is not None and locked:
         check = lockfile.check(path, result, desired)

@@ -1,4 +1,4 @@
-"""What the commands share: options, loading specs through the parse cache, building a plan, JSON."""
+"""What the commands share: options, loading specs through the parse cache, planning (reconciler.planning), JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from reconciler import catalog, keys
+from reconciler import keys
 from reconciler.config import load_settings
 from reconciler.embedded import MOCK_TIME_SCALE
 from reconciler.errors import SpecError, UsageError
@@ -119,38 +119,23 @@ def build_plan(
     retry_failed: bool,
     orphan_limit: int | None = 10,
     adoptable: dict[str, str] | None = None,
+    latency_scale: float | None = None,
 ) -> Planned:
-    """Load specs, read the store without locking it, and diff: no network, nothing written but the parse cache."""
-    from reconciler.plan import Orphan, OrphanSummary, diff, paid_jobs, select
+    """Load specs, read the store without locking it, and plan: no network, nothing written but the parse cache."""
+    from reconciler.plan import select
+    from reconciler.planning import assemble, desire
     from reconciler.store.connect import open_view
 
     specs = load_specs(paths, store)
     namespace = namespace_for(mock)
-    desired = [Desired(e, keys.entry_key(namespace, e)) for e in specs.entries]
+    desired = desire(specs.entries, namespace)
     chosen = select(desired, targets=targets, excludes=excludes)
-    wanted = {d.key for d in chosen}
-    # Orphans are outputs no spec names in either namespace: the same roots gc uses.
-    roots = {d.key for d in desired} | {keys.entry_key(namespace_for(not mock), e) for e in specs.entries}
     with open_view(store_root(store), store_remote(store)) as view:
-        observed = view.observe(wanted)
-        paid = paid_jobs(view.open_attempts(), {d.key for d in desired})
-        stray = view.orphans(roots, limit=orphan_limit)
-        scale = MOCK_TIME_SCALE if mock else 1.0
-        latency = {m.slug: view.observed_latency(m.slug, namespace) or m.avg_latency_s * scale for m in catalog.MODELS}
-    plan = diff(
-        chosen,
-        outputs=observed.outputs,
-        attempts=observed.attempts,
-        orphans=OrphanSummary(
-            stray.count, stray.size, tuple(Orphan(o.key, o.model, o.size, o.digest) for o in stray.listed)
-        ),
-        paid=paid,
-        namespace=namespace,
-        concurrency=concurrency,
-        retry_failed=retry_failed,
-        latency=latency,
-        adoptable=adoptable,
-    )
+        plan = assemble(
+            desired, chosen, view, namespace=namespace, concurrency=concurrency, retry_failed=retry_failed,
+            latency_scale=latency_scale or (MOCK_TIME_SCALE if mock else None), orphan_limit=orphan_limit,
+            adoptable=adoptable,
+        )  # fmt: skip
     return Planned(specs, desired, plan)
 
 
@@ -197,8 +182,9 @@ def api_options(func: Any, *, mock: bool = True) -> Any:
             "--latency-scale",
             type=click.FloatRange(min=0, min_open=True),
             envvar="RECONCILER_LATENCY_SCALE",
-            hidden=True,
-            help="Expect jobs to take this share of the catalog's latency (for a fast fake of your own).",
+            help="Expect jobs to take this share of the catalog's latency until it is learned (a fast fake of"
+            " your own); without it the first jobs of a model new to the backend look early [env"
+            " RECONCILER_LATENCY_SCALE].",
         ),
     ]
     for option in reversed(options if mock else options[1:]):

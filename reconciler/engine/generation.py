@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from reconciler import latency
 from reconciler.client import JobState
 from reconciler.engine import adopt, history
 from reconciler.engine.events import JobEvent, Outcome, Phase, StopReason
@@ -88,6 +89,7 @@ class Generation:
         self.paid_here = False
         self.est_cost_usd = 0.0
         self.cost_usd: float | None = None
+        self.looked_latency: float | None = None  # the job's latency as our looks saw it (no server timing)
 
     # ---- events and endings
 
@@ -348,20 +350,25 @@ class Generation:
         run, work = self.run, self.work
         request_id = self._attempt().request_id
         assert request_id is not None
-        expected = run.expected_s(work.model)
         submitted_at = self._attempt().submitted_at or run.clock.now()
         # The give-up clock starts when this run starts watching, not at the submit: a job an
         # earlier run submitted hours ago is looked at (and usually found done), never given up unseen.
         watching_since = run.clock.now()
-        polls = 0
+        exploring = run.latencies.explore(work.model)
+        last_look: float | None = None  # seconds after the submit of the last look that saw it unfinished
         while True:
             elapsed = run.clock.now() - submitted_at
             if run.clock.now() - watching_since > run.max_wait_s(work.model):
                 raise self._end(Phase.UNFINISHED, f"request {request_id} is still running after {elapsed / 60:.0f} min")
-            delay = run.options.poll.delay(polls, expected_s=expected, elapsed_s=elapsed, rng=run.pacer.rng)
-            await run.pacer.wait(delay)
-            polls += 1
+            estimate = run.latencies.estimate(work.model)
+            exploring = exploring and not estimate.known
+            delay = run.options.poll.next_look_s(
+                estimate, elapsed_s=elapsed, last_look_s=last_look, exploring=exploring, rng=run.pacer.rng
+            )
+            if await run.pacer.wait(delay, wake=run.latencies.first_sample(work.model)):
+                continue  # another job taught the model's latency: plan the look again with it
             status = await self._ask(lambda: run.api.status(request_id), f"could not ask about request {request_id}")
+            looked = run.clock.now() - submitted_at
             if status is None:
                 await self._expired(request_id)
                 return
@@ -370,10 +377,13 @@ class Generation:
             elif status.state is JobState.PROCESSING:
                 self._emit(Phase.PROCESSING)
             elif status.state is JobState.COMPLETED:
+                # Our own looks bound its latency; only a job this run watched from its submit says anything.
+                self.looked_latency = latency.from_looks(last_look, looked) if self.paid_here else None
                 self.attempt = run.store.record_state(self._attempt().id, AttemptState.COMPLETED)
                 return
             else:
                 self._fail(status.error, status.reason)
+            last_look = looked
 
     def _fail(self, error: str | None, reason: FailureReason | None) -> None:
         # `reason` was read from the error once, by the client; a failure it could not place may go better next time.
@@ -399,6 +409,10 @@ class Generation:
         if result.state is not JobState.COMPLETED:
             raise self._unfinished(f"request {request_id} was reported done, then {result.state.value}")
         self.cost_usd = result.cost_usd
+        # The server's own timing beats our looks: a late look still teaches the true latency.
+        seconds = result.latency_s if result.latency_s is not None else self.looked_latency
+        if seconds is not None:
+            self.attempt = run.latencies.learn(self.work.model, seconds, self._attempt())
         await self._store(result.output_url, result.output_bytes, request_id)
 
     async def _store(self, url: str | None, inline: bytes | None, request_id: str, *, recovered: bool = False) -> None:

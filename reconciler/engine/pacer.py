@@ -1,6 +1,6 @@
 """Every API request of a run goes through one Pacer: one rate for all jobs, retries where they are safe.
 
-    await pacer.call("status of 7f3a", lambda: api.status("7f3a"))
+    await pacer.call(lambda: api.status("7f3a"))
 
 The pacer takes a token from the shared bucket before each request, pauses every caller while a
 `Retry-After` runs, halves the rate on a 429 and lets it recover slowly, and retries temporary
@@ -53,22 +53,27 @@ class Pacer:
         self.requests = 0
         self.rate_limited = 0
 
-    async def wait(self, seconds: float) -> None:
-        """Sleep on the run's clock; raises Stopping as soon as the run stops."""
+    async def wait(self, seconds: float, *, wake: asyncio.Event | None = None) -> bool:
+        """Sleep on the run's clock; True when `wake` was set first. Raises Stopping as soon as the run stops."""
         if self.stop.is_set():
             raise Stopping
+        if wake is not None and wake.is_set():
+            return True
         if seconds <= 0:
             await asyncio.sleep(0)
-            return
+            return False
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        stopper = asyncio.ensure_future(self.stop.wait())
+        waiters = {sleeper, asyncio.ensure_future(self.stop.wait())}
+        if wake is not None:
+            waiters.add(asyncio.ensure_future(wake.wait()))
         try:
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (sleeper, stopper):
+            for task in waiters:
                 task.cancel()
         if self.stop.is_set():
             raise Stopping
+        return wake is not None and wake.is_set()
 
     async def _take(self) -> None:
         while True:

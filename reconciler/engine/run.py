@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler import catalog
 from reconciler.client import SegmindApi
 from reconciler.clock import Clock
 from reconciler.engine.adopt import Adoptions
 from reconciler.engine.budget import Budget
 from reconciler.engine.events import JobEvent, Outcome, Phase, RunEvent, StopReason
 from reconciler.engine.generation import Generation, Work, image_bytes
+from reconciler.engine.learning import Latencies
 from reconciler.engine.pacer import Pacer
 from reconciler.policy import PollSchedule, TokenBucket
 from reconciler.spec import LocalImage
@@ -46,7 +46,9 @@ class Options:
     max_cost_usd: float | None = None
     resubmit_in_doubt: bool = False  # pay again when the history cannot say whether a submit made a job
     max_bytes: int = 2 << 30  # the largest video accepted
-    latency_scale: float = 1.0  # the catalog's latencies times this (the bundled fake runs faster)
+    # Jobs take the catalog's latencies times this (the bundled fake's scale, or the user's
+    # --latency-scale); None: nothing is assumed, each model's latency is learned on the backend.
+    latency_scale: float | None = None
     held_poll_s: float = 2.0  # how often to look at a key another run is working on
     min_wait_s: float = 1800.0  # a job gets at least this long before the run leaves it for the next one
     poll: PollSchedule = field(default_factory=PollSchedule)
@@ -78,7 +80,7 @@ class Run:
         self.submit_stop: StopReason | None = None
         self._stop_detail = ""
         self._uploads: dict[str, asyncio.Task[str]] = {}
-        self._latency: dict[str, float] = {}
+        self.latencies = Latencies(store=store, namespace=namespace, scale=options.latency_scale)
         self._last_slowdown = float("-inf")
         self.interrupts = 0
         self.workers: list[asyncio.Task[None]] = []
@@ -128,15 +130,8 @@ class Run:
 
     # ---- what generations share
 
-    def expected_s(self, model: str) -> float:
-        """The model's expected latency: observed on this backend, else the catalog's (scaled)."""
-        if model not in self._latency:
-            observed = self.store.observed_latency(model, self.namespace)
-            self._latency[model] = observed or catalog.BY_SLUG[model].avg_latency_s * self.options.latency_scale
-        return self._latency[model]
-
     def max_wait_s(self, model: str) -> float:
-        return max(self.options.min_wait_s, 6 * self.expected_s(model))
+        return max(self.options.min_wait_s, 6 * self.latencies.estimate(model).expected_s)
 
     async def upload(self, image: LocalImage) -> str:
         """The URL of a local image on the API's storage: uploaded once per content, remembered."""

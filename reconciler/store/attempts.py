@@ -146,15 +146,19 @@ def record_state(
     now: float,
     error: str | None = None,
     reason: FailureReason | None = None,
+    completed_at: float | None = None,
 ) -> Attempt:
+    """Move an attempt; `completed_at` (COMPLETED only) is when the job finished by the server's own
+    timing, which may correct the moment we first saw it done (COMPLETED may be recorded again)."""
     if state in (_S.SUBMITTED, _S.STORED, _S.CLAIMED, _S.SUPERSEDED):
         raise AttemptStateError(f"record_state cannot set {state.value}: use claim, record_submitted or record_output")
     if state is _S.FAILED and reason is None:
         raise AttemptStateError("a failed attempt needs a reason (permanent or temporary)")
     with db.write() as tx:
         before = move(tx, attempt_id, state, alive=alive, now=now)
-        if state is _S.COMPLETED and before.completed_at is None:
-            tx.execute("UPDATE attempts SET completed_at = ? WHERE id = ?", (now, attempt_id))
+        if state is _S.COMPLETED and (before.completed_at is None or completed_at is not None):
+            finished = now if completed_at is None else min(now, completed_at)
+            tx.execute("UPDATE attempts SET completed_at = ? WHERE id = ?", (finished, attempt_id))
         if error is not None or reason is not None:
             tx.execute(
                 "UPDATE attempts SET error = ?, reason = ? WHERE id = ?",
@@ -228,18 +232,24 @@ def observed_latency(db: Database, model: str, namespace: str | None = None) -> 
     """Median seconds from submit to completion over the model's recent jobs, None without any.
 
     With `namespace`, only jobs of that backend count: the fake's jobs are far faster than the API's.
+    """
+    durations = latency_samples(db, model, namespace, limit=LATENCY_SAMPLES)
+    return statistics.median(durations) if durations else None
+
+
+def latency_samples(db: Database, model: str, namespace: str | None = None, *, limit: int) -> list[float]:
+    """Seconds from submit to completion of the model's `limit` most recent jobs, newest first.
 
     A job taken over or fetched again appears in several attempts with the same times; each request
     id counts once.
     """
     rows = db.rows(
         "SELECT request_id, completed_at - submitted_at FROM attempts WHERE model = ? AND completed_at IS NOT NULL"
-        " AND submitted_at IS NOT NULL AND (? IS NULL OR namespace = ?) ORDER BY completed_at DESC LIMIT ?",
-        (model, namespace, namespace, 4 * LATENCY_SAMPLES),
+        " AND submitted_at IS NOT NULL AND (? IS NULL OR namespace = ?) ORDER BY id DESC LIMIT ?",
+        (model, namespace, namespace, 4 * limit),
     )
     by_job: dict[object, float] = {}
     for index, (request_id, seconds) in enumerate(rows):
         if seconds >= 0:
             by_job.setdefault(request_id if request_id is not None else -index - 1, seconds)
-    durations = list(by_job.values())[:LATENCY_SAMPLES]
-    return statistics.median(durations) if durations else None
+    return list(by_job.values())[:limit]

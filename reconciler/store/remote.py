@@ -383,9 +383,15 @@ class RemoteStore(Store):
         return attempt
 
     def record_state(
-        self, attempt_id: int, state: AttemptState, *, error: str | None = None, reason: FailureReason | None = None
+        self,
+        attempt_id: int,
+        state: AttemptState,
+        *,
+        error: str | None = None,
+        reason: FailureReason | None = None,
+        completed_at: float | None = None,
     ) -> Attempt:
-        attempt = super().record_state(attempt_id, state, error=error, reason=reason)
+        attempt = super().record_state(attempt_id, state, error=error, reason=reason, completed_at=completed_at)
         if state in (AttemptState.FAILED, AttemptState.EXPIRED):
             # Settled: the job failed or its result is gone; the next claim starts afresh.
             self._drop_claim(attempt.key)

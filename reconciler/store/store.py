@@ -136,6 +136,10 @@ class StoreView:
         """Median seconds from submit to completion of the model's recent jobs (on one backend)."""
         return None if (db := self._db) is None else attempts.observed_latency(db, model, namespace)
 
+    def latency_samples(self, model: str, namespace: str, *, limit: int) -> list[float]:
+        """Seconds from submit to completion of the model's most recent jobs on one backend, newest first."""
+        return [] if (db := self._db) is None else attempts.latency_samples(db, model, namespace, limit=limit)
+
     def request_ids(self, key: str) -> set[str]:
         """Every request id ever recorded for `key`."""
         return set() if (db := self._db) is None else attempts.request_ids(db, key)
@@ -322,12 +326,19 @@ class Store(StoreView):
         )
 
     def record_state(
-        self, attempt_id: int, state: AttemptState, *, error: str | None = None, reason: FailureReason | None = None
+        self,
+        attempt_id: int,
+        state: AttemptState,
+        *,
+        error: str | None = None,
+        reason: FailureReason | None = None,
+        completed_at: float | None = None,
     ) -> Attempt:
-        """Move an attempt to COMPLETED, FAILED (reason required) or EXPIRED."""
+        """Move an attempt to COMPLETED (`completed_at`: when it finished, if known), FAILED or EXPIRED."""
         return attempts.record_state(
-            self._writable, attempt_id, state, alive=self._alive, now=self._clock.now(), error=error, reason=reason
-        )
+            self._writable, attempt_id, state, alive=self._alive, now=self._clock.now(), error=error, reason=reason,
+            completed_at=completed_at,
+        )  # fmt: skip
 
     def abandon(self, attempt_id: int) -> Attempt:
         """Leave a CLAIMED attempt whose submit may have been sent in doubt, for the next run to settle."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Fake, spec, specs_file
+from tests.e2e.conftest import PATIENCE_S, Fake, spec, specs_file, stored_request_ids
 
 pytestmark = pytest.mark.slow
 
@@ -155,6 +155,25 @@ def test_a_spec_removed_while_its_job_runs_finishes_into_the_store_but_not_into_
     watch.wait_for(lambda: any("stored      cat" in line for line in watch.lines), "the removed spec's job to finish")
     assert not stored(project, "cat")
     assert len(fake.submits()) == 2
+    watch.stop()
+
+
+def test_a_paid_job_left_by_a_killed_apply_whose_spec_was_edited_is_fetched_by_watch(
+    fake, project, write, watching, processes
+) -> None:
+    fake.configure(time_scale=0.05)  # about 5 s a job: the apply is killed while it waits
+    path = write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    victim = processes.apply(scale=0.05)
+    deadline = time.monotonic() + PATIENCE_S
+    while len(fake.submits()) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    processes.kill(victim)
+    [paid] = [job["id"] for job in fake.jobs()]
+    path.write_text(specs_file(spec("cat", "a cat, edited")))
+    watch = watching("--yes")
+    watch.wait_for(lambda: paid in stored_request_ids(project).values(), "the paid job to be fetched into the store")
+    watch.wait_for(lambda: stored(project, "cat"), "the edited spec to be stored")
+    assert [job["body"]["prompt"] for job in fake.submits()] == ["a cat", "a cat, edited"]  # nothing paid twice
     watch.stop()
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
 
 from reconciler.errors import ApiBadRequest, ApiInsufficientCredits, ApiRateLimited, ApiServerError, ApiUnreachable
+from reconciler.latency import SHIFT, Estimate, from_looks
 from reconciler.policy import PollSchedule, RetryPolicy, TokenBucket
 
 RNG = random.Random(0)
@@ -52,18 +54,21 @@ def test_retries_stop_after_the_last_attempt() -> None:
 
 def test_the_first_poll_comes_near_the_expected_latency_then_backs_off() -> None:
     schedule = PollSchedule(jitter=0)
-    assert schedule.delay(0, expected_s=100, elapsed_s=0, rng=RNG) == pytest.approx(100)
-    later = [schedule.delay(n, expected_s=100, elapsed_s=100, rng=RNG) for n in range(1, 8)]
+    known = Estimate(prior_s=100, trusted=True)
+    first = schedule.next_look_s(known, elapsed_s=0, last_look_s=None, exploring=False, rng=RNG)
+    assert first == pytest.approx(100)
+    later = [schedule.next_look_s(known, elapsed_s=100, last_look_s=100, exploring=False, rng=RNG) for n in range(1, 8)]
     assert later == sorted(later)
     assert max(later) <= schedule.cap_s
 
 
 def test_a_job_polled_at_its_expected_time_needs_few_polls() -> None:
     schedule = PollSchedule(jitter=0)
-    elapsed, polls = 0.0, 0
+    known = Estimate(prior_s=100, trusted=True)
+    elapsed, polls, last = 0.0, 0, None
     while elapsed < 110:  # the job takes 10 % longer than expected
-        elapsed += schedule.delay(polls, expected_s=100, elapsed_s=elapsed, rng=RNG)
-        polls += 1
+        elapsed += schedule.next_look_s(known, elapsed_s=elapsed, last_look_s=last, exploring=False, rng=RNG)
+        polls, last = polls + 1, elapsed
     assert polls <= 3
 
 
@@ -113,3 +118,49 @@ def test_a_bucket_for_many_jobs_lets_them_all_start_together_and_never_goes_belo
     assert wide.rate == 64
     narrow = TokenBucket.for_concurrency(2)
     assert (narrow.rate, narrow.burst) == (TokenBucket().rate, TokenBucket().burst)
+
+
+def test_a_model_with_no_samples_is_explored_early_and_ever_wider() -> None:
+    schedule = PollSchedule(jitter=0)
+    unknown = Estimate(prior_s=100)
+    elapsed, last, looks = 0.0, None, []
+    while elapsed < 100:
+        elapsed += schedule.next_look_s(unknown, elapsed_s=elapsed, last_look_s=last, exploring=True, rng=RNG)
+        looks.append(elapsed)
+        last = elapsed
+    assert looks[0] == pytest.approx(100 * schedule.explore_share)
+    gaps = [b - a for a, b in itertools.pairwise(looks)]
+    assert gaps == sorted(gaps)
+    assert len(looks) <= 6  # 1/20 of the prior to past it, x2 a look
+
+
+def test_a_job_past_its_first_look_without_having_been_looked_at_is_looked_at_now() -> None:
+    schedule = PollSchedule(jitter=0)
+    known = Estimate(prior_s=100, samples=(50.0, 60.0, 70.0))
+    assert schedule.next_look_s(known, elapsed_s=3600, last_look_s=None, exploring=False, rng=RNG) == schedule.floor_s
+
+
+def looks_until_done(schedule: PollSchedule, estimate: Estimate, latency_s: float) -> tuple[float | None, float]:
+    """(the last look that missed, the look that saw it done) for a job of `latency_s`."""
+    elapsed, last = 0.0, None
+    while True:
+        elapsed += schedule.next_look_s(estimate, elapsed_s=elapsed, last_look_s=last, exploring=False, rng=RNG)
+        if elapsed >= latency_s:
+            return last, elapsed
+        last = elapsed
+
+
+def test_jobs_seen_done_at_their_first_look_pull_the_estimate_down() -> None:
+    schedule = PollSchedule(jitter=0)
+    estimate = Estimate(prior_s=100, samples=tuple(95.0 + i % 10 for i in range(20)))
+    for n in range(40):  # every job now takes about 40 s, and the server says nothing of its timing
+        estimate = estimate.with_sample(from_looks(*looks_until_done(schedule, estimate, 38.0 + n % 5)))
+    assert 30 <= estimate.expected_s <= 45
+
+
+def test_a_backend_that_changed_speed_replaces_the_old_samples_after_a_few_jobs() -> None:
+    estimate = Estimate(prior_s=100, samples=tuple(90.0 + i for i in range(20)))
+    for n in range(SHIFT):
+        estimate = estimate.with_sample(200.0 + n)
+    assert estimate.samples == (202.0, 201.0, 200.0)
+    assert Estimate(prior_s=100, samples=(95.0, 90.0)).with_sample(99.0).samples == (99.0, 95.0, 90.0)

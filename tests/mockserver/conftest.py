@@ -78,6 +78,7 @@ class Fake:
 
     clock: VirtualClock
     http: httpx.AsyncClient
+    app: Any = None  # the Starlette app, for the few tests that read the fake's own state
 
     async def submit(self, slug: str, body: dict[str, Any], *, key: str = "mock-key") -> httpx.Response:
         return await self.http.post(f"/v2/{slug}", json=body, headers={"x-api-key": key})
@@ -145,7 +146,7 @@ async def make_fake() -> AsyncIterator[Callable[..., Any]]:
         app = create_app(MockConfig.model_validate(fields), clock)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test")
         clients.append(http)
-        return Fake(clock, http)
+        return Fake(clock, http, app)
 
     yield _make
     for http in clients:

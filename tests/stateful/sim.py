@@ -46,7 +46,8 @@ from reconciler.client import SegmindApi
 from reconciler.engine.events import JobEvent, RunEvent, Summary
 from reconciler.engine.reconcile import Runtime, reconcile
 from reconciler.engine.run import Options
-from reconciler.plan import Desired, Plan, diff, paid_jobs
+from reconciler.plan import Desired, Plan
+from reconciler.planning import assemble
 from reconciler.records import Owner
 from reconciler.spec import load
 from reconciler.store import Store, StoreView
@@ -324,6 +325,7 @@ class Sim:
         options = Options(
             concurrency=concurrency, max_cost_usd=max_cost_usd, out_dir=self.out_dir, seed=self.seed * 1000 + number,
             handle_signals=False, held_poll_s=5.0, adopt=self.adopt,
+            latency_scale=1.0,  # the fake runs at the catalog's speed, and says so (as the e2e tests do)
         )  # fmt: skip
         engine.task = loop.create_task(self._apply(engine, options))
         return engine
@@ -340,14 +342,8 @@ class Sim:
             )
 
     def plan(self, store: StoreView, desired: list[Desired], *, retry_failed: bool = False) -> Plan:
-        """What `reconciler plan` shows (build_plan in reconciler/cli/common.py), without orphans."""
-        wanted = {d.key for d in desired}
-        observed = store.observe(wanted)
-        paid = paid_jobs(store.open_attempts(), wanted)
-        return diff(
-            desired, outputs=observed.outputs, attempts=observed.attempts, paid=paid, namespace=NAMESPACE,
-            retry_failed=retry_failed,
-        )  # fmt: skip
+        """What `reconciler plan` shows (reconciler.planning, as the CLI and watch plan), without orphans."""
+        return assemble(desired, desired, store, namespace=NAMESPACE, retry_failed=retry_failed, orphans=False)
 
     def run_engine(self, turns: int, **start: Any) -> Engine:
         """Run the current apply (starting one if none runs) for at most `turns` steps."""

@@ -1,0 +1,79 @@
+"""One plan for every command: the loaded specs against one view of the store.
+
+    desired = desire(specs.entries, namespace)                       every spec with its key
+    plan = assemble(desired, select(desired, ...), view, namespace=...)
+
+`plan`, `apply`, `watch` and the simulation all plan through `assemble`, so what apply or watch
+works from is exactly what plan shows: the outputs and latest attempts of the chosen keys, the
+paid jobs no spec wants any more (fetched, never submitted again), the orphans, and each model's
+expected latency on this backend (`latency.estimate`, the rule the engine polls by). It reads the
+store and nothing else: no network, no clock, nothing written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from reconciler import keys, latency
+from reconciler.plan import Desired, Orphan, OrphanSummary, Plan, diff, paid_jobs
+from reconciler.spec import SpecEntry
+from reconciler.store import StoreView
+
+
+def desire(entries: Sequence[SpecEntry], namespace: str) -> list[Desired]:
+    """Every spec with its content key in `namespace`."""
+    return [Desired(entry, keys.entry_key(namespace, entry)) for entry in entries]
+
+
+def other_namespace(namespace: str) -> str:
+    return keys.MOCK if namespace == keys.SEGMIND else keys.SEGMIND
+
+
+def assemble(
+    desired: Sequence[Desired],
+    chosen: Sequence[Desired],
+    view: StoreView,
+    *,
+    namespace: str,
+    concurrency: int = 8,
+    retry_failed: bool = False,
+    latency_scale: float | None = None,
+    orphans: bool = True,
+    orphan_limit: int | None = 10,
+    adoptable: Mapping[str, str] | None = None,
+) -> Plan:
+    """The plan for `chosen` (the targeted part of `desired`, every spec) against what `view` holds.
+
+    Paid jobs are the open attempts on keys no spec of `desired` wants; orphans (with `orphans`)
+    are outputs no spec names in either namespace, the first `orphan_limit` listed (None: all).
+    `latency_scale` is how fast jobs are said to run against the catalog (None: not said).
+    `adoptable` (key -> request id) names the creates the account's history already holds.
+    """
+    wanted = {d.key for d in desired}
+    observed = view.observe({d.key for d in chosen})
+    stray = OrphanSummary()
+    if orphans:
+        # The same roots gc keeps: every spec's key in both namespaces.
+        other = other_namespace(namespace)
+        roots = wanted | {keys.entry_key(other, d.entry) for d in desired}
+        found = view.orphans(roots, limit=orphan_limit)
+        listed = tuple(Orphan(o.key, o.model, o.size, o.digest) for o in found.listed)
+        stray = OrphanSummary(found.count, found.size, listed)
+    expected = {
+        model: latency.estimate(
+            model, view.latency_samples(model, namespace, limit=latency.WINDOW), scale=latency_scale
+        ).expected_s
+        for model in sorted({d.entry.model for d in chosen})
+    }
+    return diff(
+        chosen,
+        outputs=observed.outputs,
+        attempts=observed.attempts,
+        orphans=stray,
+        paid=paid_jobs(view.open_attempts(), wanted),
+        namespace=namespace,
+        concurrency=concurrency,
+        retry_failed=retry_failed,
+        latency=expected,
+        adoptable=dict(adoptable) if adoptable is not None else None,
+    )

@@ -4,6 +4,7 @@
     specs = ["specs"]        # default spec paths
     store = ".reconciler"    # the store directory
     out = "out"              # where apply lays out <name>.mp4
+    allow_outside_files = false  # may specs name local images/audio outside the spec directories?
 
 Precedence, highest first: the command line, the environment (RECONCILER_STORE), this file, the
 built-in defaults. An unknown key or a wrong type is an error naming the file, never ignored.
@@ -27,6 +28,7 @@ class Settings:
     specs: tuple[str, ...] = ("specs",)
     store: str = ".reconciler"
     out: str = "out"
+    allow_outside_files: bool = False
 
 
 def load_settings(directory: Path | None = None) -> Settings:
@@ -53,13 +55,23 @@ def load_settings(directory: Path | None = None) -> Settings:
     for key, value in table.items():
         if key == "specs" and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             values[key] = tuple(value)
-        elif key in ("store", "out") and isinstance(value, str) and value:
+        elif (key in ("store", "out") and isinstance(value, str) and value) or (
+            key == "allow_outside_files" and isinstance(value, bool)
+        ):
             values[key] = value
+        elif key == "allow_outside_files":
+            problems.append(SpecError(Location(shown), f"reconciler.{key} must be true or false"))
         elif key in ("specs", "store", "out"):
             wanted = "a non-empty list of paths" if key == "specs" else "a path"
             problems.append(SpecError(Location(shown), f"reconciler.{key} must be {wanted}"))
         else:
-            problems.append(SpecError(Location(shown), f"unknown setting reconciler.{key}", "known: specs, store, out"))
+            problems.append(
+                SpecError(
+                    Location(shown),
+                    f"unknown setting reconciler.{key}",
+                    "known: specs, store, out, allow_outside_files",
+                )
+            )
     if problems:
         raise SpecErrors(problems)
     return Settings(**values)

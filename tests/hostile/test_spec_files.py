@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler.localfiles import MAX_MEDIA_BYTES
 from reconciler.specfile import MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
@@ -200,3 +202,65 @@ def test_local_audio_is_checked_by_its_magic_bytes_and_bounded_like_images(proje
         f"specs/bad.yaml:13:{col}:",
         "outside the spec directory",
     )
+
+
+# ---- generated hostile files: whatever they hold, validate answers 0 or 1, never a traceback
+
+_ESCAPES = st.sampled_from(
+    ["\\ud83d", "\\ude00", "\\ud83d\\ude00", "\\udfff\\ud800", "\\U0001F600", "\\U0000d83d", "\\x41", "\\xff",
+     "\\N", "\\_", "\\L", "\\P", "\\0", "\\e", "\\/", "\\q", "\\u12", "\\U110000", "\\"]
+)  # fmt: skip
+
+
+@st.composite
+def hostile_yaml(draw: st.DrawFn) -> str:
+    parts = ["videos:", "  a:", "    model: wan2.1-t2v"]
+    # Each feature is drawn on its own, so one (a broken escape) does not always hide the others.
+    prompt = "".join(draw(st.lists(st.one_of(_ESCAPES, st.text(alphabet="ab :#&*", max_size=3)), max_size=6)))
+    parts.append(f'    prompt: "{prompt if draw(st.booleans()) else "a cat"}"')
+    for level in range(draw(st.sampled_from([0, 0, 3, 9, 12]))):  # anchors, each aliasing the one before some times
+        width = draw(st.integers(1, 12))
+        body = ", ".join([f"*x{level - 1}"] * width) if level else ", ".join(["v"] * width)
+        parts.insert(0, f"x{level}: &x{level} [{body}]")
+    if draw(st.booleans()):
+        parts.append("    seed: *x0" if draw(st.booleans()) else "    tags: *x1")
+    depth = draw(st.one_of(st.integers(0, 80), st.integers(900, 2500)))
+    kind = draw(st.sampled_from(["flow", "block", "unbalanced", "none"]))
+    if kind == "flow":
+        parts.append("    negative_prompt: " + "[" * depth + "]" * depth)
+    elif kind == "block":
+        parts.extend(" " * (4 + i) + f"k{i}:" for i in range(min(depth, 1500)))
+    elif kind == "unbalanced":
+        parts.append("    negative_prompt: " + "{[" * depth)
+    return "\n".join(parts) + "\n"
+
+
+@st.composite
+def hostile_toml(draw: st.DrawFn) -> str:
+    prompt = "".join(draw(st.lists(st.one_of(_ESCAPES, st.text(alphabet="ab '#[]{}", max_size=3)), max_size=6)))
+    lines = ["[videos.a]", 'model = "wan2.1-t2v"', f'prompt = "{prompt if draw(st.booleans()) else "a cat"}"']
+    depth = draw(st.one_of(st.integers(0, 80), st.integers(500, 2500)))
+    kind = draw(st.sampled_from(["arrays", "tables", "dotted", "strings", "none"]))
+    if kind == "arrays":
+        lines.append("tags = " + "[" * depth + "]" * depth)
+    elif kind == "tables":
+        lines.append("matrix = " + "{a = " * depth + "1" + "}" * depth)
+    elif kind == "dotted":
+        lines.append("x." + ".".join(f"k{i}" for i in range(depth)) + " = 1")
+    elif kind == "strings":
+        lines.append('s = "' + "[" * depth + '" # ' + "{" * depth)
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.one_of(hostile_yaml().map(lambda t: ("a.yaml", t)), hostile_toml().map(lambda t: ("a.toml", t))))
+def test_validate_answers_generated_hostile_files_with_0_or_1_and_never_a_traceback(cli, project, case) -> None:
+    name, text = case
+    for old in (project / "specs").iterdir():
+        old.unlink()
+    (project / "specs" / name).write_text(text, encoding="utf-8")
+    run = cli("validate", "--no-cache")
+    assert run.code in (0, 1), run.out + run.err
+    assert "Traceback" not in run.out + run.err
+    if run.code == 1:
+        assert f"specs/{name}" in run.err, run.err

@@ -151,6 +151,8 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[SpecError]]:
         elif root.is_dir():
             for item in sorted(_walk(root)):
                 found[item] = None
+        elif root.exists():  # a FIFO or a device given by name: reading refuses it, saying what it is
+            found[root] = None
         else:
             errors.append(SpecError(Location(str(given)), "no such file or directory"))
     return list(found), errors

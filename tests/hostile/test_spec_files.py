@@ -6,6 +6,7 @@ and expects exit 1, a message naming the file (with its line where there is one)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,7 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.engine.generation import ImageChanged, image_bytes
+from reconciler.livespecs import LiveSpecs
 from reconciler.localfiles import MAX_MEDIA_BYTES
+from reconciler.spec import LocalFile
 from reconciler.specfile import MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -264,3 +268,34 @@ def test_validate_answers_generated_hostile_files_with_0_or_1_and_never_a_traceb
     assert "Traceback" not in run.out + run.err
     if run.code == 1:
         assert f"specs/{name}" in run.err, run.err
+
+
+def test_validate_refuses_a_fifo_named_on_the_command_line(project, hostile) -> None:
+    os.mkfifo(project / "x.yaml")
+    hostile("validate", "--no-cache", "x.yaml", timeout=30).assert_clean_error("x.yaml", "FIFO")
+
+
+def test_a_setting_that_is_not_true_or_false_is_an_error_naming_it(project, hostile) -> None:
+    (project / "reconciler.toml").write_text('[reconciler]\nallow_outside_files = "yes"\n')
+    hostile("validate").assert_clean_error("reconciler.toml", "reconciler.allow_outside_files must be true or false")
+
+
+def test_watch_refuses_a_local_file_outside_the_spec_directory_too(project) -> None:
+    secret = _outside_file(project)
+    (project / "specs" / "a.yaml").write_text(I2V.format(image=str(secret)))
+    reloaded = LiveSpecs(["specs"]).reload()
+    assert [e.name for e in reloaded.specs.entries] == []
+    assert any("outside the spec directory" in str(error) for error in reloaded.errors)
+    trusted = LiveSpecs(["specs"], allow_outside_files=True).reload()
+    assert [e.name for e in trusted.specs.entries] == ["clip"]
+
+
+def test_the_upload_refuses_a_local_file_swapped_for_a_fifo_without_waiting(project) -> None:
+    still = project / "specs" / "still.png"
+    still.write_bytes(PNG)
+    image = LocalFile("image", str(still), hashlib.sha256(PNG).hexdigest(), "image/png")
+    assert image_bytes(image) == PNG
+    still.unlink()
+    os.mkfifo(still)  # swapped after the specs were read: the engine reads it as the specs were
+    with pytest.raises(ImageChanged, match="FIFO"):
+        image_bytes(image)

@@ -344,8 +344,8 @@ def _ryml_load(data: bytes) -> Any:
     try:
         with _quiet_stderr():
             tree = ryml.parse_in_arena(data)
-            # Aliases need an anchor (&) and a star (*): only such files pay for the count.
-            if b"*" in data and b"&" in data:
+            # Only a file that seems to hold both an anchor and an alias pays for the count.
+            if _ANCHOR.search(data) and _ALIAS.search(data):
                 added = _alias_growth(tree, ryml.NONE)
                 if added > MAX_ALIAS_NODES:
                     raise _AliasBomb(added)
@@ -370,6 +370,12 @@ def _ryml_load(data: bytes) -> Any:
             return None
         root = docs[0]
     return _Walker(tree, ryml.NONE).value(root)
+
+
+# An anchor or alias is never glued to a word before it and always has a name after it (so
+# "rock & roll" and "1280*720" are neither); a false positive only costs the count.
+_ANCHOR = re.compile(rb"(?<!\w)&[^\s,\[\]{}]")
+_ALIAS = re.compile(rb"(?<!\w)\*[^\s,\[\]{}]")
 
 
 def _alias_growth(tree: Any, none: int) -> int:

@@ -45,6 +45,13 @@ def test_validate_refuses_a_yaml_alias_bomb_at_the_alias_that_crosses_the_limit(
     assert 2 <= line <= 9  # the line of the alias that pushes the count over, not the file's start
 
 
+def test_validate_refuses_an_alias_bomb_written_as_json_like_flow(project, hostile) -> None:
+    levels = ['"a":&a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f'"{n}":&{n} [' + ",".join([f"*{b}"] * 9) + "]" for b, n in zip("abcdefgh", "bcdefghi", strict=True)]
+    (project / "specs" / "bomb.yaml").write_text("{" + ",".join(levels) + "}\n")
+    hostile("validate", "--no-cache").assert_clean_error("specs/bomb.yaml:1:", f"at most {MAX_ALIAS_NODES:,}")
+
+
 def test_validate_accepts_anchors_and_merge_keys_within_the_limit(project, hostile) -> None:
     (project / "specs" / "a.yaml").write_text(
         "common: &common {model: wan2.1-t2v, seed: 7}\n"

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from reconciler.errors import Location, SpecError, SpecErrors
+from reconciler.localfiles import Refused, read_regular
 
 FILE_NAME: Final = "reconciler.toml"
+MAX_SETTINGS_BYTES: Final = 2**20
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,18 @@ def load_settings(directory: Path | None = None) -> Settings:
     path = (directory or Path.cwd()) / FILE_NAME
     shown = os.path.relpath(path) if directory is None else str(path)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        # Read like a spec file (it may come in the same pull request): regular, bounded, not too deep.
+        document = tomllib.loads(read_regular(path, MAX_SETTINGS_BYTES).decode("utf-8"))
     except FileNotFoundError:
         return Settings()
+    except Refused as exc:
+        raise SpecErrors([SpecError(Location(shown), f"cannot read the settings file: it {exc.reason}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecErrors([SpecError(Location(shown), f"cannot read the settings file: {exc}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecErrors([SpecError(Location(shown), f"TOML syntax error: {exc}")]) from None
+    except RecursionError:
+        raise SpecErrors([SpecError(Location(shown), "values are nested too deep for a settings file")]) from None
     table: Any = document.get("reconciler", {})
     problems = [
         SpecError(Location(shown), f"unknown top-level table [{key}]", "settings go under [reconciler]")

@@ -306,3 +306,13 @@ def test_the_upload_refuses_a_local_file_swapped_for_a_fifo_without_waiting(proj
     os.mkfifo(still)  # swapped after the specs were read: the engine reads it as the specs were
     with pytest.raises(ImageChanged, match="FIFO"):
         image_bytes(image)
+
+
+@pytest.mark.parametrize("how", ["fifo", "deep"])
+def test_a_hostile_settings_file_is_refused_by_name(project, hostile, how) -> None:
+    settings = project / "reconciler.toml"
+    if how == "fifo":
+        os.mkfifo(settings)
+    else:
+        settings.write_text("x = " + "[" * 2000 + "]" * 2000 + "\n")
+    hostile("validate", timeout=30).assert_clean_error("reconciler.toml")

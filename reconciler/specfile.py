@@ -345,7 +345,7 @@ def _ryml_load(data: bytes) -> Any:
         with _quiet_stderr():
             tree = ryml.parse_in_arena(data)
             # Only a file that seems to hold both an anchor and an alias pays for the count.
-            if _ANCHOR.search(data) and _ALIAS.search(data):
+            if b"&" in data and b"*" in data and _ANCHOR.search(data) and _ALIAS.search(data):
                 added = _alias_growth(tree, ryml.NONE)
                 if added > MAX_ALIAS_NODES:
                     raise _AliasBomb(added)
@@ -456,9 +456,9 @@ class _Walker:
 
     def value(self, node: int, path: PathKey = ()) -> Any:
         tree = self.tree
-        if len(path) >= MAX_DEPTH and (tree.is_map(node) or tree.is_seq(node)):
-            raise _TooDeep
         if tree.is_map(node):
+            if len(path) >= MAX_DEPTH:
+                raise _TooDeep
             out: dict[str, Any] = {}
             child = tree.first_child(node)
             while child != self.none:
@@ -469,6 +469,8 @@ class _Walker:
                 child = tree.next_sibling(child)
             return out
         if tree.is_seq(node):
+            if len(path) >= MAX_DEPTH:
+                raise _TooDeep
             items: list[Any] = []
             child = tree.first_child(node)
             while child != self.none:

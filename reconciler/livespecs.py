@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import SpecError
+from reconciler.localfiles import roots_of
 from reconciler.spec import (
     ParseCache,
     SpecEntry,
@@ -46,9 +47,12 @@ class _Good:
 class LiveSpecs:
     """The spec files under `paths`, reloaded on demand; remembers each file's last good version."""
 
-    def __init__(self, paths: Sequence[str | Path], *, cache: ParseCache | None = None) -> None:
+    def __init__(
+        self, paths: Sequence[str | Path], *, cache: ParseCache | None = None, allow_outside_files: bool = False
+    ) -> None:
         self.paths = list(paths)
         self._cache = cache
+        self._roots = None if allow_outside_files else roots_of(self.paths)
         self._good: dict[str, _Good] = {}
 
     def reload(self) -> Reloaded:
@@ -63,7 +67,7 @@ class LiveSpecs:
             result = load_file(path, shown, self._cache)
             problems = list(result.errors)
             # Each file is finished on its own (its images hashed once), so a missing image is its mistake.
-            finished = finish_entries(list(result.partials), problems) if not problems else []
+            finished = finish_entries(list(result.partials), problems, roots=self._roots) if not problems else []
             if problems:
                 errors.extend(problems)
                 previous = self._good.get(shown)

@@ -39,8 +39,10 @@ def param_schema(param: catalog.Param) -> dict[str, Any]:
         out["maximum"] = param.maximum
     if param.max_length is not None:
         out["maxLength"] = param.max_length
-    if param.kind is catalog.Kind.URI:
-        out["description"] += "; for image-to-video, a local PNG/JPEG/WebP path relative to the spec file also works"
+    if param.local is catalog.Media.IMAGE:
+        out["description"] += "; a local PNG/JPEG/WebP path relative to the spec file also works"
+    elif param.local is catalog.Media.AUDIO:
+        out["description"] += "; a local MP3/WAV path relative to the spec file also works"
     if param.has_default:
         out["default"] = param.default
     return out

@@ -1,12 +1,13 @@
 """The spec language: spec files under some paths become resolved, named video requests.
 
     files --specfile.parse--> documents --entries--> defaults merged, matrix expanded, names checked
-          --catalog.check--> every parameter coerced and defaulted --images--> local images hashed
+          --catalog.check--> every parameter coerced and defaulted --local files--> images, audio hashed
 
 All mistakes of all files are collected and raised together as one SpecErrors, each with
 `file:line:col`. The work per file is a pure function of its bytes, so a cache (injected, see
-`reconciler.speccache`) can keep it by content hash; local images are hashed on every load, since
-they are not part of the spec file's bytes.
+`reconciler.speccache`) can keep it by content hash; local images and audio are hashed on every
+load, since they are not part of the spec file's bytes. Every file is read through
+`reconciler.localfiles` (regular files only, bounded, local media inside the spec directories).
 """
 
 from __future__ import annotations
@@ -22,29 +23,43 @@ from typing import Any, Final, Protocol
 
 from reconciler import catalog
 from reconciler.errors import Location, SpecError, SpecErrors
-from reconciler.specfile import SUFFIXES, Document, PathKey, parse
+from reconciler.localfiles import (
+    ACCEPTED,
+    MAX_MEDIA_BYTES,
+    Refused,
+    TooLarge,
+    media_type,
+    outside,
+    read_regular,
+    roots_of,
+)
+from reconciler.specfile import MAX_FILE_BYTES, SUFFIXES, Document, PathKey, parse, too_large
 
 # Bump when the meaning of a spec file changes: cached results of the old language are ignored.
-LANGUAGE_VERSION: Final = 1
+# 2: local audio files; local files outside the spec directories are refused.
+LANGUAGE_VERSION: Final = 2
 MAX_MATRIX: Final = 10_000
 NAME_SEGMENT: Final = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
 TAG: Final = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 RESERVED: Final = ("model", "tags", "matrix")
 LOCAL_IMAGE_PREFIX: Final = "local:sha256:"
-IMAGE_MAGIC: Final = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
+OUTSIDE_HINT: Final = (
+    "move the file under the spec directory, or set `allow_outside_files = true` under [reconciler] "
+    "in reconciler.toml if you trust every spec"
 )
 
 
 @dataclass(frozen=True)
-class LocalImage:
-    """A local file given for an image parameter; it counts by its bytes, not its path."""
+class LocalFile:
+    """A local file given for an image or audio parameter; it counts by its bytes, not its path."""
 
     param: str
     path: str  # absolute path of the file
     sha256: str  # hex digest of its bytes
-    media_type: str  # image/png, image/jpeg or image/webp
+    media_type: str  # image/png, image/jpeg, image/webp, audio/mpeg or audio/wav
+
+
+LocalImage = LocalFile  # the engine's name for it, from when only images could be local
 
 
 @dataclass(frozen=True)
@@ -88,7 +103,7 @@ class _Partial:
     params_json: str | None  # None while a local image is still to be hashed
     tags: tuple[str, ...]
     where: Location
-    image_refs: tuple[tuple[str, str, Location], ...] = ()  # (param, path as written, where)
+    image_refs: tuple[tuple[str, str, Location], ...] = ()  # (param, path as written, where): images, audio
 
 
 @dataclass(frozen=True)
@@ -136,6 +151,8 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[SpecError]]:
         elif root.is_dir():
             for item in sorted(_walk(root)):
                 found[item] = None
+        elif root.exists():  # a FIFO or a device given by name: reading refuses it, saying what it is
+            found[root] = None
         else:
             errors.append(SpecError(Location(str(given)), "no such file or directory"))
     return list(found), errors
@@ -162,8 +179,12 @@ def file_digest(path: str, data: bytes) -> str:
     return digest.hexdigest()
 
 
-def load(paths: Sequence[str | Path], *, cache: ParseCache | None = None) -> SpecSet:
-    """Load, resolve and check every spec under `paths`; raises SpecErrors with every mistake."""
+def load(paths: Sequence[str | Path], *, cache: ParseCache | None = None, allow_outside_files: bool = False) -> SpecSet:
+    """Load, resolve and check every spec under `paths`; raises SpecErrors with every mistake.
+
+    Local files named by specs must lie inside `paths` (or a file's directory) unless
+    `allow_outside_files`.
+    """
     files, errors = discover(paths)
     if not files and not errors:
         shown = ", ".join(str(p) for p in paths)
@@ -178,7 +199,7 @@ def load(paths: Sequence[str | Path], *, cache: ParseCache | None = None) -> Spe
         partials.extend(result.partials)
         errors.extend(result.errors)
         warnings.extend(result.warnings)
-    entries = finish_entries(partials, errors)
+    entries = finish_entries(partials, errors, roots=None if allow_outside_files else roots_of(paths))
     check_unique(entries, errors)
     if errors:
         raise SpecErrors(_dedupe(errors))
@@ -187,7 +208,11 @@ def load(paths: Sequence[str | Path], *, cache: ParseCache | None = None) -> Spe
 
 def load_file(path: Path, shown: str, cache: ParseCache | None) -> FileResult:
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_FILE_BYTES)
+    except TooLarge as exc:
+        return FileResult(errors=(too_large(shown, exc.size),))
+    except Refused as exc:
+        return FileResult(errors=(SpecError(Location(shown), f"cannot read file: it {exc.reason}"),))
     except OSError as exc:
         return FileResult(errors=(SpecError(Location(shown), f"cannot read file: {exc.strerror}"),))
     digest = file_digest(f"{path.resolve()}\0{shown}", data) if cache is not None else ""
@@ -458,7 +483,7 @@ def _resolve(
     local = {
         p.name
         for p in model.params
-        if p.name == "image" and isinstance(given.get(p.name), str) and not _is_url(given[p.name])
+        if p.local is not None and isinstance(given.get(p.name), str) and not _is_url(given[p.name])
     }
     params, problems = catalog.check(model, given, fill_defaults=True, skip=frozenset(local))
     for problem in problems:
@@ -487,21 +512,25 @@ def _is_url(value: str) -> bool:
     return value.startswith(("https://", "http://"))
 
 
-def finish_entries(partials: list[_Partial], errors: list[SpecError]) -> list[SpecEntry]:
+def finish_entries(
+    partials: list[_Partial], errors: list[SpecError], *, roots: Sequence[Path] | None
+) -> list[SpecEntry]:
+    """Entries with their local files hashed; a local file outside `roots` is a mistake (None: any)."""
     entries: list[SpecEntry] = []
-    hashed: dict[str, LocalImage | SpecError] = {}
+    hashed: dict[str, LocalFile | SpecError] = {}
     for part in partials:
         if not part.image_refs:
             assert part.params_json is not None
             entries.append(SpecEntry(part.name, part.model, part.params, part.params_json, part.tags, part.where))
             continue
-        images: list[LocalImage] = []
+        images: list[LocalFile] = []
         params = dict(part.params)
+        model = catalog.BY_SLUG[part.model]
         for param, written, spot in part.image_refs:
             path = (Path(spot.path).parent / written).resolve()
             key = f"{param}\0{path}\0{spot}"
             if key not in hashed:
-                hashed[key] = _hash_image(param, path, written, spot)
+                hashed[key] = _hash_local(model.by_name[param], path, written, spot, roots)
             found = hashed[key]
             if isinstance(found, SpecError):
                 errors.append(found)
@@ -509,36 +538,38 @@ def finish_entries(partials: list[_Partial], errors: list[SpecError]) -> list[Sp
             images.append(found)
             params[param] = LOCAL_IMAGE_PREFIX + found.sha256
         else:
-            model = catalog.BY_SLUG[part.model]
             params_json = catalog.canonical_json(catalog.identity_params(model, params))
             entries.append(SpecEntry(part.name, part.model, params, params_json, part.tags, part.where, tuple(images)))
     return entries
 
 
-def _hash_image(param: str, path: Path, written: str, spot: Location) -> LocalImage | SpecError:
+def _hash_local(
+    param: catalog.Param, path: Path, written: str, spot: Location, roots: Sequence[Path] | None
+) -> LocalFile | SpecError:
+    assert param.local is not None
+    name, kind = param.name, param.local.value
     hint = "give an https:// URL or a path relative to the spec file"
+    if roots is not None and outside(path, roots):
+        # A spec from a pull request must not send a file of the machine running it to the API.
+        where = ", ".join(display_path(root) for root in roots)
+        return SpecError(
+            spot,
+            f"{name}: local {kind} {written!r} resolves to {path}, outside the spec directory ({where}); "
+            "it would be uploaded to the API",
+            OUTSIDE_HINT,
+        )
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_MEDIA_BYTES)
     except FileNotFoundError:
-        return SpecError(spot, f"{param}: local image {written!r} does not exist", hint)
-    except IsADirectoryError:
-        return SpecError(spot, f"{param}: {written!r} is a directory, not an image", hint)
+        return SpecError(spot, f"{name}: local {kind} {written!r} does not exist", hint)
+    except Refused as exc:
+        return SpecError(spot, f"{name}: local {kind} {written!r} {exc.reason}", hint)
     except OSError as exc:
-        return SpecError(spot, f"{param}: cannot read {written!r}: {exc.strerror}", hint)
-    media_type = image_type(data)
-    if media_type is None:
-        return SpecError(spot, f"{param}: {written!r} is not a PNG, JPEG or WebP image", "check the file's contents")
-    return LocalImage(param, str(path), hashlib.sha256(data).hexdigest(), media_type)
-
-
-def image_type(data: bytes) -> str | None:
-    """The media type of an image by its magic bytes, or None when it is none we accept."""
-    for magic, kind in IMAGE_MAGIC:
-        if data.startswith(magic):
-            return f"image/{kind.lower()}"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+        return SpecError(spot, f"{name}: cannot read {written!r}: {exc.strerror}", hint)
+    found = media_type(param.local, data)
+    if found is None:
+        return SpecError(spot, f"{name}: {written!r} is not {ACCEPTED[param.local]}", "check the file's contents")
+    return LocalFile(name, str(path), hashlib.sha256(data).hexdigest(), found)
 
 
 def check_unique(entries: list[SpecEntry], errors: list[SpecError]) -> None:

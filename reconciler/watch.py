@@ -21,6 +21,7 @@ from typing import Protocol
 
 from reconciler.backend import Backend, Endpoint, connect
 from reconciler.clock import SystemClock
+from reconciler.config import load_settings
 from reconciler.engine.events import Outcome, RunEvent, Summary
 from reconciler.engine.generation import Work
 from reconciler.engine.reconcile import works_for
@@ -233,7 +234,8 @@ async def watch(settings: Settings, *, endpoint: Endpoint, store: Store, emit: E
     async with endpoint.client() as api:
         run = Run(api=api, store=store, clock=clock, namespace=endpoint.namespace, options=options, emit=emit)
         engine = Engine(run)
-        session = Session(settings, specs=LiveSpecs(settings.paths, cache=cache), run=run, engine=engine,
+        session = Session(settings, specs=LiveSpecs(settings.paths, cache=cache,
+                          allow_outside_files=load_settings().allow_outside_files), run=run, engine=engine,
                           approval=approval)  # fmt: skip
         run.on_stored = session.refresh
         with signals(run, enabled=True):

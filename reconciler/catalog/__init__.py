@@ -21,7 +21,7 @@ from reconciler.catalog.rules import (
     describe_type,
     did_you_mean,
 )
-from reconciler.catalog.types import CATALOG_VERSION, NO_DEFAULT, Kind, Model, Param, Problem, show
+from reconciler.catalog.types import CATALOG_VERSION, NO_DEFAULT, Kind, Media, Model, Param, Problem, show
 
 __all__ = [
     "BY_SLUG",
@@ -30,6 +30,7 @@ __all__ = [
     "NO_DEFAULT",
     "SLUGS",
     "Kind",
+    "Media",
     "Model",
     "Param",
     "Problem",

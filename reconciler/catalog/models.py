@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from reconciler.catalog.types import Kind, Model, Param
+from reconciler.catalog.types import Kind, Media, Model, Param
 
 _WAN21_NEGATIVE = "blurry, bad quality, camera shake, distortion, poor composition, low resolution, artifact, watermark"
 
@@ -89,6 +89,7 @@ MODELS: Final[tuple[Model, ...]] = (
                 Kind.URI,
                 "URL to an audio file (MP3/WAV) to synchronize with the video.",
                 default=None,
+                local=Media.AUDIO,
             ),
             Param(
                 "duration",
@@ -140,6 +141,7 @@ MODELS: Final[tuple[Model, ...]] = (
                 Kind.URI,
                 "Upload audio for sync. Use a short loop for repetitive elements or music for dynamic output.",
                 default=None,
+                local=Media.AUDIO,
             ),
             Param(
                 "duration",
@@ -182,7 +184,7 @@ MODELS: Final[tuple[Model, ...]] = (
         avg_latency_s=53.4,
         avg_cost_usd=0.530,
         params=(
-            Param("image", Kind.URI, "Reference image for video generation", required=True),
+            Param("image", Kind.URI, "Reference image for video generation", required=True, local=Media.IMAGE),
             Param("prompt", Kind.STRING, "Prompt for video generation", required=True),
             Param(
                 "resolution",

@@ -25,7 +25,14 @@ class Kind(enum.Enum):
     INTEGER = "integer"  # whole number; "5" and 5.0 are accepted and become 5
     NUMBER = "number"  # real number; integral values are kept as integers so 1 and 1.0 agree
     BOOLEAN = "boolean"  # true or false, nothing else
-    URI = "uri"  # an http(s) URL (for image-to-video, a spec may give a local file instead)
+    URI = "uri"  # an http(s) URL (where `local` is set, a spec may give a local file instead)
+
+
+class Media(enum.Enum):
+    """What a local file given for a URI parameter must be (checked by its magic bytes)."""
+
+    IMAGE = "image"  # PNG, JPEG or WebP
+    AUDIO = "audio"  # MP3 or WAV
 
 
 def show(value: Any) -> str:
@@ -63,6 +70,7 @@ class Param:
     maximum: float | None = None
     max_length: int | None = None
     transport_only: bool = False  # changes how the result is delivered, never the video
+    local: Media | None = None  # a spec may give a local file of this kind; it is uploaded first
 
     @property
     def has_default(self) -> bool:

@@ -74,8 +74,9 @@ def paths_argument(func: Any) -> Any:
 def load_specs(paths: tuple[str, ...], store: str | None, *, use_cache: bool = True) -> SpecSet:
     """Load specs through the parse cache kept in the store directory."""
     cache = FileParseCache.in_store(store_root(store)) if use_cache else None
+    settings = load_settings()
     try:
-        return load(list(paths) or list(load_settings().specs), cache=cache)
+        return load(list(paths) or list(settings.specs), cache=cache, allow_outside_files=settings.allow_outside_files)
     finally:
         if cache is not None:
             cache.save()

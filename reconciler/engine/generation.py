@@ -18,7 +18,6 @@ import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler import latency
@@ -35,6 +34,7 @@ from reconciler.errors import (
     ApiUnreachable,
     ReconcilerError,
 )
+from reconciler.localfiles import MAX_MEDIA_BYTES, Refused, read_regular
 from reconciler.records import Attempt, AttemptState, BlobInfo, FailureReason, Output
 from reconciler.spec import LocalImage
 from reconciler.videocheck import NotAVideo, VideoCheck
@@ -522,9 +522,12 @@ class Generation:
 
 
 def image_bytes(image: LocalImage) -> bytes:
-    """The image's bytes, checked against the digest its spec was keyed with."""
+    """The local image's (or audio's) bytes, checked against the digest its spec was keyed with."""
     try:
-        data = Path(image.path).read_bytes()
+        # Read as the specs were: a file swapped for a FIFO or a device since then must not hang or fill memory.
+        data = read_regular(image.path, MAX_MEDIA_BYTES)
+    except Refused as error:
+        raise ImageChanged(f"{image.path} {error.reason} now; it was a usable file when specs were read") from None
     except OSError as error:
         raise ImageChanged(f"cannot read {image.path} ({error.strerror}); it was there when specs were read") from error
     if hashlib.sha256(data).hexdigest() != image.sha256:

@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from reconciler import keys
-from reconciler.cli.common import load_specs, namespace_for, open_store, paths_argument, store_option, store_remote, store_root
+from reconciler.cli.common import (
+    load_specs,
+    namespace_for,
+    open_store,
+    paths_argument,
+    store_option,
+    store_remote,
+    store_root,
+)
 from reconciler.config import load_settings
 from reconciler.errors import UsageError
 
@@ -25,8 +33,8 @@ def verify(store: str | None, rebuild: bool) -> None:
     With a remote store, the bucket's blobs are re-hashed too (streamed), and a bad one is replaced
     from a verified local copy. Exit 0 when the store is clean, 1 when something was repaired or is missing.
     """
-    from reconciler.store.remote import RemoteStore
     from reconciler.store import Store
+    from reconciler.store.remote import RemoteStore
     from reconciler.store.sync import verify_remote
 
     remote_problems: tuple[object, ...] = ()

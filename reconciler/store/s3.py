@@ -179,7 +179,7 @@ class Bucket:
             if token is None:
                 return
 
-    def list_page(self, under: str, token: str | None = None) -> tuple[list[Listed], str | None]:
+    def list_page(self, under: str, token: str | None = None) -> tuple[tuple[Listed, ...], str | None]:
         """One page (up to 1,000 objects) of the listing of `under`, and the token of the next (None: the last)."""
         prefix = self._name(under)
         cut = len(self._name(""))
@@ -187,8 +187,8 @@ class Bucket:
         page = self._call(
             f"list {under}", lambda: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **extra)
         )
-        items = [
+        items = tuple(
             Listed(str(item["Key"])[cut:], int(item["Size"]), str(item["ETag"]), item["LastModified"].timestamp())
             for item in page.get("Contents", ())
-        ]
+        )
         return items, (page.get("NextContinuationToken") if page.get("IsTruncated") else None)

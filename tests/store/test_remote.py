@@ -137,6 +137,22 @@ def test_a_renewed_lease_is_never_taken_over(open_remote: Any, clock: FakeClock)
         assert claim(second) is None
 
 
+def test_renewing_leaves_a_claim_younger_than_a_sixth_of_its_lease_unwritten(
+    open_remote: Any, clock: FakeClock, s3: S3Server, bucket: str
+) -> None:
+    first = open_remote("a")
+    claim(first)
+    taken = stored_claim(s3, bucket)
+    served = len(s3.requests)
+    clock.advance(LEASE_S / 10)
+    first.renew()
+    assert s3.requests[served:] == []
+    clock.advance(LEASE_S / 10)
+    first.renew()
+    assert [method for method, _ in s3.requests[served:]] == ["PUT"]
+    assert stored_claim(s3, bucket).lease_until == pytest.approx(taken.lease_until + LEASE_S / 5)
+
+
 def test_an_output_is_written_blob_first_and_another_cache_fetches_it_verified(
     open_remote: Any, s3: S3Server, bucket: str
 ) -> None:

@@ -15,6 +15,7 @@ is looked up. `settle` returns an Outcome; it raises only for what ends the whol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -209,7 +210,8 @@ class Generation:
         try:
             return self._keep(await asyncio.shield(task))
         except asyncio.CancelledError:
-            self._keep(await task)
+            with contextlib.suppress(Exception):  # the cancel is what this generation ends with
+                self._keep(await task)
             raise
 
     def _keep(self, result: T) -> T:

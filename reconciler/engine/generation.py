@@ -14,6 +14,8 @@ is looked up. `settle` returns an Outcome; it raises only for what ends the whol
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -185,7 +187,10 @@ class Generation:
             if run.submit_stop is not None and not run.store.attempts_for([work.key]).get(work.key, None):
                 raise self._end(Phase.SKIPPED, run.stop_detail())
             body = await self._body()
-            attempt = run.store.claim(work.key, namespace=run.namespace, model=work.model, request_body=body)
+            claim = functools.partial(
+                run.store.claim, work.key, namespace=run.namespace, model=work.model, request_body=body
+            )
+            attempt = await self._write(claim)
             if attempt is not None:
                 return attempt
             if not waited:
@@ -194,6 +199,27 @@ class Generation:
                 self._emit(Phase.WAITING, f"another run on this store is working on it{who}; waiting")
                 waited = True
             await run.pacer.wait(run.options.held_poll_s)
+
+    async def _write(self, call: Callable[[], T]) -> T:
+        """A claim or record write; against a bucket it runs in a worker thread, off the event loop.
+
+        A write cut off by a cancel (a second Ctrl-C) still finishes in its thread; it is waited for,
+        and an attempt it returns is kept, so `interrupted` settles what the store really holds.
+        """
+        if not self.run.store.writes_over_network:
+            return self._keep(call())
+        task = asyncio.ensure_future(asyncio.to_thread(call))
+        try:
+            return self._keep(await asyncio.shield(task))
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # the cancel is what this generation ends with
+                self._keep(await task)
+            raise
+
+    def _keep(self, result: T) -> T:
+        if isinstance(result, Attempt):
+            self.attempt = result
+        return result
 
     def _stored(self, output: Output, detail: str) -> _Done:
         self.run.place(self.work.names, output.digest)
@@ -231,8 +257,8 @@ class Generation:
         row = await run.adoptions.find(work.model, work.key, known=run.store.request_ids(work.key))
         if row is None:
             return False
-        self.attempt = run.store.record_submitted(self._attempt().id, row.request_id)
-        self.attempt = run.store.record_state(self.attempt.id, AttemptState.COMPLETED)
+        await self._write(functools.partial(run.store.record_submitted, self._attempt().id, row.request_id))
+        self.attempt = run.store.record_state(self._attempt().id, AttemptState.COMPLETED)
         self._emit(Phase.QUEUED, adopt.describe(row))
         return True
 
@@ -274,7 +300,7 @@ class Generation:
         if row is None:
             self.maybe_sent = False
             return False
-        self.attempt = run.store.record_submitted(self._attempt().id, row.request_id)
+        await self._write(functools.partial(run.store.record_submitted, self._attempt().id, row.request_id))
         self.maybe_sent = False
         self._emit(Phase.QUEUED, f"adopted request {row.request_id} from the history (nothing paid again)")
         return True
@@ -325,7 +351,7 @@ class Generation:
                     raise self._release(Phase.FAILED, f"the submit kept failing: {error}") from None
                 await run.pacer.wait(delay)
                 continue
-            self.attempt = run.store.record_submitted(attempt.id, sent.request_id)
+            await self._write(functools.partial(run.store.record_submitted, attempt.id, sent.request_id))
             self.maybe_sent = False
             self.paid_here = True
             self._emit(Phase.QUEUED)
@@ -436,11 +462,12 @@ class Generation:
                 return
             await self._expired(request_id)
             return
-        run.store.record_output(
-            work.key, digest=blob.digest, size=blob.size, model=work.model, request_id=request_id,
-            cost_usd=self.cost_usd, namespace=run.namespace, name_hint=next(iter(work.names), None),
-            attempt_id=self._attempt().id,
+        record = functools.partial(
+            run.store.record_output, work.key, digest=blob.digest, size=blob.size, model=work.model,
+            request_id=request_id, cost_usd=self.cost_usd, namespace=run.namespace,
+            name_hint=next(iter(work.names), None), attempt_id=self._attempt().id,
         )  # fmt: skip
+        await self._write(record)
         self.attempt = run.store.attempt(self._attempt().id)
         run.place(work.names, blob.digest)
         raise self._end(Phase.STORED, f"{blob.size:,} bytes", blob.digest)

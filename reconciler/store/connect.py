@@ -6,11 +6,15 @@ The remote store (and boto3, slow to import) is loaded only when a bucket is nam
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler.records import Clock
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
 from reconciler.store.store import Store, StoreView
+
+if TYPE_CHECKING:
+    from reconciler.store.s3 import Bucket
 
 
 def open_store(
@@ -35,10 +39,11 @@ def open_view(root: Path, remote: Remote | None, *, clock: Clock | None = None) 
     if remote is None:
         return local
     from reconciler.store.remote import RemoteView
-    from reconciler.store.s3 import Bucket
 
-    try:
-        return RemoteView(local, Bucket(remote.bucket, remote.prefix))
-    except BaseException:
-        local.close()
-        raise
+    def bucket() -> Bucket:
+        from reconciler.store.s3 import Bucket
+
+        return Bucket(remote.bucket, remote.prefix)
+
+    # The bucket (and boto3, and its S3 client) is made on first use: a warm local cache needs none.
+    return RemoteView(local, bucket)

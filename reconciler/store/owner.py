@@ -5,6 +5,9 @@ A pid alone is not an identity: pids are reused, and a reboot resets them. An ow
 process is dead when it is on this host and either the boot changed, the pid is gone, or the pid
 now belongs to a process that started at another time. An owner on another host cannot be checked
 from here and counts as alive, so a claim is never taken from a process we cannot see.
+
+The host is `$RECONCILER_HOST` when set, else the machine's host name: containers or runners that
+share a host name can each name themselves, and tests run "another machine" as a local process.
 """
 
 from __future__ import annotations
@@ -61,15 +64,20 @@ def _exists_without_proc(pid: int) -> int | None:
     return 0
 
 
+def host_name() -> str:
+    """This machine's name in claims: $RECONCILER_HOST, or the host name."""
+    return os.environ.get("RECONCILER_HOST") or socket.gethostname()
+
+
 def current_owner() -> Owner:
     """The calling process as an owner."""
     pid = os.getpid()
-    return Owner(host=socket.gethostname(), boot=_boot_id(), pid=pid, started=start_ticks(pid) or 0)
+    return Owner(host=host_name(), boot=_boot_id(), pid=pid, started=start_ticks(pid) or 0)
 
 
 def is_alive(owner: Owner) -> bool:
     """False only when we can tell the owner's process is gone; see the module docstring."""
-    if owner.host != socket.gethostname():
+    if owner.host != host_name():
         return True
     if owner.boot != _boot_id():
         return False

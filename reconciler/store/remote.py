@@ -28,12 +28,13 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import StoreError
 from reconciler.records import Attempt, AttemptState, Clock, FailureReason, Observation, Output
 from reconciler.store import outputs
 from reconciler.store.claims import (
+    OUTPUTS,
     Claim,
     ListedOutput,
     blob_name,
@@ -47,8 +48,11 @@ from reconciler.store.claims import (
 from reconciler.store.layout import Mirror
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
-from reconciler.store.s3 import Bucket
 from reconciler.store.store import Store, StoreView
+
+if TYPE_CHECKING:
+    # boto3 is slow to import: loaded only when a bucket is first reached.
+    from reconciler.store.s3 import Bucket, Listed
 
 LEASE_S = 60.0
 # Wall clocks of two machines disagree: a lease counts as expired only this long after its end.
@@ -77,12 +81,7 @@ def probe(bucket: Bucket) -> None:
 
 def listed_outputs(bucket: Bucket) -> dict[str, ListedOutput]:
     """Every output record in the bucket, by key, from the listing alone (a request per 1,000)."""
-    found: dict[str, ListedOutput] = {}
-    for item in bucket.list("outputs/"):
-        listed = parse_output_name(item.name)
-        if listed is not None:
-            found[listed.key] = listed
-    return found
+    return _parsed(bucket.list(OUTPUTS))
 
 
 def _listed_as_output(listed: ListedOutput) -> Output:
@@ -90,44 +89,119 @@ def _listed_as_output(listed: ListedOutput) -> Output:
     return Output(listed.key, listed.digest, listed.size, "", None, None, "", None, 0.0)
 
 
-def _with_listed(local: Observation, listed: Mapping[str, ListedOutput], keys: Collection[str]) -> Observation:
-    """The local observation, with the outputs only the bucket holds added from its listing."""
-    merged = dict(local.outputs)
-    for key in keys:
-        if key not in merged and key in listed:
-            merged[key] = _listed_as_output(listed[key])
-    return Observation(outputs=merged, attempts=local.attempts)
+# When the bucket holds more output records than one listing page, up to this many keys missing
+# from the local cache are looked up one listing of their own each; more list every record.
+FEW_MISSING = 16
+
+
+def output_of(bucket: Bucket, key: str) -> ListedOutput | None:
+    """The key's output record in the bucket, from a listing of its own prefix (one request)."""
+    for item in bucket.list(output_prefix(key)):
+        if (listed := parse_output_name(item.name)) is not None and listed.key == key:
+            return listed
+    return None
+
+
+def _parsed(items: Iterable[Listed]) -> dict[str, ListedOutput]:
+    return {listed.key: listed for item in items if (listed := parse_output_name(item.name)) is not None}
+
+
+class _Lookup:
+    """Which keys the bucket has stored, asked only about the keys the local cache lacks.
+
+    An output record is never withdrawn or changed, so a key the local cache holds (blob present,
+    hash-checked when it was fetched or made) needs no request at all, and a key found in the
+    bucket stays found for as long as this store is open. The first question reads one listing
+    page: for a bucket of up to 1,000 outputs that is all of them, in one request.
+    """
+
+    def __init__(self, bucket: Callable[[], Bucket]) -> None:
+        self._bucket = bucket
+        self._everything: dict[str, ListedOutput] | None = None
+        self._found: dict[str, ListedOutput] = {}
+        self._absent: set[str] = set()
+        self._first_page = False
+
+    def everything(self) -> dict[str, ListedOutput]:
+        if self._everything is None:
+            self._everything = listed_outputs(self._bucket())
+            self._found.update(self._everything)
+        return self._everything
+
+    def find(self, missing: Collection[str]) -> dict[str, ListedOutput]:
+        """The bucket's records of `missing` (keys the local cache lacks), by key."""
+        unknown = [key for key in missing if key not in self._found and key not in self._absent]
+        if unknown and self._everything is None and not self._first_page:
+            self._first_page = True
+            page, more = self._bucket().list_page(OUTPUTS)
+            self._found.update(_parsed(page))
+            if more is None:
+                self._everything = dict(self._found)
+            unknown = [key for key in unknown if key not in self._found]
+        if unknown and self._everything is None:
+            if len(unknown) > FEW_MISSING:
+                self.everything()
+            else:
+                for key in unknown:
+                    if (listed := output_of(self._bucket(), key)) is not None:
+                        self._found[key] = listed
+                    else:
+                        # Absent now; apply asks again under its claim before it pays (_claim_remote).
+                        self._absent.add(key)
+        return {key: self._found[key] for key in missing if key in self._found}
+
+    def add(self, listed: ListedOutput) -> None:
+        self._found[listed.key] = listed
+        self._absent.discard(listed.key)
+        if self._everything is not None:
+            self._everything[listed.key] = listed
+
+
+def _with_listed(local: Observation, lookup: _Lookup, keys: Collection[str]) -> Observation:
+    """The local observation, with the outputs only the bucket holds added (asked about those keys only)."""
+    found = lookup.find([key for key in keys if key not in local.outputs])
+    if not found:
+        return local
+    merged = dict(local.outputs) | {key: _listed_as_output(listed) for key, listed in found.items()}
+    lost = {key: output for key, output in local.lost.items() if key not in found}
+    return Observation(outputs=merged, attempts=local.attempts, lost=lost)
 
 
 class RemoteView(StoreView):
-    """The read side against a bucket, for plan: the local cache plus one listing of output records."""
+    """The read side against a bucket, for plan: the local cache, and the bucket for what it lacks.
 
-    def __init__(self, local: StoreView, bucket: Bucket) -> None:
+    The S3 client (and boto3) is made only when a key is missing from the local cache.
+    """
+
+    def __init__(self, local: StoreView, bucket: Callable[[], Bucket]) -> None:
         super().__init__(local.root, local._conn, clock=local._clock, identity=local._identity)
-        self.bucket = bucket
-        self._listed: dict[str, ListedOutput] | None = None
+        self._make_bucket = bucket
+        self._bucket: Bucket | None = None
+        self._lookup = _Lookup(lambda: self.bucket)
+
+    @property
+    def bucket(self) -> Bucket:
+        if self._bucket is None:
+            self._bucket = self._make_bucket()
+        return self._bucket
 
     def listed(self) -> dict[str, ListedOutput]:
-        if self._listed is None:
-            self._listed = listed_outputs(self.bucket)
-        return self._listed
+        return self._lookup.everything()
 
     def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
         found = super().outputs_for(keys)
-        listed = self.listed()
-        for key in keys:
-            if key not in found and key in listed:
-                found[key] = _listed_as_output(listed[key])
-        return found
+        listed = self._lookup.find([key for key in keys if key not in found])
+        return found | {key: _listed_as_output(item) for key, item in listed.items()}
 
     def observe(self, keys: Collection[str]) -> Observation:
-        return _with_listed(super().observe(keys), self.listed(), keys)
+        return _with_listed(super().observe(keys), self._lookup, keys)
 
 
 class RemoteStore(Store):
     """The local store as a cache of a bucket; see the module docstring for what each write does there."""
 
     bucket: Bucket
+    writes_over_network = True
 
     @classmethod
     def open_remote(
@@ -142,6 +216,8 @@ class RemoteStore(Store):
         renew: bool = True,
     ) -> RemoteStore:
         """Open the cache at `root` and the bucket; raises StoreError for a server without conditional writes."""
+        from reconciler.store.s3 import Bucket
+
         bucket = bucket or Bucket(remote.bucket, remote.prefix)
         probe(bucket)
         store = cast(RemoteStore, cls.open(root, clock=clock, identity=identity))
@@ -155,7 +231,7 @@ class RemoteStore(Store):
         self._run = secrets.token_hex(8)
         self._held: dict[str, _Held] = {}
         self._lock = threading.RLock()
-        self._listed: dict[str, ListedOutput] | None = None
+        self._lookup = _Lookup(lambda: self.bucket)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         if renew:
@@ -187,8 +263,12 @@ class RemoteStore(Store):
 
     def renew(self) -> None:
         """Push the lease of every claim this store holds forward (the lease thread calls this)."""
+        # A claim younger than a sixth of its lease is left alone (most jobs end before their first
+        # renewal, and each renewal is a request): the next round, a third of a lease later, still
+        # finds it with half its lease left.
+        fresh_until = self._clock.now() + self.lease_s * 5 / 6
         with self._lock:
-            keys = list(self._held)
+            keys = [key for key, held in self._held.items() if held.claim.lease_until <= fresh_until]
         for key in keys:
             self._update(key, lambda claim: claim.renewed(self._clock.now(), self.lease_s), must=False)
 
@@ -224,17 +304,8 @@ class RemoteStore(Store):
 
     # ---- outputs: the local cache first, then the bucket
 
-    def _remote_listed(self) -> dict[str, ListedOutput]:
-        # Taken once per open: an output record is never withdrawn, so a listed key stays stored.
-        if self._listed is None:
-            self._listed = listed_outputs(self.bucket)
-        return self._listed
-
     def _remote_output(self, key: str) -> ListedOutput | None:
-        for item in self.bucket.list(output_prefix(key)):
-            if (listed := parse_output_name(item.name)) is not None and listed.key == key:
-                return listed
-        return None
+        return output_of(self.bucket, key)
 
     def mirror(self, out_dir: Path, names: Mapping[str, str]) -> Mirror:
         """Lay out `out_dir` from the local cache, after fetching what only the bucket holds."""
@@ -247,16 +318,12 @@ class RemoteStore(Store):
 
     def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
         found = super().outputs_for(keys)
-        missing = [key for key in keys if key not in found]
-        if missing:
-            listed = self._remote_listed()
-            for key in missing:
-                if key in listed:
-                    found[key] = self.fetch(listed[key])
+        for key, listed in self._lookup.find([key for key in keys if key not in found]).items():
+            found[key] = self.fetch(listed)
         return found
 
     def observe(self, keys: Collection[str]) -> Observation:
-        return _with_listed(super().observe(keys), self._remote_listed(), keys)
+        return _with_listed(super().observe(keys), self._lookup, keys)
 
     def fetch(self, listed: ListedOutput) -> Output:
         """Bring a remote output into the local cache: its blob (streamed, hash-checked), then its record."""
@@ -285,8 +352,7 @@ class RemoteStore(Store):
         self.bucket.put_file(blob_name(output.digest), self.blob_path(output.digest))
         name = output_name(output.key, output.digest, output.size)
         created = self.bucket.put(name, record_bytes(output), if_none_match=True)
-        if self._listed is not None:
-            self._listed[output.key] = ListedOutput(output.key, output.digest, output.size, name)
+        self._lookup.add(ListedOutput(output.key, output.digest, output.size, name))
         return created is not None
 
     # ---- claims

@@ -172,19 +172,23 @@ class Bucket:
 
     def list(self, under: str) -> Iterator[Listed]:
         """Every object whose name starts with `under`, a page (up to 1,000) per request."""
-        prefix = self._name(under)
-        cut = len(self._name(""))
         token: str | None = None
         while True:
-            extra = {"ContinuationToken": token} if token else {}
-            page = self._call(
-                f"list {under}",
-                lambda extra=extra: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **extra),  # type: ignore[misc]
-            )
-            for item in page.get("Contents", ()):
-                yield Listed(
-                    str(item["Key"])[cut:], int(item["Size"]), str(item["ETag"]), item["LastModified"].timestamp()
-                )
-            if not page.get("IsTruncated"):
+            page, token = self.list_page(under, token)
+            yield from page
+            if token is None:
                 return
-            token = page.get("NextContinuationToken")
+
+    def list_page(self, under: str, token: str | None = None) -> tuple[tuple[Listed, ...], str | None]:
+        """One page (up to 1,000 objects) of the listing of `under`, and the token of the next (None: the last)."""
+        prefix = self._name(under)
+        cut = len(self._name(""))
+        extra = {"ContinuationToken": token} if token else {}
+        page = self._call(
+            f"list {under}", lambda: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **extra)
+        )
+        items = tuple(
+            Listed(str(item["Key"])[cut:], int(item["Size"]), str(item["ETag"]), item["LastModified"].timestamp())
+            for item in page.get("Contents", ())
+        )
+        return items, (page.get("NextContinuationToken") if page.get("IsTruncated") else None)

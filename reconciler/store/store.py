@@ -157,6 +157,10 @@ class StoreView:
 class Store(StoreView):
     """A store opened for writing; `Store.open` creates its layout and brings its schema up to date."""
 
+    # Whether claim and record writes wait on a network (a bucket): the engine then makes them in a
+    # worker thread, so the event loop keeps polling and downloading the other jobs meanwhile.
+    writes_over_network = False
+
     def __init__(
         self, root: Path, db: Database, *, clock: Clock, identity: Identity, removed_temp: tuple[Path, ...]
     ) -> None:

@@ -69,6 +69,31 @@ def test_plan_on_the_shared_store_reads_it_in_bulk_and_writes_nothing(
     assert s3.names(bucket) == before
 
 
+def test_plan_on_a_warm_local_cache_sends_the_bucket_no_request(fake, apply, cli, write, bucket, s3) -> None:
+    # Output records are immutable: a key whose output (and blob) the local cache holds is stored.
+    write("specs/a.yaml", SPECS)
+    assert apply("--yes").code == 0
+    served = len(s3.requests)
+    run = cli("plan", "--json")
+    assert run.code == 0, run.err
+    assert [action["action"] for action in json.loads(run.out)["specs"]] == ["noop", "noop", "noop"]
+    assert s3.requests[served:] == []
+
+
+def test_plan_asks_the_bucket_only_about_the_keys_the_local_cache_lacks(
+    fake, apply, cli, write, project, bucket, s3
+) -> None:
+    write("specs/a.yaml", SPECS)
+    assert apply("--yes").code == 0
+    write("specs/b.yaml", specs_file(spec("eel", "an eel")))
+    served = len(s3.requests)
+    run = cli("plan", "--json")
+    assert run.code == 0, run.err
+    kinds = {action["name"]: action["action"] for action in json.loads(run.out)["specs"]}
+    assert kinds == {"cat": "noop", "dog": "noop", "owl": "noop", "eel": "create"}
+    assert [method for method, _ in s3.requests[served:]] == ["GET"]  # one listing page holds every record
+
+
 def test_pull_lays_out_the_stored_videos_with_no_api_key(fake, apply, cli, write, project, bucket, monkeypatch) -> None:
     write("specs/a.yaml", SPECS)
     assert apply("--yes").code == 0

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from reconciler.errors import StoreError
-from reconciler.records import AttemptState, Owner
-from reconciler.store.claims import Claim, claim_name, parse_output_name
+from reconciler.records import AttemptState, Output, Owner
+from reconciler.store.claims import Claim, claim_name, output_name, parse_output_name, record_bytes
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
 from reconciler.store.remote import RemoteStore
@@ -137,6 +137,22 @@ def test_a_renewed_lease_is_never_taken_over(open_remote: Any, clock: FakeClock)
         assert claim(second) is None
 
 
+def test_renewing_leaves_a_claim_younger_than_a_sixth_of_its_lease_unwritten(
+    open_remote: Any, clock: FakeClock, s3: S3Server, bucket: str
+) -> None:
+    first = open_remote("a")
+    claim(first)
+    taken = stored_claim(s3, bucket)
+    served = len(s3.requests)
+    clock.advance(LEASE_S / 10)
+    first.renew()
+    assert s3.requests[served:] == []
+    clock.advance(LEASE_S / 10)
+    first.renew()
+    assert [method for method, _ in s3.requests[served:]] == ["PUT"]
+    assert stored_claim(s3, bucket).lease_until == pytest.approx(taken.lease_until + LEASE_S / 5)
+
+
 def test_an_output_is_written_blob_first_and_another_cache_fetches_it_verified(
     open_remote: Any, s3: S3Server, bucket: str
 ) -> None:
@@ -183,3 +199,23 @@ def test_a_claim_object_reconciler_did_not_write_is_a_store_error_not_a_crash(
     with pytest.raises(StoreError, match="not one reconciler wrote"):
         claim(store)
     assert store.open_attempts() == []  # the local half was given back: nothing can be submitted on it
+
+
+def test_a_few_keys_missing_from_the_local_cache_of_a_big_bucket_are_looked_up_one_listing_each(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    client = s3.client()
+    digest = "sha256:" + "cd" * 32
+    stored = [f"sha256:{n:064x}" for n in range(1001)]  # more than one listing page
+    for key in stored:
+        record = Output(key, digest, 5, "wan-2.2-t2v-fast", "req", 0.1, "mock", None, 0.0)
+        client.put_object(Bucket=bucket, Key=f"team/{output_name(key, digest, 5)}", Body=record_bytes(record))
+    view = open_remote("a")
+    served = len(s3.requests)
+    # One on the first page (of 1,000), one past it, one never stored.
+    wanted = [stored[0], stored[1000], "sha256:" + "ef" * 32]
+    observed = view.observe(wanted)
+    assert sorted(observed.outputs) == sorted(wanted[:2])
+    asked = [path for _, path in s3.requests[served:]]
+    assert len(asked) == 3  # the first page, then one small listing per key it did not hold
+    assert all("list-type=2" in path for path in asked)

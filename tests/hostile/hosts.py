@@ -150,9 +150,13 @@ class Flood(Log):
             await self.record(request)
 
             async def forever() -> AsyncIterator[bytes]:
+                # "Forever" to the client: 2 GiB, past any memory limit of the tests' runs. It stops when
+                # the client hangs up, so the server thread never outlives its test streaming to no one.
                 yield b'{"status": "QUEUED", "padding": "'
                 chunk = b"x" * (1 << 16)
-                while True:
+                for sent in range(1 << 15):
+                    if sent % 16 == 0 and await request.is_disconnected():
+                        return
                     yield chunk
 
             return StreamingResponse(forever(), media_type="application/json")

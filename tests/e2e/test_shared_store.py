@@ -269,3 +269,21 @@ def test_verify_re_hashes_the_bucket_and_repairs_a_corrupt_blob_from_the_verifie
     assert "re-uploaded from the verified local copy" in run.out
     assert s3.client().get_object(Bucket=bucket, Key=blob)["Body"].read() == good
     assert cli("verify").code == 0
+
+
+def test_a_key_failed_for_good_on_one_machine_is_never_bought_again_from_another_unless_retried(
+    fake, apply, cli, write, project, bucket, s3, monkeypatch
+) -> None:
+    write("specs/a.yaml", specs_file(spec("bad", "a nsfw scene")))
+    assert apply("--yes").code == 1
+    assert len(fake.jobs()) == 1
+    checkout(project, "machine-b", monkeypatch)
+    planned = cli("plan", "--json")
+    assert planned.code == 0, planned.err
+    assert [action["action"] for action in json.loads(planned.out)["specs"]] == ["failed"]
+    assert apply("--yes").code == 1
+    assert len(fake.jobs()) == 1  # the fresh checkout did not buy the blocked spec again
+    assert apply("--yes", "--retry-failed").code == 1
+    assert len(fake.jobs()) == 2  # asked for, bought again exactly once
+    assert apply("--yes").code == 1
+    assert len(fake.jobs()) == 2

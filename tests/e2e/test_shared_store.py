@@ -287,3 +287,33 @@ def test_a_key_failed_for_good_on_one_machine_is_never_bought_again_from_another
     assert len(fake.jobs()) == 2  # asked for, bought again exactly once
     assert apply("--yes").code == 1
     assert len(fake.jobs()) == 2
+
+
+def _kinds(cli) -> list[str]:
+    run = cli("plan", "--json")
+    assert run.code == 0, run.err
+    return [action["action"] for action in json.loads(run.out)["specs"]]
+
+
+def test_a_key_whose_job_crashed_three_times_in_a_row_is_failed_for_good_on_every_machine_but_not_before(
+    fake, apply, cli, write, project, bucket, monkeypatch
+) -> None:
+    fake.configure(failure_rate=1.0, failure_error="worker crashed while training")
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    for _ in range(2):
+        assert apply("--yes").code == 1
+    other = checkout(project, "machine-c", monkeypatch)
+    assert _kinds(cli) == ["create"]  # two temporary failures: still worth another try, here too
+    monkeypatch.chdir(project)
+    assert apply("--yes").code == 1
+    assert len(fake.submits()) == 3
+    monkeypatch.chdir(other)
+    assert _kinds(cli) == ["failed"]
+    assert "3 times in a row" in cli("plan").out
+    assert apply("--yes").code == 1
+    assert len(fake.submits()) == 3  # not bought a fourth time unasked, from the other machine either
+    fake.configure(failure_rate=0.0)
+    assert apply("--yes", "--retry-failed").code == 0
+    assert len(fake.submits()) == 4
+    monkeypatch.chdir(project)
+    assert _kinds(cli) == ["noop"]

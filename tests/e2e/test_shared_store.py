@@ -317,3 +317,16 @@ def test_a_key_whose_job_crashed_three_times_in_a_row_is_failed_for_good_on_ever
     assert len(fake.submits()) == 4
     monkeypatch.chdir(project)
     assert _kinds(cli) == ["noop"]
+
+
+def test_gc_remote_deletes_the_failure_record_of_a_spec_removed_and_keeps_a_wanted_ones(
+    fake, apply, cli, write, bucket, s3
+) -> None:
+    path = write("specs/a.yaml", specs_file(spec("bad", "a nsfw scene"), spec("worse", "an nsfw sea")))
+    assert apply("--yes").code == 1
+    failures = [name for name in s3.names(bucket, "team/outputs/") if name.endswith(".failed.json")]
+    assert len(failures) == 2
+    path.write_text(specs_file(spec("bad", "a nsfw scene")))
+    assert cli("gc", "--remote").code == 0
+    assert len([name for name in s3.names(bucket, "team/outputs/") if name.endswith(".failed.json")]) == 1
+    assert _kinds(cli) == ["failed"]

@@ -126,10 +126,11 @@ class Failure:
             ) from exc
 
     @classmethod
-    def of(cls, attempt: Attempt, failures_in_a_row: int) -> Failure:
+    def of(cls, attempt: Attempt) -> Failure:
+        """The record of a key's latest attempt (read with its run of failures)."""
         return cls(
             attempt.key, attempt.namespace, attempt.model, attempt.reason or FailureReason.TEMPORARY, attempt.error,
-            failures_in_a_row, attempt.request_id, attempt.owner, attempt.updated_at,
+            attempt.failures_in_a_row, attempt.request_id, attempt.owner, attempt.updated_at,
         )  # fmt: skip
 
     def as_attempt(self) -> Attempt:

@@ -520,7 +520,7 @@ class RemoteStore(Store):
                 from reconciler.store.s3 import Listed
 
                 name = failure_name(attempt.key)
-                if (etag := self.bucket.put(name, Failure.of(latest, latest.failures_in_a_row).to_bytes())) is not None:
+                if (etag := self.bucket.put(name, Failure.of(latest).to_bytes())) is not None:
                     self._lookup.failed[attempt.key] = Listed(name, 0, etag, self._clock.now())
         if state in (AttemptState.FAILED, AttemptState.EXPIRED):
             # Settled: the job failed or its result is gone; the next claim starts afresh.

@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler import catalog
 from reconciler.errors import Location, UsageError
-from reconciler.records import Attempt, AttemptState, FailureReason, Output
+from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Output
 from reconciler.spec import SpecEntry
 
 
@@ -34,10 +34,6 @@ class ActionKind(enum.Enum):
     FAILED = "failed"  # the last attempt failed for good: apply skips it unless --retry-failed
     NOOP = "noop"  # stored: nothing to do
 
-
-# A key whose jobs failed (not content blocks) this many times in a row is shown failed for good:
-# something about the request keeps failing, and buying it again and again is paying unasked.
-FAILURES_IN_A_ROW = 3
 
 ORDER: tuple[ActionKind, ...] = (
     ActionKind.CREATE,

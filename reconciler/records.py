@@ -52,6 +52,11 @@ class AttemptState(enum.Enum):
 OPEN_STATES = frozenset({AttemptState.CLAIMED, AttemptState.SUBMITTED, AttemptState.COMPLETED})
 
 
+# A key whose jobs failed (not content blocks) this many times in a row is shown failed for good:
+# something about the request keeps failing, and buying it again and again is paying unasked.
+FAILURES_IN_A_ROW = 3
+
+
 class FailureReason(enum.Enum):
     """Why an attempt failed, which decides whether trying again can help."""
 

@@ -4,6 +4,9 @@
     <prefix>/outputs/sha256/<key hex>.<digest hex>.<size>.json
                                                         one record per stored output, written after
                                                         its blob; its name alone answers plan
+    <prefix>/outputs/sha256/<key hex>.failed.json       a key that failed for good: beside its outputs,
+                                                        so the listings plan and claim make anyway
+                                                        find it; --retry-failed deletes it
     <prefix>/claims/sha256/<key hex>.json               one claim per key in flight
     <prefix>/probe/<random>                             the conditional-write probe of each open
 
@@ -20,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from reconciler.errors import StoreError
-from reconciler.records import Output, Owner
+from reconciler.records import Attempt, AttemptState, FailureReason, Output, Owner
 
 _HEX = 64
 
@@ -79,6 +82,64 @@ def claim_name(key: str) -> str:
 def key_of_claim(name: str) -> str | None:
     hexkey = name.removeprefix(CLAIMS).removesuffix(".json")
     return f"sha256:{hexkey}" if name.startswith(CLAIMS) and len(hexkey) == _HEX else None
+
+
+def failure_name(key: str) -> str:
+    return f"{OUTPUTS}{_hex(key)}.failed.json"
+
+
+def key_of_failure(name: str) -> str | None:
+    parts = name.removeprefix(OUTPUTS).split(".")
+    if not name.startswith(OUTPUTS) or len(parts) != 3 or parts[1:] != ["failed", "json"] or len(parts[0]) != _HEX:
+        return None
+    return f"sha256:{parts[0]}"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A key that failed for good on some machine: what plan everywhere needs to show it failed."""
+
+    key: str
+    namespace: str
+    model: str
+    reason: FailureReason
+    error: str | None
+    failures_in_a_row: int
+    request_id: str | None
+    owner: Owner
+    failed_at: float
+
+    def to_bytes(self) -> bytes:
+        document = asdict(self) | {"reason": self.reason.value}
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Failure:
+        try:
+            document: dict[str, Any] = json.loads(data)
+            document["owner"] = Owner(**document["owner"])
+            document["reason"] = FailureReason(document["reason"])
+            return cls(**document)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreError(
+                f"a failure record in the bucket is not one reconciler wrote ({exc}); leave it to a person"
+            ) from exc
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> Failure:
+        """The record of a key's latest attempt (read with its run of failures)."""
+        return cls(
+            attempt.key, attempt.namespace, attempt.model, attempt.reason or FailureReason.TEMPORARY, attempt.error,
+            attempt.failures_in_a_row, attempt.request_id, attempt.owner, attempt.updated_at,
+        )  # fmt: skip
+
+    def as_attempt(self) -> Attempt:
+        """The failed attempt plan reads (id 0: it lives in the bucket, not in this machine's store)."""
+        return Attempt(
+            0, self.key, self.namespace, self.model, AttemptState.FAILED, "{}", self.request_id, self.owner,
+            self.failed_at, None, None, self.failed_at, self.error, self.reason, None, False, True,
+            self.failures_in_a_row,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ interface it uses locally:
     record_submitted  the request id goes into the claim (If-Match; on a lost race, into whoever
                     holds it now: a claim with a request id is never dropped)
     record_output   blob first (If-None-Match: *), then the output record, then the claim goes
+    record_state    a key that failed for good (a permanent reason, or the third failure in a row)
+                    leaves a failure record before its claim goes, so plan on every machine shows
+                    it failed; a later claim (plan chose it: --retry-failed) deletes it (If-Match)
     release/abandon nothing was sent: the claim is deleted / left expired for the next holder
 
 A lease thread renews the claims this store holds; a process that dies stops renewing, and after
@@ -31,14 +34,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import StoreError
-from reconciler.records import Attempt, AttemptState, Clock, FailureReason, Observation, Output
+from reconciler.records import (
+    FAILURES_IN_A_ROW,
+    Attempt,
+    AttemptState,
+    Clock,
+    FailureReason,
+    Observation,
+    Output,
+)
 from reconciler.store import outputs
 from reconciler.store.claims import (
     OUTPUTS,
     Claim,
+    Failure,
     ListedOutput,
     blob_name,
     claim_name,
+    failure_name,
+    key_of_failure,
     output_name,
     output_prefix,
     parse_output_name,
@@ -96,14 +110,21 @@ FEW_MISSING = 16
 
 def output_of(bucket: Bucket, key: str) -> ListedOutput | None:
     """The key's output record in the bucket, from a listing of its own prefix (one request)."""
-    for item in bucket.list(output_prefix(key)):
-        if (listed := parse_output_name(item.name)) is not None and listed.key == key:
-            return listed
-    return None
+    return _of_key(bucket, key)[0]
+
+
+def _of_key(bucket: Bucket, key: str) -> tuple[ListedOutput | None, Listed | None]:
+    """The key's output record and failure record in the bucket, from one listing of its own prefix."""
+    items = list(bucket.list(output_prefix(key)))
+    return _parsed(items).get(key), _failures_in(items).get(key)
 
 
 def _parsed(items: Iterable[Listed]) -> dict[str, ListedOutput]:
     return {listed.key: listed for item in items if (listed := parse_output_name(item.name)) is not None}
+
+
+def _failures_in(items: Iterable[Listed]) -> dict[str, Listed]:
+    return {key: item for item in items if (key := key_of_failure(item.name)) is not None}
 
 
 class _Lookup:
@@ -121,11 +142,16 @@ class _Lookup:
         self._found: dict[str, ListedOutput] = {}
         self._absent: set[str] = set()
         self._first_page = False
+        # Failure records seen in the same listings (they sit beside the outputs): known for every
+        # key `find` was asked about and found no output of.
+        self.failed: dict[str, Listed] = {}
 
     def everything(self) -> dict[str, ListedOutput]:
         if self._everything is None:
-            self._everything = listed_outputs(self._bucket())
+            items = list(self._bucket().list(OUTPUTS))
+            self._everything = _parsed(items)
             self._found.update(self._everything)
+            self.failed = _failures_in(items)
         return self._everything
 
     def find(self, missing: Collection[str]) -> dict[str, ListedOutput]:
@@ -135,6 +161,7 @@ class _Lookup:
             self._first_page = True
             page, more = self._bucket().list_page(OUTPUTS)
             self._found.update(_parsed(page))
+            self.failed.update(_failures_in(page))
             if more is None:
                 self._everything = dict(self._found)
             unknown = [key for key in unknown if key not in self._found]
@@ -143,7 +170,10 @@ class _Lookup:
                 self.everything()
             else:
                 for key in unknown:
-                    if (listed := output_of(self._bucket(), key)) is not None:
+                    listed, failed = _of_key(self._bucket(), key)
+                    if failed is not None:
+                        self.failed[key] = failed
+                    if listed is not None:
                         self._found[key] = listed
                     else:
                         # Absent now; apply asks again under its claim before it pays (_claim_remote).
@@ -157,14 +187,43 @@ class _Lookup:
             self._everything[listed.key] = listed
 
 
-def _with_listed(local: Observation, lookup: _Lookup, keys: Collection[str]) -> Observation:
-    """The local observation, with the outputs only the bucket holds added (asked about those keys only)."""
+def _failures_of(bucket: Bucket, listed: Mapping[str, Listed], keys: Collection[str]) -> dict[str, Attempt]:
+    """The failed attempts the bucket's failure records hold for `keys` (a request each that has one)."""
+    found: dict[str, Attempt] = {}
+    for key in keys:
+        if (item := listed.get(key)) is not None and (got := bucket.get(item.name)) is not None:
+            found[key] = Failure.from_bytes(got[0]).as_attempt()
+    return found
+
+
+def failed_for_good(attempt: Attempt) -> bool:
+    """What plan shows failed without --retry-failed: a permanent reason, or too many failures in a row."""
+    return attempt.state is AttemptState.FAILED and (
+        attempt.reason is FailureReason.PERMANENT or attempt.failures_in_a_row >= FAILURES_IN_A_ROW
+    )
+
+
+def _unsettled(latest: Attempt | None) -> bool:
+    return latest is None or not (latest.is_open or failed_for_good(latest))
+
+
+def _with_listed(
+    local: Observation, lookup: _Lookup, bucket: Callable[[], Bucket], keys: Collection[str]
+) -> Observation:
+    """The local observation, with the outputs and failures for good only the bucket holds added.
+
+    The bucket is asked about the keys the local cache has no output of only; the listings that
+    answer that also show their failure records, read for the keys neither in flight nor failed
+    for good here.
+    """
     found = lookup.find([key for key in keys if key not in local.outputs])
-    if not found:
-        return local
     merged = dict(local.outputs) | {key: _listed_as_output(listed) for key, listed in found.items()}
+    unsettled = [key for key in keys if key not in merged and _unsettled(local.attempts.get(key))]
+    failed = _failures_of(bucket(), lookup.failed, unsettled) if lookup.failed else {}
+    if not found and not failed:
+        return local
     lost = {key: output for key, output in local.lost.items() if key not in found}
-    return Observation(outputs=merged, attempts=local.attempts, lost=lost)
+    return Observation(outputs=merged, attempts=dict(local.attempts) | failed, lost=lost)
 
 
 class RemoteView(StoreView):
@@ -194,7 +253,7 @@ class RemoteView(StoreView):
         return found | {key: _listed_as_output(item) for key, item in listed.items()}
 
     def observe(self, keys: Collection[str]) -> Observation:
-        return _with_listed(super().observe(keys), self._lookup, keys)
+        return _with_listed(super().observe(keys), self._lookup, lambda: self.bucket, keys)
 
 
 class RemoteStore(Store):
@@ -304,9 +363,6 @@ class RemoteStore(Store):
 
     # ---- outputs: the local cache first, then the bucket
 
-    def _remote_output(self, key: str) -> ListedOutput | None:
-        return output_of(self.bucket, key)
-
     def mirror(self, out_dir: Path, names: Mapping[str, str]) -> Mirror:
         """Lay out `out_dir` from the local cache, after fetching what only the bucket holds."""
         self.outputs_for(set(names.values()))
@@ -323,7 +379,7 @@ class RemoteStore(Store):
         return found
 
     def observe(self, keys: Collection[str]) -> Observation:
-        return _with_listed(super().observe(keys), self._lookup, keys)
+        return _with_listed(super().observe(keys), self._lookup, lambda: self.bucket, keys)
 
     def fetch(self, listed: ListedOutput) -> Output:
         """Bring a remote output into the local cache: its blob (streamed, hash-checked), then its record."""
@@ -400,11 +456,16 @@ class RemoteStore(Store):
                 mine = taken_over
             self._held[key] = _Held(mine, etag)
         # Held now: was the key stored while we were getting here? Then there is nothing to pay.
-        if (listed := self._remote_output(key)) is not None:
+        listed, failed = _of_key(self.bucket, key)
+        if listed is not None:
             self._drop_claim(key)
             self.fetch(listed)
             self._let_go(local)
             return None
+        if failed is not None:
+            # Planned to be bought again (--retry-failed): the key is no longer failed for good anywhere.
+            self.bucket.delete(failed.name, if_match=failed.etag)  # a newer failure record stays
+            self._lookup.failed.pop(key, None)
         if mine.request_id is not None and local.request_id is None:
             local = super().record_submitted(local.id, mine.request_id)
             if mine.completed:
@@ -458,6 +519,15 @@ class RemoteStore(Store):
         completed_at: float | None = None,
     ) -> Attempt:
         attempt = super().record_state(attempt_id, state, error=error, reason=reason, completed_at=completed_at)
+        if state is AttemptState.FAILED:
+            latest = super().attempts_for([attempt.key]).get(attempt.key)
+            if latest is not None and latest.id == attempt.id and failed_for_good(latest):
+                # Written before the claim goes, so another machine always finds one or the other.
+                from reconciler.store.s3 import Listed
+
+                name = failure_name(attempt.key)
+                if (etag := self.bucket.put(name, Failure.of(latest).to_bytes())) is not None:
+                    self._lookup.failed[attempt.key] = Listed(name, 0, etag, self._clock.now())
         if state in (AttemptState.FAILED, AttemptState.EXPIRED):
             # Settled: the job failed or its result is gone; the next claim starts afresh.
             self._drop_claim(attempt.key)

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Collection, Set
 from dataclasses import dataclass
 
-from reconciler.store.claims import CLAIMS, digest_of_blob, key_of_claim, parse_output_name
+from reconciler.store.claims import CLAIMS, digest_of_blob, key_of_claim, key_of_failure, parse_output_name
 from reconciler.store.objects import hash_file
 from reconciler.store.remote import RemoteStore, listed_outputs
 
@@ -113,6 +113,10 @@ def gc_remote(store: RemoteStore, roots: Set[str], *, dry_run: bool, now: float)
     for item in store.bucket.list("outputs/"):
         listed = parse_output_name(item.name)
         if listed is None:
+            # A failure record of a key no spec names any more: nothing will ever plan it again.
+            failed = key_of_failure(item.name)
+            if failed is not None and failed not in roots and failed not in in_flight:
+                records.append(item.name)
             continue
         if listed.key in roots or listed.key in in_flight:
             keep.add(listed.digest)

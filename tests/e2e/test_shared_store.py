@@ -269,3 +269,64 @@ def test_verify_re_hashes_the_bucket_and_repairs_a_corrupt_blob_from_the_verifie
     assert "re-uploaded from the verified local copy" in run.out
     assert s3.client().get_object(Bucket=bucket, Key=blob)["Body"].read() == good
     assert cli("verify").code == 0
+
+
+def test_a_key_failed_for_good_on_one_machine_is_never_bought_again_from_another_unless_retried(
+    fake, apply, cli, write, project, bucket, s3, monkeypatch
+) -> None:
+    write("specs/a.yaml", specs_file(spec("bad", "a nsfw scene")))
+    assert apply("--yes").code == 1
+    assert len(fake.jobs()) == 1
+    checkout(project, "machine-b", monkeypatch)
+    planned = cli("plan", "--json")
+    assert planned.code == 0, planned.err
+    assert [action["action"] for action in json.loads(planned.out)["specs"]] == ["failed"]
+    assert apply("--yes").code == 1
+    assert len(fake.jobs()) == 1  # the fresh checkout did not buy the blocked spec again
+    assert apply("--yes", "--retry-failed").code == 1
+    assert len(fake.jobs()) == 2  # asked for, bought again exactly once
+    assert apply("--yes").code == 1
+    assert len(fake.jobs()) == 2
+
+
+def _kinds(cli) -> list[str]:
+    run = cli("plan", "--json")
+    assert run.code == 0, run.err
+    return [action["action"] for action in json.loads(run.out)["specs"]]
+
+
+def test_a_key_whose_job_crashed_three_times_in_a_row_is_failed_for_good_on_every_machine_but_not_before(
+    fake, apply, cli, write, project, bucket, monkeypatch
+) -> None:
+    fake.configure(failure_rate=1.0, failure_error="worker crashed while training")
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    for _ in range(2):
+        assert apply("--yes").code == 1
+    other = checkout(project, "machine-c", monkeypatch)
+    assert _kinds(cli) == ["create"]  # two temporary failures: still worth another try, here too
+    monkeypatch.chdir(project)
+    assert apply("--yes").code == 1
+    assert len(fake.submits()) == 3
+    monkeypatch.chdir(other)
+    assert _kinds(cli) == ["failed"]
+    assert "3 times in a row" in cli("plan").out
+    assert apply("--yes").code == 1
+    assert len(fake.submits()) == 3  # not bought a fourth time unasked, from the other machine either
+    fake.configure(failure_rate=0.0)
+    assert apply("--yes", "--retry-failed").code == 0
+    assert len(fake.submits()) == 4
+    monkeypatch.chdir(project)
+    assert _kinds(cli) == ["noop"]
+
+
+def test_gc_remote_deletes_the_failure_record_of_a_spec_removed_and_keeps_a_wanted_ones(
+    fake, apply, cli, write, bucket, s3
+) -> None:
+    path = write("specs/a.yaml", specs_file(spec("bad", "a nsfw scene"), spec("worse", "an nsfw sea")))
+    assert apply("--yes").code == 1
+    failures = [name for name in s3.names(bucket, "team/outputs/") if name.endswith(".failed.json")]
+    assert len(failures) == 2
+    path.write_text(specs_file(spec("bad", "a nsfw scene")))
+    assert cli("gc", "--remote").code == 0
+    assert len([name for name in s3.names(bucket, "team/outputs/") if name.endswith(".failed.json")]) == 1
+    assert _kinds(cli) == ["failed"]

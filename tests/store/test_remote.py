@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 
 from reconciler.errors import StoreError
-from reconciler.records import AttemptState, Output, Owner
-from reconciler.store.claims import Claim, claim_name, output_name, parse_output_name, record_bytes
+from reconciler.records import AttemptState, FailureReason, Output, Owner
+from reconciler.store.claims import (
+    Claim,
+    claim_name,
+    failure_name,
+    output_name,
+    parse_output_name,
+    record_bytes,
+)
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
 from reconciler.store.remote import RemoteStore
@@ -219,3 +226,33 @@ def test_a_few_keys_missing_from_the_local_cache_of_a_big_bucket_are_looked_up_o
     asked = [path for _, path in s3.requests[served:]]
     assert len(asked) == 3  # the first page, then one small listing per key it did not hold
     assert all("list-type=2" in path for path in asked)
+
+
+def test_a_permanent_failure_is_seen_by_another_machine_and_a_temporary_one_is_not(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    attempt = claim(first)
+    assert attempt is not None
+    first.record_submitted(attempt.id, "req-1")
+    first.record_state(attempt.id, AttemptState.FAILED, error="blocked", reason=FailureReason.TEMPORARY)
+    assert KEY not in second.observe([KEY]).attempts  # below the limit: worth another try anywhere
+    again = claim(second)
+    assert again is not None
+    second.record_submitted(again.id, "req-2")
+    second.record_state(again.id, AttemptState.FAILED, error="blocked by policy", reason=FailureReason.PERMANENT)
+    seen = open_remote("c").observe([KEY]).attempts[KEY]
+    assert (seen.state, seen.reason, seen.error, seen.request_id) == (
+        AttemptState.FAILED, FailureReason.PERMANENT, "blocked by policy", "req-2",
+    )  # fmt: skip
+    assert not any(parse_output_name(name) for name in s3.names(bucket, "team/outputs/"))
+    assert claim(first) is not None  # a claim (plan chose it: --retry-failed) clears the record
+    assert s3.names(bucket, "team/outputs/") == []
+
+
+def test_a_failure_record_reconciler_did_not_write_is_a_store_error_not_a_crash(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    s3.client().put_object(Bucket=bucket, Key=f"team/{failure_name(KEY)}", Body=b"{}")
+    with pytest.raises(StoreError, match="not one reconciler wrote"):
+        open_remote("a").observe([KEY])

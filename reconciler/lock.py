@@ -212,6 +212,8 @@ def loads(text: str, path: str) -> Lock:
     except tomllib.TOMLDecodeError as exc:
         line = int(match.group(1)) if (match := re.search(r"line (\d+)", str(exc))) else 0
         raise _error(path, f"TOML syntax error: {exc}", _REBUILD, line=line) from None
+    except RecursionError:  # tomllib recurses per nesting level; a lock never nests past a few
+        raise _error(path, "it is nested too deeply to be a reconciler lock", _REBUILD) from None
     version = document.get("version")
     if version != LOCK_VERSION:
         if isinstance(version, int) and version > LOCK_VERSION:

@@ -22,7 +22,10 @@ import click
 from reconciler import lock
 from reconciler.config import load_settings
 from reconciler.errors import Location, ReconcilerError, SpecError, SpecErrors, UsageError
+from reconciler.localfiles import Refused, read_regular
 from reconciler.plan import ActionKind, Desired, Plan
+
+MAX_LOCK_BYTES = 256 * 2**20  # far past the lock of a million specs (about 150 bytes each)
 
 
 def lock_path(option: str | None, paths: tuple[str, ...]) -> Path | None:
@@ -60,9 +63,12 @@ def specs_of(desired: Sequence[Desired]) -> dict[str, lock.Locked]:
 def read(path: Path) -> lock.Lock | None:
     """The lock at `path`, or None when there is none; a broken one is a SpecErrors into the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # Only a regular file, and never past the limit: a lock comes from a pull request like the specs.
+        text = read_regular(path, MAX_LOCK_BYTES).decode("utf-8")
     except FileNotFoundError:
         return None
+    except Refused as exc:
+        raise SpecErrors([SpecError(Location(str(path)), f"the lock file {exc.reason}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecErrors([SpecError(Location(str(path)), f"cannot read the lock file: {exc}")]) from None
     return lock.loads(text, str(path))
@@ -135,11 +141,13 @@ def write(path: Path, text: str) -> bool:
     """Replace the file with `text` atomically, unless it already says exactly that. True when written."""
     data = text.encode("utf-8")
     try:
-        if path.read_bytes() == data:
+        if read_regular(path, MAX_LOCK_BYTES) == data:
             return False
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         mode = 0o644
+    except Refused as exc:
+        raise UsageError(f"{path} {exc.reason}: move it aside, then write the lock again") from None
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     temp: str | None = None

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from latency import kinds_of
-from machine import ROOT, describe_machine, publish
+from machine import ROOT, describe_machine, measured_apply, publish
 
 from mockserver.app import create_app
 from mockserver.clock import RealClock
@@ -77,22 +77,11 @@ def apply_peak_rss(jobs: int, pad_bytes: int) -> tuple[float, float]:
             "SEGMIND_UPLOAD_URL": url,
             "RECONCILER_LATENCY_SCALE": "0.002",
         }
-        script = (
-            "import resource, subprocess, sys, time; t = time.perf_counter();"
-            "code = subprocess.call([sys.executable, '-m', 'reconciler', 'apply', '--yes'],"
-            " stdout=subprocess.DEVNULL); wall = time.perf_counter() - t;"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, wall, code)"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", script], check=False, cwd=project, env=env, capture_output=True, text=True
-        )
-        rss_kb, wall, code = out.stdout.split()
-        if code != "0":
-            raise SystemExit(f"apply failed: {out.stderr}")
+        rss_mb, wall = measured_apply(project, env)
         sizes = [p.stat().st_size for p in (project / "out").glob("*.mp4")]
         if len(sizes) != jobs or min(sizes) < pad_bytes:
             raise SystemExit(f"apply laid out {len(sizes)} videos, not {jobs} of {pad_bytes} bytes")
-        return int(rss_kb) / 1024, float(wall)
+        return rss_mb, wall
 
 
 def quick_start() -> float:

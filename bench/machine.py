@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -77,3 +78,24 @@ def publish(section: str, *, write: bool) -> None:
     print(section)
     if write:
         replace_section(Path(__file__).with_name("RESULTS.md"), section)
+
+
+def measured_apply(project: Path, env: dict[str, str], *args: str) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of one `reconciler apply --yes ARGS` process in `project`.
+
+    A small parent process starts the apply and reads its children's peak RSS, so the figure is the
+    apply's own, not this benchmark's.
+    """
+    script = (
+        "import resource, subprocess, sys, time; t = time.perf_counter();"
+        f"code = subprocess.call([sys.executable, '-m', 'reconciler', 'apply', '--yes', *{list(args)!r}],"
+        " stdout=subprocess.DEVNULL); wall = time.perf_counter() - t;"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, wall, code)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=False, cwd=project, env=env, capture_output=True, text=True
+    )
+    rss_kb, wall, code = out.stdout.split()
+    if code != "0":
+        raise SystemExit(f"apply failed: {out.stderr[-2000:]}")
+    return int(rss_kb) / 1024, float(wall)

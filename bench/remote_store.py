@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import describe_machine, publish
+from machine import describe_machine, measured_apply, publish
 from plan import fill
 from validate import make_specs
 
@@ -102,21 +102,10 @@ def apply_once(s3: S3Server, jobs: int, *, remote: bool, pad_bytes: int = 0) -> 
         if remote:
             env |= {**s3.env(), "RECONCILER_STORE": f"s3://{s3.new_bucket()}/team"}
         before = len(s3.requests)
-        script = (
-            "import resource, subprocess, sys, time; t = time.perf_counter();"
-            "code = subprocess.call([sys.executable, '-m', 'reconciler', 'apply', '--yes', '--concurrency', '16'],"
-            " stdout=subprocess.DEVNULL); wall = time.perf_counter() - t;"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, wall, code)"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", script], check=False, cwd=project, env=env, capture_output=True, text=True
-        )
-        rss_kb, wall, code = out.stdout.split()
-        if code != "0":
-            raise SystemExit(f"apply failed: {out.stderr[-2000:]}")
+        rss_mb, wall = measured_apply(project, env, "--concurrency", "16")
         if len(list((project / "out").glob("*.mp4"))) != jobs:
             raise SystemExit("apply did not lay out every video")
-        return float(wall), len(s3.requests) - before, int(rss_kb) / 1024
+        return wall, len(s3.requests) - before, rss_mb
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ import httpx
 from machine import describe_machine, publish
 
 from reconciler import catalog
-from reconciler.policy import TokenBucket
+from reconciler.engine.policy import TokenBucket
 
 MODEL = "wan-2.2-t2v-fast"
 JOB_S = 5.0

@@ -22,9 +22,9 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.cost import COST_CAP
 from reconciler.cli.report import hint
-from reconciler.config import load_settings
 from reconciler.errors import UsageError
-from reconciler.plan import Plan
+from reconciler.plan.diff import Plan
+from reconciler.runtime.config import load_settings
 
 
 @click.command()
@@ -78,11 +78,11 @@ def apply(
     account's credits stopped it, 4 when a submit is in doubt, 130 when interrupted (apply again to
     resume: nothing is ever submitted twice).
 
-    Writes reconciler.lock (every spec's key and stored video) when it changes; with --locked, first
+    Writes reconciler.plan.lock (every spec's key and stored video) when it changes; with --locked, first
     checks that the specs match it and submits nothing (exit 1) when they do not.
     """
-    from reconciler import render
-    from reconciler.apply import ApplyRequest, run_apply
+    from reconciler.runtime.apply import ApplyRequest, run_apply
+    from reconciler.ui import plans as render
 
     if mock:
         lockfile.no_lock_with_mock(("--locked", locked), ("--lock", lock_file))
@@ -142,7 +142,7 @@ def apply(
 
 
 def _confirm(result: Plan) -> None:
-    from reconciler import render
+    from reconciler.ui import plans as render
 
     if not sys.stdin.isatty():
         raise UsageError("apply submits paid jobs: confirm with --yes (or --auto-approve) when not at a terminal")

@@ -1,4 +1,4 @@
-"""What the commands share: options, loading specs through the parse cache, planning (reconciler.planning), JSON."""
+"""What the commands share: options, loading specs through the parse cache, planning, JSON."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import click
 
 from reconciler import keys
-from reconciler.config import load_settings
-from reconciler.embedded import MOCK_TIME_SCALE
+from reconciler.api.embedded import MOCK_TIME_SCALE
 from reconciler.errors import SpecError, UsageError
-from reconciler.plan import ActionKind, Desired, Plan
+from reconciler.plan.diff import ActionKind, Desired, Plan
+from reconciler.runtime.config import load_settings
 from reconciler.spec import SpecSet, load
-from reconciler.speccache import FileParseCache
+from reconciler.spec.cache import FileParseCache
 
 if TYPE_CHECKING:
     from reconciler.store.location import Remote
@@ -123,8 +123,8 @@ def build_plan(
     latency_scale: float | None = None,
 ) -> Planned:
     """Load specs, read the store without locking it, and plan: no network, nothing written but the parse cache."""
-    from reconciler.plan import select
-    from reconciler.planning import assemble, desire
+    from reconciler.plan.assemble import assemble, desire
+    from reconciler.plan.diff import select
     from reconciler.store.connect import open_view
 
     specs = load_specs(paths, store)
@@ -141,7 +141,7 @@ def build_plan(
 
 
 def show_plan(specs: SpecSet, result: Plan, *, show_noop: bool) -> None:
-    from reconciler import render
+    from reconciler.ui import plans as render
 
     for warning in specs.warnings:
         click.echo(f"{warning.where}: " + click.style("warning: ", fg="yellow") + warning.message, err=True)

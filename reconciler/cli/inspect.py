@@ -63,7 +63,7 @@ def validate(paths: tuple[str, ...], store: str | None, as_json: bool, no_cache:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
 def schema(output: Path | None) -> None:
     """Print the JSON Schema of spec files (for editor completion and checking)."""
-    from reconciler.schema import spec_schema
+    from reconciler.spec.schema import spec_schema
 
     text = json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n"
     if output is None:

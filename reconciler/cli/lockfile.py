@@ -1,6 +1,6 @@
 """The lock file on disk, for plan and apply: where it is, checking it, and rewriting it when it changes.
 
-`reconciler.lock` lives in the working directory, beside `reconciler.toml`, and describes the
+`reconciler.plan.lock` lives in the working directory, beside `reconciler.toml`, and describes the
 project's specs (those of reconciler.toml, default `specs/`). A run on other PATHS uses a lock only
 when `--lock FILE` names one, so trying out one file never prunes the project's lock. `--mock`
 never reads or writes a lock: it records the real API's keys.
@@ -19,17 +19,17 @@ from typing import Any
 
 import click
 
-from reconciler import lock
-from reconciler.config import load_settings
 from reconciler.errors import Location, ReconcilerError, SpecError, SpecErrors, UsageError
-from reconciler.localfiles import Refused, read_regular
-from reconciler.plan import ActionKind, Desired, Plan
+from reconciler.plan import lock
+from reconciler.plan.diff import ActionKind, Desired, Plan
+from reconciler.runtime.config import load_settings
+from reconciler.spec.files import Refused, read_regular
 
 MAX_LOCK_BYTES = 256 * 2**20  # far past the lock of a million specs (about 150 bytes each)
 
 
 def lock_path(option: str | None, paths: tuple[str, ...]) -> Path | None:
-    """`--lock FILE`; else reconciler.lock when the specs are the project's; else no lock."""
+    """`--lock FILE`; else reconciler.plan.lock when the specs are the project's; else no lock."""
     if option:
         return Path(option)
     project = [os.path.normpath(p) for p in load_settings().specs]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.backend import Backend, Endpoint
+from reconciler.api.backend import Backend, Endpoint
 from reconciler.cli import lockfile
 from reconciler.cli.common import (
     build_plan,
@@ -15,7 +15,7 @@ from reconciler.cli.common import (
     store_root,
     targeting,
 )
-from reconciler.plan import ActionKind, Plan
+from reconciler.plan.diff import ActionKind, Plan
 
 
 @click.command()
@@ -76,8 +76,8 @@ def plan(
     Exit 0, or 1 on any error; with --detailed-exitcode 0 when there is nothing to do and 2 when
     there is. With --locked, exit 1 (after showing the plan) when the specs do not match the lock.
     """
-    from reconciler import render
     from reconciler.errors import UsageError
+    from reconciler.ui import plans as render
 
     if mock:
         lockfile.no_lock_with_mock(("--locked", locked), ("--update-lock", update_lock), ("--lock", lock_file))
@@ -131,7 +131,7 @@ def refreshed(backend: Backend, result: Plan) -> dict[str, str]:
     import asyncio
     import time
 
-    from reconciler.backend import connect
+    from reconciler.api.backend import connect
     from reconciler.engine.adopt import lookup
 
     wanted: dict[str, set[str]] = {}

@@ -18,8 +18,8 @@ from reconciler.cli.common import (
     store_root,
     targeting,
 )
-from reconciler.config import load_settings
 from reconciler.errors import SpecErrors, UsageError
+from reconciler.runtime.config import load_settings
 
 
 def hint(mock: bool) -> str:

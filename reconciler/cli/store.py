@@ -16,8 +16,8 @@ from reconciler.cli.common import (
     store_remote,
     store_root,
 )
-from reconciler.config import load_settings
 from reconciler.errors import UsageError
+from reconciler.runtime.config import load_settings
 
 
 @click.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.backend import Backend
+from reconciler.api.backend import Backend
 from reconciler.cli.common import (
     api_options,
     lease_s,
@@ -18,7 +18,7 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.cost import COST_CAP
 from reconciler.cli.report import hint
-from reconciler.config import load_settings
+from reconciler.runtime.config import load_settings
 
 
 @click.command()
@@ -73,7 +73,7 @@ def watch(
     reported (file:line) and that file keeps its last good version. Without --yes, each batch is
     asked for on a terminal, and only shown otherwise.
     """
-    from reconciler.watch import Settings, run_watch
+    from reconciler.runtime.watch import Settings, run_watch
 
     settings = Settings(
         paths=paths or tuple(load_settings().specs),

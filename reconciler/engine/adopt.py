@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Collection, Iterable, Mapping
 
 from reconciler import catalog, keys
-from reconciler.client import HistoryRow, SegmindApi
+from reconciler.api.client import HistoryRow, SegmindApi
 from reconciler.engine.history import MAX_WINDOW_S, _body, _parse_time
 from reconciler.engine.pacer import Pacer
 from reconciler.errors import ApiAuthError, ApiError

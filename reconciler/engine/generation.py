@@ -22,11 +22,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from reconciler import latency
-from reconciler.client import JobState
+from reconciler.api.client import JobState
 from reconciler.engine import adopt, history
 from reconciler.engine.events import JobEvent, Outcome, Phase, StopReason
 from reconciler.engine.pacer import Stopping
+from reconciler.engine.videocheck import NotAVideo, VideoCheck
 from reconciler.errors import (
     ApiAuthError,
     ApiBadRequest,
@@ -36,10 +36,10 @@ from reconciler.errors import (
     ApiUnreachable,
     ReconcilerError,
 )
-from reconciler.localfiles import MAX_MEDIA_BYTES, Refused, read_regular
+from reconciler.plan import latency
 from reconciler.records import Attempt, AttemptState, BlobInfo, FailureReason, Output
 from reconciler.spec import LocalImage
-from reconciler.videocheck import NotAVideo, VideoCheck
+from reconciler.spec.files import MAX_MEDIA_BYTES, Refused, read_regular
 
 if TYPE_CHECKING:
     from reconciler.engine.run import Run

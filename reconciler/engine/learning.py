@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
-from reconciler.latency import WINDOW, Estimate, estimate
+from reconciler.plan.latency import WINDOW, Estimate, estimate
 from reconciler.records import Attempt, AttemptState
 from reconciler.store import Store
 

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from reconciler.clock import Clock
+from reconciler.engine.policy import RetryPolicy, TokenBucket
 from reconciler.errors import ApiError, ApiRateLimited
-from reconciler.policy import RetryPolicy, TokenBucket
 
 T = TypeVar("T")
 # Waits shorter than this are rounded up: a clock near 1.7e9 s cannot count much finer, and a wait

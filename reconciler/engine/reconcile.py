@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler import catalog
-from reconciler.client import SegmindApi
+from reconciler.api.client import SegmindApi
 from reconciler.clock import Clock
 from reconciler.engine.events import Outcome, Phase, RunEvent, Summary
 from reconciler.engine.generation import Work
 from reconciler.engine.run import Emit, Options, execute
-from reconciler.plan import ActionKind, Desired, Plan
+from reconciler.plan.diff import ActionKind, Desired, Plan
 from reconciler.store import Store
 
 WORKED = frozenset({ActionKind.CREATE, ActionKind.ADOPT, ActionKind.PENDING, ActionKind.IN_DOUBT})

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.client import SegmindApi
+from reconciler.api.client import SegmindApi
 from reconciler.clock import Clock
 from reconciler.engine.adopt import Adoptions
 from reconciler.engine.budget import Budget
@@ -30,7 +30,7 @@ from reconciler.engine.events import JobEvent, Outcome, Phase, RunEvent, StopRea
 from reconciler.engine.generation import Generation, Work, image_bytes
 from reconciler.engine.learning import Latencies
 from reconciler.engine.pacer import Pacer
-from reconciler.policy import PollSchedule, TokenBucket
+from reconciler.engine.policy import PollSchedule, TokenBucket
 from reconciler.spec import LocalImage
 from reconciler.store import Store
 

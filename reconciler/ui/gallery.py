@@ -24,7 +24,7 @@ from typing import Any
 
 from reconciler import catalog
 from reconciler.errors import Location
-from reconciler.plan import Action, ActionKind, Plan
+from reconciler.plan.diff import Action, ActionKind, Plan
 from reconciler.records import Attempt, Output
 from reconciler.spec import SpecEntry
 

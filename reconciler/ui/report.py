@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from reconciler.errors import ReportError
-from reconciler.plan import ActionKind, Plan
+from reconciler.plan.diff import ActionKind, Plan
 from reconciler.records import Output
 from reconciler.spec import SpecEntry
 from reconciler.store import StoreView, output_path

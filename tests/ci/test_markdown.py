@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from reconciler.errors import Location
-from reconciler.lock import Changed, Check, Drift
-from reconciler.plan import ORDER, Action, ActionKind, OrphanSummary, Plan, Totals
-from reconciler.render import markdown
+from reconciler.plan.diff import ORDER, Action, ActionKind, OrphanSummary, Plan, Totals
+from reconciler.plan.lock import Changed, Check, Drift
+from reconciler.ui.plans import markdown
 
 
 def action(name: str, kind: ActionKind = ActionKind.CREATE, *, cost: float = 0.099, reason: str = "not stored"):
@@ -73,14 +73,14 @@ def test_warnings_and_the_lock_check_follow_the_plan() -> None:
     text = markdown(
         plan_of(action("cat")),
         warnings=["specs/a.yaml:2:3: warning: not reproducible"],
-        lock=Check("reconciler.lock", drift),
+        lock=Check("reconciler.plan.lock", drift),
     )
     assert text.endswith(
         "Warnings:\n"
         "\n"
         "- specs/a.yaml:2:3: warning: not reproducible\n"
         "\n"
-        "**`reconciler.lock` does not match the specs**: run `reconciler plan --update-lock` (pays nothing) "
+        "**`reconciler.plan.lock` does not match the specs**: run `reconciler plan --update-lock` (pays nothing) "
         "or `reconciler apply`, and commit it.\n"
         "\n"
         "- added: cat\n"

@@ -13,7 +13,7 @@ from mockserver.app import create_app
 from mockserver.clock import RealClock, VirtualClock
 from mockserver.config import MockConfig
 from mockserver.serving import in_thread
-from reconciler.client import SegmindApi
+from reconciler.api.client import SegmindApi
 
 BASE = "https://mock.test"  # an API that is not a loopback fake: its outputs must be https
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from reconciler.client import SegmindApi
+from reconciler.api.client import SegmindApi
+from reconciler.api.origins import api_root, check_key, origin_of, output_url_problem
+from reconciler.api.redact import REDACTED, Redactor
 from reconciler.errors import ApiBadRequest, ApiUnreachable, ApiUnsafeUrl, UsageError
-from reconciler.origins import api_root, check_key, origin_of, output_url_problem
-from reconciler.redact import REDACTED, Redactor
 
 pytestmark = pytest.mark.anyio
 KEY = "SG_a1b2c3d4e5f6a7b8"

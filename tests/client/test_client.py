@@ -9,7 +9,8 @@ import pytest
 
 from mockserver.media import read_tags
 from reconciler import catalog
-from reconciler.client import JobState, SegmindApi
+from reconciler.api.client import JobState, SegmindApi
+from reconciler.engine.videocheck import NotAVideo, VideoCheck
 from reconciler.errors import (
     ApiAuthError,
     ApiBadRequest,
@@ -19,7 +20,6 @@ from reconciler.errors import (
     ApiServerError,
     ApiUnreachable,
 )
-from reconciler.videocheck import NotAVideo, VideoCheck
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from reconciler.failures import failure_reason
+from reconciler.api.failures import failure_reason
 from reconciler.records import FailureReason
 from tests.e2e.conftest import spec, specs_file
 

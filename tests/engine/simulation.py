@@ -24,7 +24,7 @@ from mockserver.app import create_app
 from mockserver.clock import DEFAULT_START
 from mockserver.config import MockConfig
 from reconciler import catalog, keys
-from reconciler.client import SegmindApi
+from reconciler.api.client import SegmindApi
 from reconciler.engine.events import JobEvent, Outcome, RunEvent, StopReason
 from reconciler.engine.generation import Work
 from reconciler.engine.run import Options, execute

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
+from reconciler.engine.policy import PollSchedule, RetryPolicy, TokenBucket
 from reconciler.errors import ApiBadRequest, ApiInsufficientCredits, ApiRateLimited, ApiServerError, ApiUnreachable
-from reconciler.latency import SHIFT, Estimate, from_looks
-from reconciler.policy import PollSchedule, RetryPolicy, TokenBucket
+from reconciler.plan.latency import SHIFT, Estimate, from_looks
 
 RNG = random.Random(0)
 

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from reconciler.engine.events import ExitCode, JobEvent, Outcome, Phase, RunEvent, StopReason, Summary
-from reconciler.progress import JsonDisplay, LiveDisplay, LogDisplay, PlannedJob, summary_document, summary_text
+from reconciler.ui.progress import JsonDisplay, LiveDisplay, LogDisplay, PlannedJob, summary_document, summary_text
 
 T0 = 1_700_000_000.0
 MODEL = "wan-2.2-t2v-fast"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import JobState, RateFloor, SegmindApi
+from reconciler.api.client import JobState, RateFloor, SegmindApi
 from reconciler.errors import ApiServerError, ApiUnreachable
 from tests.e2e.conftest import KEY, TIME_SCALE, Fake, serving_fake, spec, specs_file
 from tests.hostile.conftest import MEMORY_LIMIT
@@ -144,7 +144,7 @@ def test_an_output_url_with_a_password_is_not_fetched_and_the_paid_job_is_kept(p
 FLOOD_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
-    from reconciler.client import SegmindApi
+    from reconciler.api.client import SegmindApi
     from reconciler.errors import ApiServerError
 
     async def main(url):

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.engine.generation import ImageChanged, image_bytes
-from reconciler.livespecs import LiveSpecs
-from reconciler.localfiles import MAX_MEDIA_BYTES
 from reconciler.spec import LocalFile
-from reconciler.specfile import MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
+from reconciler.spec.documents import MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
+from reconciler.spec.files import MAX_MEDIA_BYTES
+from reconciler.spec.live import LiveSpecs
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 I2V = "videos:\n  clip:\n    model: wan2.1-i2v-480p\n    prompt: a cat\n    image: {image}\n"

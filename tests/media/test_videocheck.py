@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver.media import Picture, encode, tag
-from reconciler.videocheck import NotAVideo, VideoCheck
+from reconciler.engine.videocheck import NotAVideo, VideoCheck
 
 
 def sample_video() -> bytes:

@@ -6,7 +6,7 @@ import pytest
 
 from reconciler import catalog, keys
 from reconciler.errors import Location, UsageError
-from reconciler.plan import ActionKind, Desired, diff, makespan, select
+from reconciler.plan.diff import ActionKind, Desired, diff, makespan, select
 from reconciler.records import Attempt, AttemptState, FailureReason, Output, Owner
 from reconciler.spec import SpecEntry
 
@@ -127,8 +127,8 @@ def test_a_permanent_failure_is_bought_again_only_when_asked() -> None:
 
 
 def test_orphans_are_carried_into_the_plan_and_its_summary() -> None:
-    from reconciler.plan import Orphan, OrphanSummary
-    from reconciler.render import summary
+    from reconciler.plan.diff import Orphan, OrphanSummary
+    from reconciler.ui.plans import summary
 
     stray = Orphan("sha256:" + "cd" * 32, "wan2.7-t2v", 10, "sha256:" + "ab" * 32)
     plan = plan_of([entry("eagle")], orphans=OrphanSummary(count=3, size=30, listed=(stray,)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler import keys
-from reconciler.plan import Desired, diff
+from reconciler.plan.diff import Desired, diff
 from reconciler.spec import load
 from reconciler.ui.gallery import Status, gallery
 from reconciler.ui.page import render

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.catalog import Media
-from reconciler.localfiles import media_type
+from reconciler.spec.files import media_type
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler import keys
-from reconciler.schema import spec_schema
 from reconciler.spec import load
-from reconciler.speccache import FileParseCache
+from reconciler.spec.cache import FileParseCache
+from reconciler.spec.schema import spec_schema
 
 REPO = Path(__file__).resolve().parents[2]
 

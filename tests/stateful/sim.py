@@ -42,12 +42,12 @@ import httpx
 from mockserver.app import create_app
 from mockserver.config import MockConfig
 from reconciler import catalog, keys
-from reconciler.client import SegmindApi
+from reconciler.api.client import SegmindApi
 from reconciler.engine.events import JobEvent, RunEvent, Summary
 from reconciler.engine.reconcile import Runtime, reconcile
 from reconciler.engine.run import Options
-from reconciler.plan import Desired, Plan
-from reconciler.planning import assemble
+from reconciler.plan.assemble import assemble
+from reconciler.plan.diff import Desired, Plan
 from reconciler.records import Owner
 from reconciler.spec import load
 from reconciler.store import Store, StoreView
@@ -342,7 +342,7 @@ class Sim:
             )
 
     def plan(self, store: StoreView, desired: list[Desired], *, retry_failed: bool = False) -> Plan:
-        """What `reconciler plan` shows (reconciler.planning, as the CLI and watch plan), without orphans."""
+        """What `reconciler plan` shows (reconciler.plan.assemble, as the CLI and watch plan), without orphans."""
         return assemble(desired, desired, store, namespace=NAMESPACE, retry_failed=retry_failed, orphans=False)
 
     def run_engine(self, turns: int, **start: Any) -> Engine:

@@ -12,12 +12,26 @@ store and nothing else: no network, no clock, nothing written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Protocol
 
-from reconciler import keys, latency
-from reconciler.plan import Desired, Orphan, OrphanSummary, Plan, diff, paid_jobs
+from reconciler import keys
+from reconciler.plan import latency
+from reconciler.plan.diff import Desired, Orphan, OrphanSummary, Plan, diff, paid_jobs
+from reconciler.records import Attempt, Observation, Orphans
 from reconciler.spec import SpecEntry
-from reconciler.store import StoreView
+
+
+class StoreView(Protocol):
+    """What planning reads of a store (local or shared): the store implements it, plan never imports it."""
+
+    def observe(self, keys: Collection[str]) -> Observation: ...
+
+    def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans: ...
+
+    def open_attempts(self) -> list[Attempt]: ...
+
+    def latency_samples(self, model: str, namespace: str, *, limit: int) -> list[float]: ...
 
 
 def desire(entries: Sequence[SpecEntry], namespace: str) -> list[Desired]:

@@ -29,6 +29,9 @@ from urllib.parse import quote
 
 import httpx
 
+from reconciler.api.failures import failure_reason
+from reconciler.api.origins import api_root, check_key, origin_of, output_url_problem, shown_url, url_problem
+from reconciler.api.redact import Redactor
 from reconciler.errors import (
     ApiError,
     ApiServerError,
@@ -37,10 +40,7 @@ from reconciler.errors import (
     UsageError,
     error_for_status,
 )
-from reconciler.failures import failure_reason
-from reconciler.origins import api_root, check_key, origin_of, output_url_problem, shown_url, url_problem
 from reconciler.records import FailureReason
-from reconciler.redact import Redactor
 
 DEFAULT_BASE_URL: Final = "https://api.segmind.com"
 # The hosts the official client (segmind 1.3.0) uses for the request history and for uploads.

@@ -10,8 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from reconciler.lock import Check
-from reconciler.plan import ORDER, Action, ActionKind, Plan
+from reconciler.plan.diff import ORDER, Action, ActionKind, Plan
+from reconciler.plan.lock import Check
 
 PLAN_FORMAT_VERSION = 1
 

@@ -5,9 +5,9 @@
 
 All mistakes of all files are collected and raised together as one SpecErrors, each with
 `file:line:col`. The work per file is a pure function of its bytes, so a cache (injected, see
-`reconciler.speccache`) can keep it by content hash; local images and audio are hashed on every
+`reconciler.spec.cache`) can keep it by content hash; local images and audio are hashed on every
 load, since they are not part of the spec file's bytes. Every file is read through
-`reconciler.localfiles` (regular files only, bounded, local media inside the spec directories).
+`reconciler.spec.files` (regular files only, bounded, local media inside the spec directories).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any, Final, Protocol
 
 from reconciler import catalog
 from reconciler.errors import Location, SpecError, SpecErrors
-from reconciler.localfiles import (
+from reconciler.spec.documents import MAX_FILE_BYTES, SUFFIXES, Document, PathKey, parse, too_large
+from reconciler.spec.files import (
     ACCEPTED,
     MAX_MEDIA_BYTES,
     Refused,
@@ -33,7 +34,6 @@ from reconciler.localfiles import (
     read_regular,
     roots_of,
 )
-from reconciler.specfile import MAX_FILE_BYTES, SUFFIXES, Document, PathKey, parse, too_large
 
 # Bump when the meaning of a spec file changes: cached results of the old language are ignored.
 # 2: local audio files; local files outside the spec directories are refused.

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.backend import Backend, connect
+from reconciler.api.backend import Backend, connect
 from reconciler.clock import SystemClock
 from reconciler.engine.events import Summary
 from reconciler.engine.reconcile import Runtime, reconcile, works_for
 from reconciler.engine.run import Options
-from reconciler.plan import Desired, Plan
-from reconciler.progress import PlannedJob, display_for
+from reconciler.plan.diff import Desired, Plan
 from reconciler.store.connect import open_store
 from reconciler.store.location import Remote
+from reconciler.ui.progress import PlannedJob, display_for
 
 
 @dataclass(frozen=True)

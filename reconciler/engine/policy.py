@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field
 
 from reconciler.errors import ApiError, ApiRateLimited, ApiUnreachable
-from reconciler.latency import Estimate
+from reconciler.plan.latency import Estimate
 
 
 @dataclass(frozen=True)

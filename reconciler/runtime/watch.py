@@ -19,23 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.backend import Backend, Endpoint, connect
+from reconciler.api.backend import Backend, Endpoint, connect
 from reconciler.clock import SystemClock
-from reconciler.config import load_settings
 from reconciler.engine.events import Outcome, RunEvent, Summary
 from reconciler.engine.generation import Work
 from reconciler.engine.reconcile import works_for
 from reconciler.engine.run import Emit, Engine, Options, Run, signals
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.livespecs import LiveSpecs
-from reconciler.plan import ActionKind, Desired, select
-from reconciler.planning import assemble, desire
-from reconciler.progress import display_for
+from reconciler.plan.assemble import assemble, desire
+from reconciler.plan.diff import ActionKind, Desired, select
+from reconciler.runtime.config import load_settings
 from reconciler.spec import ParseCache, is_spec_file_name
-from reconciler.speccache import FileParseCache
+from reconciler.spec.cache import FileParseCache
+from reconciler.spec.live import LiveSpecs
 from reconciler.store import Store
 from reconciler.store.connect import open_store
 from reconciler.store.location import Remote
+from reconciler.ui.progress import display_for
 
 QUIET_MS = 50
 PAYS = frozenset({ActionKind.CREATE, ActionKind.IN_DOUBT})  # what may cost money (pending jobs are paid already)

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from reconciler import keys
-from reconciler.client import DEFAULT_BASE_URL, SegmindApi
-from reconciler.embedded import MOCK_KEY, MOCK_TIME_SCALE, embedded_fake
+from reconciler.api.client import DEFAULT_BASE_URL, SegmindApi
+from reconciler.api.embedded import MOCK_KEY, MOCK_TIME_SCALE, embedded_fake
+from reconciler.api.origins import api_root, check_key
 from reconciler.errors import UsageError
-from reconciler.origins import api_root, check_key
 
 
 @dataclass(frozen=True)

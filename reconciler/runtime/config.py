@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from reconciler.errors import Location, SpecError, SpecErrors
-from reconciler.localfiles import Refused, read_regular
+from reconciler.spec.files import Refused, read_regular
 
 FILE_NAME: Final = "reconciler.toml"
 MAX_SETTINGS_BYTES: Final = 2**20

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import SpecError
-from reconciler.localfiles import roots_of
 from reconciler.spec import (
     ParseCache,
     SpecEntry,
@@ -27,6 +26,7 @@ from reconciler.spec import (
     finish_entries,
     load_file,
 )
+from reconciler.spec.files import roots_of
 
 
 @dataclass(frozen=True)

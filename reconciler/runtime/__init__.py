@@ -1,0 +1,7 @@
+"""The composition root: the world of a run (api, store, clock, namespace) opened once, and the
+two commands that run on it, `apply` (once) and `watch` (on every save).
+
+    config.py     reconciler.toml, the project's settings file
+    apply.py      one apply: plan, engine, display, out/
+    watch.py      one long-running engine fed a fresh plan on every save
+"""

@@ -128,6 +128,7 @@ def apply(
             concurrency=concurrency,
             max_cost=max_cost,
             resubmit_in_doubt=resubmit_in_doubt,
+            retry_failed=retry_failed,
             as_json=as_json,
             latency_scale=latency_scale,
             remote=store_remote(store),

@@ -34,6 +34,7 @@ from reconciler.errors import (
     ApiInsufficientCredits,
     ApiNotFound,
     ApiUnreachable,
+    KeyFailedError,
     ReconcilerError,
 )
 from reconciler.plan import latency
@@ -188,9 +189,15 @@ class Generation:
                 raise self._end(Phase.SKIPPED, run.stop_detail())
             body = await self._body()
             claim = functools.partial(
-                run.store.claim, work.key, namespace=run.namespace, model=work.model, request_body=body
-            )
-            attempt = await self._write(claim)
+                run.store.claim, work.key, namespace=run.namespace, model=work.model, request_body=body,
+                retry_failed=run.options.retry_failed,
+            )  # fmt: skip
+            try:
+                attempt = await self._write(claim)
+            except KeyFailedError as error:
+                # Another machine failed the key for good between our plan and this claim: end as the
+                # plan would now show it. Nothing was claimed or reserved, so nothing to give back.
+                raise self._end(Phase.FAILED, str(error)) from None
             if attempt is not None:
                 return attempt
             if not waited:

@@ -56,6 +56,7 @@ class Options:
     seed: int | None = None  # for the jitter of polls and retries
     handle_signals: bool = True  # Ctrl-C and SIGTERM stop the run gently (main thread only)
     adopt: bool = True  # before buying, look for the same request among the account's completed ones
+    retry_failed: bool = False  # --retry-failed: a claim may clear another machine's failed-for-good record
 
 
 class Run:

@@ -38,6 +38,7 @@ class ApplyRequest:
     concurrency: int = 8
     max_cost: float | None = None
     resubmit_in_doubt: bool = False
+    retry_failed: bool = False  # --retry-failed: buying again what failed for good was asked for
     as_json: bool = False
     latency_scale: float | None = None  # None: learned on the backend (the fake's own scale with --mock)
     remote: Remote | None = None  # a shared bucket, with store_root as its local cache
@@ -65,6 +66,7 @@ def run_apply(request: ApplyRequest) -> Summary:
             concurrency=request.concurrency,
             max_cost_usd=request.max_cost,
             resubmit_in_doubt=request.resubmit_in_doubt,
+            retry_failed=request.retry_failed,
             latency_scale=endpoint.latency_scale,
             out_dir=request.out_dir,
         )

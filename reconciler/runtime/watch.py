@@ -230,7 +230,7 @@ async def watch(settings: Settings, *, endpoint: Endpoint, store: Store, emit: E
     clock = SystemClock()
     started = clock.now()
     options = Options(concurrency=settings.concurrency, max_cost_usd=settings.max_cost,
-                      latency_scale=endpoint.latency_scale)  # fmt: skip
+                      latency_scale=endpoint.latency_scale, retry_failed=settings.retry_failed)  # fmt: skip
     async with endpoint.client() as api:
         run = Run(api=api, store=store, clock=clock, namespace=endpoint.namespace, options=options, emit=emit)
         engine = Engine(run)

@@ -15,7 +15,8 @@ interface it uses locally:
     record_output   blob first (If-None-Match: *), then the output record, then the claim goes
     record_state    a key that failed for good (a permanent reason, or the third failure in a row)
                     leaves a failure record before its claim goes, so plan on every machine shows
-                    it failed; a later claim (plan chose it: --retry-failed) deletes it (If-Match)
+                    it failed; only a claim given --retry-failed deletes it (If-Match): any other
+                    claim that finds it (written after its run planned) raises KeyFailedError
     release/abandon nothing was sent: the claim is deleted / left expired for the next holder
 
 A lease thread renews the claims this store holds; a process that dies stops renewing, and after
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from reconciler.errors import StoreError
+from reconciler.errors import KeyFailedError, StoreError
 from reconciler.records import (
     FAILURES_IN_A_ROW,
     Attempt,
@@ -414,18 +415,25 @@ class RemoteStore(Store):
     # ---- claims
 
     def claim(
-        self, key: str, *, namespace: str, model: str, request_body: Mapping[str, Any], owner: Any = None
+        self,
+        key: str,
+        *,
+        namespace: str,
+        model: str,
+        request_body: Mapping[str, Any],
+        owner: Any = None,
+        retry_failed: bool = False,
     ) -> Attempt | None:
         local = super().claim(key, namespace=namespace, model=model, request_body=request_body, owner=owner)
         if local is None:
             return None
         try:
-            return self._claim_remote(local)
+            return self._claim_remote(local, retry_failed=retry_failed)
         except StoreError:
             self._let_go(local)  # the bucket could not be asked: nothing may be submitted on this claim
             raise
 
-    def _claim_remote(self, local: Attempt) -> Attempt | None:
+    def _claim_remote(self, local: Attempt, *, retry_failed: bool) -> Attempt | None:
         key, namespace, model = local.key, local.namespace, local.model
         now = self._clock.now()
         name = claim_name(key)
@@ -462,8 +470,14 @@ class RemoteStore(Store):
             self.fetch(listed)
             self._let_go(local)
             return None
-        if failed is not None:
-            # Planned to be bought again (--retry-failed): the key is no longer failed for good anywhere.
+        if failed is not None and not retry_failed and mine.request_id is None:
+            # Another machine failed the key for good after this run planned it (plan would show it
+            # failed now): nothing is bought, and its record stays for every machine's plan. (A
+            # claim taken over with a request id goes on: polling a paid job buys nothing.)
+            self._drop_claim(key)
+            raise self._failed_elsewhere(key, failed)
+        if failed is not None and retry_failed:
+            # Asked to buy it again (--retry-failed): the key is no longer failed for good anywhere.
             self.bucket.delete(failed.name, if_match=failed.etag)  # a newer failure record stays
             self._lookup.failed.pop(key, None)
         if mine.request_id is not None and local.request_id is None:
@@ -473,6 +487,15 @@ class RemoteStore(Store):
         elif taken_over is not None and mine.request_id is None and local.state is AttemptState.CLAIMED:
             local = self._in_doubt(local, mine)
         return local
+
+    def _failed_elsewhere(self, key: str, failed: Listed) -> KeyFailedError:
+        got = self.bucket.get(failed.name)
+        failure = Failure.from_bytes(got[0]) if got is not None else None
+        why = f" by {failure.owner}: {failure.error or 'no error given'}" if failure is not None else ""
+        return KeyFailedError(
+            f"{key} was failed for good{why}, after this run planned it; nothing was bought"
+            " (--retry-failed to buy it again)"
+        )
 
     def _in_doubt(self, local: Attempt, claim: Claim) -> Attempt:
         """The previous holder died between its intent and a request id: settle it through the history."""

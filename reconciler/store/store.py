@@ -304,7 +304,14 @@ class Store(StoreView):
     # Attempts
 
     def claim(
-        self, key: str, *, namespace: str, model: str, request_body: Mapping[str, Any], owner: Owner | None = None
+        self,
+        key: str,
+        *,
+        namespace: str,
+        model: str,
+        request_body: Mapping[str, Any],
+        owner: Owner | None = None,
+        retry_failed: bool = False,
     ) -> Attempt | None:
         """Claim `key` before submitting it; None when it is already stored or a live owner holds it.
 
@@ -314,7 +321,9 @@ class Store(StoreView):
         State COMPLETED: the API already made the result (a dead owner's job, or a stored output
         that verify dropped); download it by request id, and mark it EXPIRED if the API lost it.
         `attempt.supersedes` names the earlier attempt this one continues. `owner` defaults to
-        this process; tests pass another to play a dead or remote run.
+        this process; tests pass another to play a dead or remote run. `retry_failed` (the run was
+        given --retry-failed) lets a shared store clear another machine's failure record of the key;
+        without it that claim raises KeyFailedError (see RemoteStore).
         """
         body = canonical_json(dict(request_body))
         # An output whose blob was deleted is no output: forget it, so the claim below fetches it again.

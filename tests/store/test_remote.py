@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import StoreError
+from reconciler.errors import KeyFailedError, StoreError
 from reconciler.records import AttemptState, FailureReason, Output, Owner
 from reconciler.store.claims import (
     Claim,
@@ -56,8 +56,8 @@ def open_remote(tmp_path: Path, bucket: str, clock: FakeClock) -> Iterator[Any]:
         store.close()
 
 
-def claim(store: RemoteStore) -> Any:
-    return store.claim(KEY, namespace="mock", model="wan-2.2-t2v-fast", request_body=BODY)
+def claim(store: RemoteStore, *, retry_failed: bool = False) -> Any:
+    return store.claim(KEY, namespace="mock", model="wan-2.2-t2v-fast", request_body=BODY, retry_failed=retry_failed)
 
 
 def stored_claim(s3: S3Server, bucket: str) -> Claim:
@@ -246,7 +246,7 @@ def test_a_permanent_failure_is_seen_by_another_machine_and_a_temporary_one_is_n
         AttemptState.FAILED, FailureReason.PERMANENT, "blocked by policy", "req-2",
     )  # fmt: skip
     assert not any(parse_output_name(name) for name in s3.names(bucket, "team/outputs/"))
-    assert claim(first) is not None  # a claim (plan chose it: --retry-failed) clears the record
+    assert claim(first, retry_failed=True) is not None  # a claim (plan chose it: --retry-failed) clears the record
     assert s3.names(bucket, "team/outputs/") == []
 
 
@@ -256,3 +256,19 @@ def test_a_failure_record_reconciler_did_not_write_is_a_store_error_not_a_crash(
     s3.client().put_object(Bucket=bucket, Key=f"team/{failure_name(KEY)}", Body=b"{}")
     with pytest.raises(StoreError, match="not one reconciler wrote"):
         open_remote("a").observe([KEY])
+
+
+def test_a_claim_that_finds_a_failure_record_written_after_its_plan_is_refused_and_leaves_it(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    attempt = claim(first)
+    assert attempt is not None
+    assert claim(second) is None  # b planned the key and waits on a's claim
+    first.record_submitted(attempt.id, "req-1")
+    first.record_state(attempt.id, AttemptState.FAILED, error="blocked by policy", reason=FailureReason.PERMANENT)
+    with pytest.raises(KeyFailedError, match=r"blocked by policy.*--retry-failed"):
+        claim(second)
+    assert s3.names(bucket, "team/outputs/") == [f"team/{failure_name(KEY)}"]
+    assert s3.names(bucket, "team/claims/") == []
+    assert second.open_attempts() == []  # nothing may be submitted on it

@@ -177,6 +177,17 @@ class Claim:
                 f"a claim object in the bucket is not one reconciler wrote ({exc}); leave it to a person"
             ) from exc
 
+    def as_attempt(self, *, owner_alive: bool) -> Attempt:
+        """The open attempt plan reads (id 0: it lives in the bucket, not in this machine's store)."""
+        state = AttemptState.CLAIMED if self.request_id is None else AttemptState.SUBMITTED
+        if self.completed:
+            state = AttemptState.COMPLETED
+        updated = max(self.claimed_at, self.submitted_at or 0.0)
+        return Attempt(
+            0, self.key, self.namespace, self.model, state, self.request_json, self.request_id, self.owner,
+            self.claimed_at, self.submitted_at, None, updated, None, None, None, False, owner_alive,
+        )  # fmt: skip
+
     def expired(self, now: float, *, grace_s: float) -> bool:
         """Past its lease by more than the clock skew we allow between machines."""
         return now > self.lease_until + grace_s

@@ -38,7 +38,7 @@ def open_view(root: Path, remote: Remote | None, *, clock: Clock | None = None) 
     local = Store.open_readonly(root, clock=clock)
     if remote is None:
         return local
-    from reconciler.store.remote import RemoteView
+    from reconciler.store.listing import RemoteView
 
     def bucket() -> Bucket:
         from reconciler.store.s3 import Bucket

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from reconciler.errors import KeyFailedError, StoreError
 from reconciler.records import (
-    FAILURES_IN_A_ROW,
     Attempt,
     AttemptState,
     Clock,
@@ -46,24 +45,21 @@ from reconciler.records import (
 )
 from reconciler.store import outputs
 from reconciler.store.claims import (
-    OUTPUTS,
     Claim,
     Failure,
     ListedOutput,
     blob_name,
     claim_name,
     failure_name,
-    key_of_failure,
     output_name,
-    output_prefix,
-    parse_output_name,
     record_bytes,
     record_from_bytes,
 )
 from reconciler.store.layout import Mirror
+from reconciler.store.listing import Lookup, failed_for_good, of_key, with_listed
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
-from reconciler.store.store import Store, StoreView
+from reconciler.store.store import Store
 
 if TYPE_CHECKING:
     # boto3 is slow to import: loaded only when a bucket is first reached.
@@ -92,169 +88,6 @@ def probe(bucket: Bucket) -> None:
             " machines could claim and pay for one video; use a service that supports them"
             " (AWS S3, MinIO, Cloudflare R2, ...)"
         )
-
-
-def listed_outputs(bucket: Bucket) -> dict[str, ListedOutput]:
-    """Every output record in the bucket, by key, from the listing alone (a request per 1,000)."""
-    return _parsed(bucket.list(OUTPUTS))
-
-
-def _listed_as_output(listed: ListedOutput) -> Output:
-    # What plan needs (that the key is stored, and its blob); the record is read when it is fetched.
-    return Output(listed.key, listed.digest, listed.size, "", None, None, "", None, 0.0)
-
-
-# When the bucket holds more output records than one listing page, up to this many keys missing
-# from the local cache are looked up one listing of their own each; more list every record.
-FEW_MISSING = 16
-
-
-def output_of(bucket: Bucket, key: str) -> ListedOutput | None:
-    """The key's output record in the bucket, from a listing of its own prefix (one request)."""
-    return _of_key(bucket, key)[0]
-
-
-def _of_key(bucket: Bucket, key: str) -> tuple[ListedOutput | None, Listed | None]:
-    """The key's output record and failure record in the bucket, from one listing of its own prefix."""
-    items = list(bucket.list(output_prefix(key)))
-    return _parsed(items).get(key), _failures_in(items).get(key)
-
-
-def _parsed(items: Iterable[Listed]) -> dict[str, ListedOutput]:
-    return {listed.key: listed for item in items if (listed := parse_output_name(item.name)) is not None}
-
-
-def _failures_in(items: Iterable[Listed]) -> dict[str, Listed]:
-    return {key: item for item in items if (key := key_of_failure(item.name)) is not None}
-
-
-class _Lookup:
-    """Which keys the bucket has stored, asked only about the keys the local cache lacks.
-
-    An output record is never withdrawn or changed, so a key the local cache holds (blob present,
-    hash-checked when it was fetched or made) needs no request at all, and a key found in the
-    bucket stays found for as long as this store is open. The first question reads one listing
-    page: for a bucket of up to 1,000 outputs that is all of them, in one request.
-    """
-
-    def __init__(self, bucket: Callable[[], Bucket]) -> None:
-        self._bucket = bucket
-        self._everything: dict[str, ListedOutput] | None = None
-        self._found: dict[str, ListedOutput] = {}
-        self._absent: set[str] = set()
-        self._first_page = False
-        # Failure records seen in the same listings (they sit beside the outputs): known for every
-        # key `find` was asked about and found no output of.
-        self.failed: dict[str, Listed] = {}
-
-    def everything(self) -> dict[str, ListedOutput]:
-        if self._everything is None:
-            items = list(self._bucket().list(OUTPUTS))
-            self._everything = _parsed(items)
-            self._found.update(self._everything)
-            self.failed = _failures_in(items)
-        return self._everything
-
-    def find(self, missing: Collection[str]) -> dict[str, ListedOutput]:
-        """The bucket's records of `missing` (keys the local cache lacks), by key."""
-        unknown = [key for key in missing if key not in self._found and key not in self._absent]
-        if unknown and self._everything is None and not self._first_page:
-            self._first_page = True
-            page, more = self._bucket().list_page(OUTPUTS)
-            self._found.update(_parsed(page))
-            self.failed.update(_failures_in(page))
-            if more is None:
-                self._everything = dict(self._found)
-            unknown = [key for key in unknown if key not in self._found]
-        if unknown and self._everything is None:
-            if len(unknown) > FEW_MISSING:
-                self.everything()
-            else:
-                for key in unknown:
-                    listed, failed = _of_key(self._bucket(), key)
-                    if failed is not None:
-                        self.failed[key] = failed
-                    if listed is not None:
-                        self._found[key] = listed
-                    else:
-                        # Absent now; apply asks again under its claim before it pays (_claim_remote).
-                        self._absent.add(key)
-        return {key: self._found[key] for key in missing if key in self._found}
-
-    def add(self, listed: ListedOutput) -> None:
-        self._found[listed.key] = listed
-        self._absent.discard(listed.key)
-        if self._everything is not None:
-            self._everything[listed.key] = listed
-
-
-def _failures_of(bucket: Bucket, listed: Mapping[str, Listed], keys: Collection[str]) -> dict[str, Attempt]:
-    """The failed attempts the bucket's failure records hold for `keys` (a request each that has one)."""
-    found: dict[str, Attempt] = {}
-    for key in keys:
-        if (item := listed.get(key)) is not None and (got := bucket.get(item.name)) is not None:
-            found[key] = Failure.from_bytes(got[0]).as_attempt()
-    return found
-
-
-def failed_for_good(attempt: Attempt) -> bool:
-    """What plan shows failed without --retry-failed: a permanent reason, or too many failures in a row."""
-    return attempt.state is AttemptState.FAILED and (
-        attempt.reason is FailureReason.PERMANENT or attempt.failures_in_a_row >= FAILURES_IN_A_ROW
-    )
-
-
-def _unsettled(latest: Attempt | None) -> bool:
-    return latest is None or not (latest.is_open or failed_for_good(latest))
-
-
-def _with_listed(
-    local: Observation, lookup: _Lookup, bucket: Callable[[], Bucket], keys: Collection[str]
-) -> Observation:
-    """The local observation, with the outputs and failures for good only the bucket holds added.
-
-    The bucket is asked about the keys the local cache has no output of only; the listings that
-    answer that also show their failure records, read for the keys neither in flight nor failed
-    for good here.
-    """
-    found = lookup.find([key for key in keys if key not in local.outputs])
-    merged = dict(local.outputs) | {key: _listed_as_output(listed) for key, listed in found.items()}
-    unsettled = [key for key in keys if key not in merged and _unsettled(local.attempts.get(key))]
-    failed = _failures_of(bucket(), lookup.failed, unsettled) if lookup.failed else {}
-    if not found and not failed:
-        return local
-    lost = {key: output for key, output in local.lost.items() if key not in found}
-    return Observation(outputs=merged, attempts=dict(local.attempts) | failed, lost=lost)
-
-
-class RemoteView(StoreView):
-    """The read side against a bucket, for plan: the local cache, and the bucket for what it lacks.
-
-    The S3 client (and boto3) is made only when a key is missing from the local cache.
-    """
-
-    def __init__(self, local: StoreView, bucket: Callable[[], Bucket]) -> None:
-        super().__init__(local.root, local._conn, clock=local._clock, identity=local._identity)
-        self._make_bucket = bucket
-        self._bucket: Bucket | None = None
-        self._lookup = _Lookup(lambda: self.bucket)
-
-    @property
-    def bucket(self) -> Bucket:
-        if self._bucket is None:
-            self._bucket = self._make_bucket()
-        return self._bucket
-
-    def listed(self) -> dict[str, ListedOutput]:
-        return self._lookup.everything()
-
-    def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
-        found = super().outputs_for(keys)
-        listed = self._lookup.find([key for key in keys if key not in found])
-        return found | {key: _listed_as_output(item) for key, item in listed.items()}
-
-    def observe(self, keys: Collection[str]) -> Observation:
-        return _with_listed(super().observe(keys), self._lookup, lambda: self.bucket, keys)
 
 
 class RemoteStore(Store):
@@ -291,7 +124,7 @@ class RemoteStore(Store):
         self._run = secrets.token_hex(8)
         self._held: dict[str, _Held] = {}
         self._lock = threading.RLock()
-        self._lookup = _Lookup(lambda: self.bucket)
+        self._lookup = Lookup(lambda: self.bucket)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         if renew:
@@ -380,7 +213,10 @@ class RemoteStore(Store):
         return found
 
     def observe(self, keys: Collection[str]) -> Observation:
-        return _with_listed(super().observe(keys), self._lookup, lambda: self.bucket, keys)
+        return with_listed(
+            super().observe(keys), self._lookup, lambda: self.bucket, keys,
+            now=self._clock.now(), grace_s=self.grace_s, alive=self._alive,
+        )  # fmt: skip
 
     def fetch(self, listed: ListedOutput) -> Output:
         """Bring a remote output into the local cache: its blob (streamed, hash-checked), then its record."""
@@ -464,7 +300,7 @@ class RemoteStore(Store):
                 mine = taken_over
             self._held[key] = _Held(mine, etag)
         # Held now: was the key stored while we were getting here? Then there is nothing to pay.
-        listed, failed = _of_key(self.bucket, key)
+        listed, failed = of_key(self.bucket, key)
         if listed is not None:
             self._drop_claim(key)
             self.fetch(listed)

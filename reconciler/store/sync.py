@@ -14,8 +14,9 @@ from collections.abc import Collection, Set
 from dataclasses import dataclass
 
 from reconciler.store.claims import CLAIMS, digest_of_blob, key_of_claim, key_of_failure, parse_output_name
+from reconciler.store.listing import listed_outputs
 from reconciler.store.objects import hash_file
-from reconciler.store.remote import RemoteStore, listed_outputs
+from reconciler.store.remote import RemoteStore
 
 # A blob this recent may be one whose output record is about to be written: gc leaves it.
 YOUNG_BLOB_S = 86_400.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,14 +13,20 @@ from reconciler.cli.common import (
     build_plan,
     load_specs,
     namespace_for,
+    open_store,
     paths_argument,
     print_json,
     store_option,
+    store_remote,
     store_root,
     targeting,
 )
 from reconciler.errors import SpecErrors, UsageError
+from reconciler.plan.diff import ActionKind, Plan
 from reconciler.runtime.config import load_settings
+
+if TYPE_CHECKING:
+    from reconciler.store import StoreView
 
 
 def hint(mock: bool) -> str:
@@ -56,7 +63,6 @@ def report(
     """
     import time
 
-    from reconciler.store import Store
     from reconciler.ui import gallery
     from reconciler.ui import report as folder
 
@@ -67,7 +73,7 @@ def report(
     )
     out = Path(out_dir or load_settings().out)
     target = Path(output or folder.DEFAULT_DIR)
-    with Store.open_readonly(store_root(store)) as view:
+    with _gallery_store(store, result) as view:
         if as_json:
             made, problems, _ = folder.collect(
                 result, specs.entries, view, out_dir=out, report_dir=target, copy=False, now=time.time()
@@ -81,6 +87,30 @@ def report(
     click.echo(f"wrote {written.index} ({t.stored} of {t.specs} videos stored, {t.to_make} to make)")
     if open_it:
         webbrowser.open(written.index.resolve().as_uri())
+
+
+def _gallery_store(store: str | None, result: Plan) -> StoreView:
+    """The store the report reads: a local one as it is; a bucket's cache once it holds every stored video.
+
+    Against a shared store the videos only the bucket holds are fetched into the local cache first
+    (streamed and hash-checked, as pull does), so posters and links come from verified local files.
+    """
+    from reconciler.store import Store
+    from reconciler.store.remote import RemoteStore
+    from reconciler.store.sync import pull
+
+    if store_remote(store) is None:
+        return Store.open_readonly(store_root(store))
+    opened = open_store(store)
+    assert isinstance(opened, RemoteStore)  # the store names a bucket
+    try:
+        fetched = pull(opened, {action.key for action in result.actions if action.kind is ActionKind.NOOP}).fetched
+    except BaseException:
+        opened.close()
+        raise
+    if fetched:
+        click.echo(f"fetched {len(fetched)} videos from {opened.bucket.url} into the local cache", err=True)
+    return opened
 
 
 @click.command()
@@ -106,7 +136,7 @@ def spend(
     and count as $0. Specs are named by the current spec files (PATHS) where they still match.
     """
     from reconciler import keys
-    from reconciler.store import Store
+    from reconciler.store.connect import open_view
     from reconciler.ui import spend as money
 
     if since and until and since > until:
@@ -119,7 +149,8 @@ def spend(
     except SpecErrors as errors:
         # Money already spent does not depend on the specs: name the jobs by their stored hints instead.
         click.echo(f"warning: {errors}; specs are named by their stored names", err=True)
-    with Store.open_readonly(store_root(store)) as view:
+    # Against a shared store the view's outputs are the bucket's records (read where the cache lacks them).
+    with open_view(store_root(store), store_remote(store)) as view:
         billed = money.jobs(view.all_outputs(), view.all_attempts(), namespace=namespace, names=names)
     result = money.spend(
         billed,

@@ -16,6 +16,7 @@ Plan against a shared store is read-only and never asks one request per spec:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Observation, Output
@@ -29,6 +30,7 @@ from reconciler.store.claims import (
     key_of_failure,
     output_prefix,
     parse_output_name,
+    record_from_bytes,
 )
 from reconciler.store.owner import Alive
 from reconciler.store.store import StoreView
@@ -51,6 +53,18 @@ def _listed_as_output(listed: ListedOutput) -> Output:
 # When the bucket holds more output records than one listing page, up to this many keys missing
 # from the local cache are looked up one listing of their own each; more list every record.
 FEW_MISSING = 16
+
+
+# How many requests a shared store's reader has in flight at once (S3 serves each in a few ms, one
+# after another is the slow part): record reads for spend, listings by prefix for plan.
+READERS = 16
+
+
+def read_records(bucket: Bucket, listed: Iterable[ListedOutput]) -> list[Output]:
+    """The output records `listed` names, read READERS at a time; one that vanished meanwhile is left out."""
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="reconciler-read") as pool:
+        bodies = list(pool.map(lambda item: bucket.get(item.name), listed))
+    return [record_from_bytes(got[0]) for got in bodies if got is not None]
 
 
 def of_key(bucket: Bucket, key: str) -> tuple[ListedOutput | None, Listed | None]:
@@ -212,6 +226,17 @@ class RemoteView(StoreView):
 
     def listed(self) -> dict[str, ListedOutput]:
         return self._lookup.everything()
+
+    def all_outputs(self) -> list[Output]:
+        """Every output of the shared store: the local cache's rows, and the bucket's records of the rest.
+
+        A record the cache lacks is read (a request each, a few at once): spend needs its request id
+        and cost, which its name does not say.
+        """
+        local = super().all_outputs()
+        have = {output.key for output in local}
+        missing = [listed for key, listed in self._lookup.everything().items() if key not in have]
+        return local + read_records(self.bucket, missing)
 
     def outputs_for(self, keys: Collection[str]) -> dict[str, Output]:
         found = super().outputs_for(keys)

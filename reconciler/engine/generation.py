@@ -208,14 +208,14 @@ class Generation:
             await run.pacer.wait(run.options.held_poll_s)
 
     async def _write(self, call: Callable[[], T]) -> T:
-        """A claim or record write; against a bucket it runs in a worker thread, off the event loop.
+        """A claim or record write; against a bucket the store's `offload` runs it (a worker thread), off the loop.
 
         A write cut off by a cancel (a second Ctrl-C) still finishes in its thread; it is waited for,
         and an attempt it returns is kept, so `interrupted` settles what the store really holds.
         """
         if not self.run.store.writes_over_network:
             return self._keep(call())
-        task = asyncio.ensure_future(asyncio.to_thread(call))
+        task = asyncio.ensure_future(self.run.store.offload(call))
         try:
             return self._keep(await asyncio.shield(task))
         except asyncio.CancelledError:

@@ -19,20 +19,21 @@ interface it uses locally:
                     claim that finds it (written after its run planned) raises KeyFailedError
     release/abandon nothing was sent: the claim is deleted / left expired for the next holder
 
-A lease thread renews the claims this store holds; a process that dies stops renewing, and after
-the lease (plus the clock skew allowed between machines) anyone may take over. Outputs found in
-the bucket are fetched into the local cache (streamed, hash-checked) before they are used, so
-`out/` is always laid out from verified local files.
+A lease thread (an injected Renewer) renews the claims this store holds; a process that dies
+stops renewing, and after the lease (plus the clock skew allowed between machines) anyone may take
+over. Outputs found in the bucket are fetched into the local cache (streamed, hash-checked) before
+they are used, so `out/` is always laid out from verified local files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from reconciler.errors import KeyFailedError, StoreError
 from reconciler.records import (
@@ -56,6 +57,7 @@ from reconciler.store.claims import (
     record_from_bytes,
 )
 from reconciler.store.layout import Mirror
+from reconciler.store.lease import LeaseThread, Offload, Renewer
 from reconciler.store.listing import Lookup, failed_for_good, of_key, with_listed
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
@@ -64,6 +66,8 @@ from reconciler.store.store import Store
 if TYPE_CHECKING:
     # boto3 is slow to import: loaded only when a bucket is first reached.
     from reconciler.store.s3 import Bucket, Listed
+
+T = TypeVar("T")
 
 LEASE_S = 60.0
 # Wall clocks of two machines disagree: a lease counts as expired only this long after its end.
@@ -107,17 +111,24 @@ class RemoteStore(Store):
         lease_s: float = LEASE_S,
         bucket: Bucket | None = None,
         renew: bool = True,
+        renewer: Renewer | None = None,
+        offload: Offload | None = None,
     ) -> RemoteStore:
-        """Open the cache at `root` and the bucket; raises StoreError for a server without conditional writes."""
+        """Open the cache at `root` and the bucket; raises StoreError for a server without conditional writes.
+
+        Leases are renewed by `renewer` (a LeaseThread by default; none with `renew=False`), and the
+        engine's writes run through `offload` (asyncio.to_thread by default): the simulation, on one
+        loop and a clock of its own, injects ones it drives.
+        """
         from reconciler.store.s3 import Bucket
 
         bucket = bucket or Bucket(remote.bucket, remote.prefix)
         probe(bucket)
         store = cast(RemoteStore, cls.open(root, clock=clock, identity=identity))
-        store._attach(bucket, lease_s, renew=renew)
+        store._attach(bucket, lease_s, renewer=(renewer or LeaseThread()) if renew else None, offload=offload)
         return store
 
-    def _attach(self, bucket: Bucket, lease_s: float, *, renew: bool) -> None:
+    def _attach(self, bucket: Bucket, lease_s: float, *, renewer: Renewer | None, offload: Offload | None) -> None:
         self.bucket = bucket
         self.lease_s = lease_s
         self.grace_s = min(MAX_GRACE_S, lease_s / 4)
@@ -125,17 +136,18 @@ class RemoteStore(Store):
         self._held: dict[str, _Held] = {}
         self._lock = threading.RLock()
         self._lookup = Lookup(lambda: self.bucket)
-        self._stop = threading.Event()
-        self._renewer: threading.Thread | None = None
-        if renew:
-            self._renewer = threading.Thread(target=self._renew_loop, name="reconciler-lease", daemon=True)
-            self._renewer.start()
+        self._offload = offload
+        self._renewer = renewer
+        if renewer is not None:
+            renewer.start(lease_s / 3, self._renew_quietly)
+
+    def offload(self, call: Callable[[], T]) -> Awaitable[T]:
+        return super().offload(call) if self._offload is None else self._offload(call)
 
     def close(self) -> None:
         renewer = getattr(self, "_renewer", None)
         if renewer is not None:
-            self._stop.set()
-            renewer.join()
+            renewer.stop()
             self._renewer = None
         super().close()
 
@@ -147,12 +159,10 @@ class RemoteStore(Store):
 
     # ---- leases
 
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(self.lease_s / 3):
-            try:
-                self.renew()
-            except StoreError:
-                continue  # the next round tries again; a lease that lapses is taken over safely
+    def _renew_quietly(self) -> None:
+        # A round that fails is tried again the next; a lease that lapses meanwhile is taken over safely.
+        with contextlib.suppress(StoreError):
+            self.renew()
 
     def renew(self) -> None:
         """Push the lease of every claim this store holds forward (the lease thread calls this)."""

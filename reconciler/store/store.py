@@ -18,9 +18,10 @@ classes hold the connection, the root and the clock, and pass them on.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Set
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Set
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.catalog.identity import canonical_json
 from reconciler.clock import SystemClock
@@ -45,6 +46,8 @@ from reconciler.store.owner import Identity, this_process
 from reconciler.store.receipts import Receipts, Restored, restore, worth
 from reconciler.store.schema import SCHEMA_VERSION, check_schema, migrate
 from reconciler.store.verify import VerifyReport, verify
+
+T = TypeVar("T")
 
 STATE_FILE = "state.sqlite"
 
@@ -157,9 +160,13 @@ class StoreView:
 class Store(StoreView):
     """A store opened for writing; `Store.open` creates its layout and brings its schema up to date."""
 
-    # Whether claim and record writes wait on a network (a bucket): the engine then makes them in a
-    # worker thread, so the event loop keeps polling and downloading the other jobs meanwhile.
+    # Whether claim and record writes wait on a network (a bucket): the engine then hands them to
+    # `offload` (a worker thread), so the event loop keeps polling and downloading the other jobs meanwhile.
     writes_over_network = False
+
+    def offload(self, call: Callable[[], T]) -> Awaitable[T]:
+        """Run a blocking write off the event loop (asked only of a store whose writes go over a network)."""
+        return asyncio.to_thread(call)
 
     def __init__(
         self, root: Path, db: Database, *, clock: Clock, identity: Identity, removed_temp: tuple[Path, ...]

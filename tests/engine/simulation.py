@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +42,9 @@ class SimClock:
         self.t = start
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        # Called each time the clock moves, before anyone due wakes: what runs beside the loops in a
+        # real process (the remote store's lease thread) runs here, whichever loop is being driven.
+        self.on_advance: list[Callable[[], None]] = []
 
     def now(self) -> float:
         return self.t
@@ -92,6 +95,11 @@ class SimClock:
     def advance(self, seconds: float) -> None:
         """Move time on by `seconds`; sleepers due by then wake at the next step."""
         self.t += seconds
+        self._moved()
+
+    def _moved(self) -> None:
+        for hook in list(self.on_advance):
+            hook()
 
     def forget(self, loop: asyncio.AbstractEventLoop) -> None:
         """Drop the sleepers of an abandoned loop (a crashed engine never wakes again)."""
@@ -104,6 +112,7 @@ class SimClock:
             if future.done():
                 continue
             self.t = max(self.t, at)
+            self._moved()
             future.set_result(None)
             # Wake everyone due at the same moment together.
             while self._sleepers and self._sleepers[0][0] <= self.t:

@@ -139,7 +139,7 @@ def convergence(sim: Sim) -> list[str]:
     problems = []
     desired = sim.desired_entries()
     grouped, _ = _jobs_by_key(sim)
-    with Store.open_readonly(sim.store_root, clock=sim.clock) as view:
+    with sim.plan_view() as view:  # what `reconciler plan` reads (with a shared store, the bucket too)
         observed = view.observe({d.key for d in desired})
     for d in desired:
         if d.key in observed.outputs:

@@ -51,6 +51,7 @@ from reconciler.plan.diff import Desired, Plan
 from reconciler.records import Owner
 from reconciler.spec import load
 from reconciler.store import Store, StoreView
+from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
 from tests.engine.simulation import SimClock
 
@@ -62,6 +63,7 @@ BASE = "https://fake"  # not a loopback fake: its outputs must be https, as the 
 FIRST_PID = 1 << 23
 # Turns of the loop a healthy run of a few specs needs is in the thousands; far more means a hang.
 CATCH_UP_TURNS = 100_000
+CATCH_UP_SLICE = 500  # turns each running apply gets in turn while several finish at once
 
 # A killed apply's coroutines must not run again while the history goes on: were its loop collected,
 # Python would close them and run the `finally` blocks a killed process never runs. So the loop is
@@ -124,6 +126,7 @@ class Engine:
     store: Store
     max_cost_usd: float | None
     retry_failed: bool  # --retry-failed: a key whose last job failed for good may be bought again
+    machine: int = 0  # which checkout (local cache) it runs in
     crashed: bool = False
     steps: int = 0  # steps of the simulation it has run
     summary: Summary | None = None
@@ -140,6 +143,49 @@ class Spec:
     prompt: str
     seed: int
     file: str
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A bucket on the S3 server that every machine's store shares, and a client of that server."""
+
+    remote: Remote
+    client: Any  # a boto3 S3 client (one for the whole history: making one takes a while)
+    lease_s: float = 60.0
+
+
+class ClockRenewer:
+    """A remote store's lease renewer on the simulated clock: a thread's work, done as time passes.
+
+    Production renews from a thread, so a stalled event loop still keeps its leases; here the clock
+    calls it each time it moves, whichever engine's loop is being driven. A crash closes the store,
+    which stops it, as kill -9 stops the thread.
+    """
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self._every = 0.0
+        self._due = 0.0
+        self._renew: Any = None
+
+    def start(self, every_s: float, renew: Any) -> None:
+        self._every, self._renew = every_s, renew
+        self._due = self.clock.now() + every_s
+        self.clock.on_advance.append(self._tick)
+
+    def _tick(self) -> None:
+        if self.clock.now() >= self._due:
+            self._due = self.clock.now() + self._every
+            self._renew()
+
+    def stop(self) -> None:
+        if self._tick in self.clock.on_advance:
+            self.clock.on_advance.remove(self._tick)
+
+
+async def inline(call: Any) -> Any:
+    """The remote store's writes, run on the loop itself: the simulation has no threads to wait for."""
+    return call()
 
 
 class Wire(httpx.AsyncBaseTransport):
@@ -174,15 +220,28 @@ class Wire(httpx.AsyncBaseTransport):
 class Sim:
     """The world of one simulated history: fake, clock, specs, store, engines, wire log."""
 
-    def __init__(self, root: Path, *, seed: int = 0, failure_rate: float = 0.0, adopt: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        seed: int = 0,
+        failure_rate: float = 0.0,
+        adopt: bool = True,
+        shared: Shared | None = None,
+        machines: int = 1,
+    ) -> None:
         self.root = root
         # Adoption reads the history once per model before the first submit of a run; regression
         # tests that cut a run off after a set number of steps or at the first request turn it off.
         self.adopt = adopt
         self.specs_dir = root / "specs"
         self.specs_dir.mkdir(parents=True, exist_ok=True)
-        self.store_root = root / ".reconciler"
-        self.out_dir = root / "out"
+        # Each machine is a checkout of the same specs with a local store (and out/) of its own; with
+        # `shared`, every one of those stores is the cache of one bucket.
+        self.shared = shared
+        self.machines = machines
+        self.viewing = 0  # the machine whose store and out/ `store_root` and `out_dir` name
+        self.driving: Engine | None = None  # the engine whose loop runs now (its requests are its own)
         self.seed = seed
         self.clock = SimClock()
         config = MockConfig(keys={API_KEY: CREDITS}, seed=seed, time_scale=1.0, jitter=0.2, failure_rate=failure_rate)
@@ -202,8 +261,8 @@ class Sim:
 
     def close(self) -> None:
         """Close what the test owns, killed applies included (see BURIAL_TURNS)."""
-        if self.current is not None:
-            self.crash()
+        for machine in range(self.machines):
+            self.crash(machine)
         for engine in self.engines:
             if engine.crashed and not engine.loop.is_closed():
                 _bury(engine.loop)
@@ -298,32 +357,88 @@ class Sim:
 
     # ---- engines
 
+    def machine_root(self, machine: int) -> Path:
+        return self.root if machine == 0 else self.root / f"machine-{machine}"
+
+    @property
+    def store_root(self) -> Path:
+        return self.machine_root(self.viewing) / ".reconciler"
+
+    @property
+    def out_dir(self) -> Path:
+        return self.machine_root(self.viewing) / "out"
+
     @property
     def current(self) -> Engine | None:
-        return self.engines[-1] if self.engines and self.engines[-1].running else None
+        return self.current_on(0)
+
+    def current_on(self, machine: int) -> Engine | None:
+        mine = [engine for engine in self.engines if engine.machine == machine]
+        return mine[-1] if mine and mine[-1].running else None
 
     @property
     def engine_number(self) -> int:
+        if self.driving is not None:
+            return self.driving.number
         return self.engines[-1].number if self.engines else -1
 
-    def alive(self, owner: Owner) -> bool:
-        current = self.current
-        return current is not None and owner == current.identity.me
+    def host(self, machine: int) -> str:
+        return socket.gethostname() if self.machines == 1 else f"sim-machine-{machine}"
+
+    def alive_from(self, machine: int, owner: Owner) -> bool:
+        """As a process on `machine` sees `owner`: on another host it cannot tell, so alive (the lease decides)."""
+        if owner.host != self.host(machine):
+            return True
+        return any(engine.running and engine.identity.me == owner for engine in self.engines)
+
+    def identity(self, machine: int, number: int) -> Identity:
+        me = Owner(host=self.host(machine), boot="sim", pid=FIRST_PID + number, started=number)
+        return Identity(me, lambda owner: self.alive_from(machine, owner))
+
+    def open_store(self, machine: int, identity: Identity) -> Store:
+        root = self.machine_root(machine) / ".reconciler"
+        if self.shared is None:
+            return Store.open(root, clock=self.clock, identity=identity)
+        from reconciler.store.remote import RemoteStore
+        from reconciler.store.s3 import Bucket
+
+        shared = self.shared
+        bucket = Bucket(shared.remote.bucket, shared.remote.prefix, client=shared.client)
+        return RemoteStore.open_remote(
+            root, shared.remote, clock=self.clock, identity=identity, lease_s=shared.lease_s, bucket=bucket,
+            renewer=ClockRenewer(self.clock), offload=inline,
+        )  # fmt: skip
+
+    def plan_view(self) -> StoreView:
+        """What `reconciler plan` reads on the machine viewed (see `view`)."""
+        return self.view(self.viewing)
+
+    def view(self, machine: int) -> StoreView:
+        """What `reconciler plan` on `machine` reads: its local store, and the bucket it caches."""
+        root = self.machine_root(machine) / ".reconciler"
+        if self.shared is None:
+            return Store.open_readonly(root, clock=self.clock)
+        local = Store.open_readonly(root, clock=self.clock, identity=self.identity(machine, -1))
+        from reconciler.store.listing import RemoteView
+        from reconciler.store.s3 import Bucket
+
+        shared = self.shared
+        return RemoteView(local, lambda: Bucket(shared.remote.bucket, shared.remote.prefix, client=shared.client))
 
     def start_engine(
-        self, *, max_cost_usd: float | None = None, concurrency: int = 4, retry_failed: bool = False
+        self, *, max_cost_usd: float | None = None, concurrency: int = 4, retry_failed: bool = False, machine: int = 0
     ) -> Engine:
         """A new `apply`, as a new process would start it: plan from the specs on disk, then run."""
-        assert self.current is None, "one engine at a time"
+        assert self.current_on(machine) is None, "one engine at a time on a machine"
         number = len(self.engines)
-        me = Owner(host=socket.gethostname(), boot="sim", pid=FIRST_PID + number, started=number)
-        identity = Identity(me, self.alive)
+        identity = self.identity(machine, number)
         loop = asyncio.new_event_loop()
-        store = Store.open(self.store_root, clock=self.clock, identity=identity)
-        engine = Engine(number, identity, loop, None, store, max_cost_usd, retry_failed)  # type: ignore[arg-type]
+        store = self.open_store(machine, identity)
+        engine = Engine(number, identity, loop, None, store, max_cost_usd, retry_failed, machine)  # type: ignore[arg-type]
         self.engines.append(engine)
+        out_dir = self.machine_root(machine) / "out"
         options = Options(
-            concurrency=concurrency, max_cost_usd=max_cost_usd, out_dir=self.out_dir, seed=self.seed * 1000 + number,
+            concurrency=concurrency, max_cost_usd=max_cost_usd, out_dir=out_dir, seed=self.seed * 1000 + number,
             handle_signals=False, held_poll_s=5.0, adopt=self.adopt,
             latency_scale=1.0,  # the fake runs at the catalog's speed, and says so (as the e2e tests do)
         )  # fmt: skip
@@ -345,19 +460,23 @@ class Sim:
         """What `reconciler plan` shows (reconciler.plan.assemble, as the CLI and watch plan), without orphans."""
         return assemble(desired, desired, store, namespace=NAMESPACE, retry_failed=retry_failed, orphans=False)
 
-    def run_engine(self, turns: int, **start: Any) -> Engine:
-        """Run the current apply (starting one if none runs) for at most `turns` steps."""
-        engine = self.current or self.start_engine(**start)
-        engine.steps += engine.loop.run_until_complete(self.clock.drive(engine.task, turns))
+    def run_engine(self, turns: int, *, machine: int = 0, **start: Any) -> Engine:
+        """Run the current apply of `machine` (starting one if none runs) for at most `turns` steps."""
+        engine = self.current_on(machine) or self.start_engine(machine=machine, **start)
+        self.driving = engine
+        try:
+            engine.steps += engine.loop.run_until_complete(self.clock.drive(engine.task, turns))
+        finally:
+            self.driving = None
         if engine.task.done():
             engine.summary = engine.task.result()  # an exception here is a bug: let it out
             engine.store.close()
             engine.loop.close()
         return engine
 
-    def crash(self) -> None:
-        """The running apply dies where it stands (kill -9): nothing of it runs again."""
-        engine = self.current
+    def crash(self, machine: int = 0) -> None:
+        """The running apply of `machine` dies where it stands (kill -9): nothing of it runs again."""
+        engine = self.current_on(machine)
         if engine is None:
             return
         engine.crashed = True
@@ -370,24 +489,40 @@ class Sim:
     # ---- the end of every history
 
     def catch_up(self, *, max_runs: int = 5) -> None:
-        """Faults off, credits back; the running apply finishes, then apply again until nothing is left."""
+        """Faults off, credits back; the running applies finish, then each machine applies until nothing is left."""
         self.arm(None)
         if self.credits_drained:
             self.restore_credits()
         self.catch_up_from = len(self.sent)
-        if self.current is not None:
-            self.finish(self.current)
-        for _ in range(max_runs):
-            with Store.open_readonly(self.store_root, clock=self.clock) as view:
-                plan = self.plan(view, self.desired_entries())
-            if not plan.has_changes():
-                break
-            self.finish(self.start_engine())
+        self.finish_running()
+        for machine in range(self.machines):
+            for _ in range(max_runs):
+                with self.view(machine) as view:
+                    plan = self.plan(view, self.desired_entries())
+                if not plan.has_changes():
+                    break
+                self.finish(self.start_engine(machine=machine))
         self.final_check_from = len(self.sent)
-        self.finish(self.start_engine())
+        for machine in range(self.machines):
+            self.finish(self.start_engine(machine=machine))
+
+    def finish_running(self) -> None:
+        """Drive every running apply, a slice of turns each in turn, until all have ended (none waits forever
+        on a claim another holds: the holder runs too)."""
+        for _ in range(CATCH_UP_TURNS // CATCH_UP_SLICE):
+            running = [engine for engine in self.engines if engine.running]
+            if len(running) <= 1:
+                for engine in running:
+                    self.finish(engine)
+                return
+            for engine in running:
+                self.run_engine(CATCH_UP_SLICE, machine=engine.machine)
+        stuck = [engine.number for engine in self.engines if engine.running]
+        if stuck:
+            raise AssertionError(f"applies {stuck} did not finish within {CATCH_UP_TURNS} steps")
 
     def finish(self, engine: Engine) -> None:
-        self.run_engine(CATCH_UP_TURNS)
+        self.run_engine(CATCH_UP_TURNS, machine=engine.machine)
         if engine.running:
             raise AssertionError(f"apply {engine.number} did not finish within {CATCH_UP_TURNS} steps")
 
@@ -395,12 +530,13 @@ class Sim:
 
     def check_send(self, sent: Sent) -> None:
         """Write-ahead of submits and Retry-After, judged the moment a request leaves (see invariants.py)."""
-        engine = self.engines[-1]
+        engine = self.driving or self.engines[-1]
         path = sent.path
         if sent.method == "POST" and path.startswith("/v2/") and not path.startswith("/v2/requests/"):
             model = path.removeprefix("/v2/")
             key = keys.request_key(NAMESPACE, model, sent.body)
-            with Store.open_readonly(self.store_root, clock=self.clock, identity=engine.identity) as view:
+            root = self.machine_root(engine.machine) / ".reconciler"
+            with Store.open_readonly(root, clock=self.clock, identity=engine.identity) as view:
                 attempt = view.attempts_for([key]).get(key)
             body = catalog.canonical_json(sent.body)
             if attempt is None or attempt.state.value != "claimed" or attempt.request_json != body:
@@ -429,7 +565,8 @@ class Sim:
         if key is None:
             self.violations.append(("write_ahead", f"polled {request_id}, a job no spec ever asked for"))
             return
-        with Store.open_readonly(self.store_root, clock=self.clock) as view:
+        engine = self.driving or self.engines[-1]
+        with Store.open_readonly(self.machine_root(engine.machine) / ".reconciler", clock=self.clock) as view:
             known = view.request_ids(key)
             output = view.outputs_for([key]).get(key)
             latest = view.attempts_for([key]).get(key)

@@ -41,8 +41,25 @@ if TYPE_CHECKING:
 
 
 def listed_outputs(bucket: Bucket) -> dict[str, ListedOutput]:
-    """Every output record in the bucket, by key, from the listing alone (a request per 1,000)."""
-    return _parsed(bucket.list(OUTPUTS))
+    """Every output record in the bucket, by key, from the listing alone (see every_record)."""
+    return _parsed(every_record(bucket))
+
+
+def every_record(bucket: Bucket) -> list[Listed]:
+    """Every output and failure record: one page when the bucket holds no more, else listed by prefix."""
+    page, more = bucket.list_page(OUTPUTS)
+    return list(page) if more is None else list_by_prefix(bucket, OUTPUTS)
+
+
+def list_by_prefix(bucket: Bucket, under: str) -> list[Listed]:
+    """Every object under `under` (whose names go on with a hex digit), as 16 listings READERS at a time.
+
+    One listing of a big bucket is a page after another, each waiting for the last one's token; the
+    16 listings of `under` + 0..f page on their own, side by side.
+    """
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="reconciler-list") as pool:
+        parts = list(pool.map(lambda digit: list(bucket.list(under + digit)), "0123456789abcdef"))
+    return [item for part in parts for item in part]
 
 
 def _listed_as_output(listed: ListedOutput) -> Output:
@@ -56,7 +73,8 @@ FEW_MISSING = 16
 
 
 # How many requests a shared store's reader has in flight at once (S3 serves each in a few ms, one
-# after another is the slow part): record reads for spend, listings by prefix for plan.
+# after another is the slow part): record reads for spend, listings by prefix for plan. The S3
+# client keeps as many connections (s3.py).
 READERS = 16
 
 
@@ -102,7 +120,8 @@ class Lookup:
 
     def everything(self) -> dict[str, ListedOutput]:
         if self._everything is None:
-            items = list(self._bucket().list(OUTPUTS))
+            # After the first page (find), only a bucket of more than one page gets here: list it by prefix.
+            items = list_by_prefix(self._bucket(), OUTPUTS) if self._first_page else every_record(self._bucket())
             self._everything = _parsed(items)
             self._found.update(self._everything)
             self.failed = _failures_in(items)

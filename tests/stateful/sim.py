@@ -439,7 +439,7 @@ class Sim:
         out_dir = self.machine_root(machine) / "out"
         options = Options(
             concurrency=concurrency, max_cost_usd=max_cost_usd, out_dir=out_dir, seed=self.seed * 1000 + number,
-            handle_signals=False, held_poll_s=5.0, adopt=self.adopt,
+            handle_signals=False, held_poll_s=5.0, adopt=self.adopt, retry_failed=retry_failed,
             latency_scale=1.0,  # the fake runs at the catalog's speed, and says so (as the e2e tests do)
         )  # fmt: skip
         engine.task = loop.create_task(self._apply(engine, options))

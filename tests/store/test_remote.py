@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ from tests.store.conftest import FakeClock
 KEY = "sha256:" + "ab" * 32
 BODY = {"prompt": "a cat", "seed": 1}
 LEASE_S = 60.0
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def machine(name: str) -> Identity:
@@ -273,3 +278,22 @@ def test_a_claim_that_finds_a_failure_record_written_after_its_plan_is_refused_a
     assert s3.names(bucket, "team/outputs/") == [f"team/{failure_name(KEY)}"]
     assert s3.names(bucket, "team/claims/") == []
     assert second.open_attempts() == []  # nothing may be submitted on it
+
+
+def test_many_keys_missing_from_the_local_cache_of_a_big_bucket_are_listed_by_prefix_side_by_side(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    client = s3.client()
+    digest = "sha256:" + "cd" * 32
+    # 20 records past the first listing page (of 1,000): more than FEW_MISSING to look up one by one.
+    stored = [sha256(str(n).encode()) for n in range(1020)]
+    for key in stored:
+        record = Output(key, digest, 5, "wan-2.2-t2v-fast", "req", 0.1, "mock", None, 0.0)
+        client.put_object(Bucket=bucket, Key=f"team/{output_name(key, digest, 5)}", Body=record_bytes(record))
+    view = open_remote("a")
+    served = len(s3.requests)
+    observed = view.observe([*stored, "sha256:" + "ef" * 32])  # the cache lacks them all; one was never stored
+    assert sorted(observed.outputs) == sorted(stored)
+    prefixes = sorted(path.split("prefix=")[1].split("&")[0] for _, path in s3.requests[served:] if "prefix=" in path)
+    by_digit = [f"team%2Foutputs%2Fsha256%2F{digit}" for digit in "0123456789abcdef"]
+    assert [p for p in prefixes if p in by_digit] == by_digit  # each first digit listed on its own

@@ -20,7 +20,8 @@ from hypothesis.stateful import initialize, precondition, rule, run_state_machin
 from reconciler.store.location import Remote
 from tests.conftest import S3Server
 from tests.stateful.invariants import check
-from tests.stateful.sim import Shared, Sim
+from tests.stateful.shared import Shared
+from tests.stateful.sim import Sim
 from tests.stateful.test_reconciler_machine import FILES, LONG, MODELS, NAMES, PROMPTS, ReconcilerHistory
 
 OTHER = 1  # the second machine (the inherited rules run applies on machine 0)

@@ -2,15 +2,17 @@
 
 Plan against a shared store is read-only and never asks one request per spec:
 
-    outputs/sha256/       the names of the output records say key, digest and size: listed a page
-                          (1,000) per request, asked only about the keys the local cache lacks
+    outputs/sha256/       the names of the output records say key, digest and size: asked only
+                          about the keys the local cache lacks; one page (1,000) first, and a bigger
+                          bucket as 16 listings by the key's first hex digit, side by side
     outputs/...failed.json  failure records sit beside them, so the same listings find them; the
                           few of the keys plan wants are read (a key failed for good elsewhere)
     claims/sha256/        listed once when a key plan wants is neither stored nor settled; the
                           claims of those keys are read, so another machine's job in flight shows
                           pending (or in doubt, its lease lapsed before a request id), not create
 
-`RemoteView` is that read side for `plan`; `RemoteStore` (remote.py) reads through the same lookup.
+`RemoteView` is that read side for `plan` (and `spend`: its `all_outputs` reads the records the
+cache lacks); `RemoteStore` (remote.py) reads through the same lookup.
 """
 
 from __future__ import annotations

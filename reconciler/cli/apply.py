@@ -78,7 +78,7 @@ def apply(
     account's credits stopped it, 4 when a submit is in doubt, 130 when interrupted (apply again to
     resume: nothing is ever submitted twice).
 
-    Writes reconciler.plan.lock (every spec's key and stored video) when it changes; with --locked, first
+    Writes reconciler.lock (every spec's key and stored video) when it changes; with --locked, first
     checks that the specs match it and submits nothing (exit 1) when they do not.
     """
     from reconciler.runtime.apply import ApplyRequest, run_apply

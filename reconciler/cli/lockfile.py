@@ -1,6 +1,6 @@
 """The lock file on disk, for plan and apply: where it is, checking it, and rewriting it when it changes.
 
-`reconciler.plan.lock` lives in the working directory, beside `reconciler.toml`, and describes the
+`reconciler.lock` lives in the working directory, beside `reconciler.toml`, and describes the
 project's specs (those of reconciler.toml, default `specs/`). A run on other PATHS uses a lock only
 when `--lock FILE` names one, so trying out one file never prunes the project's lock. `--mock`
 never reads or writes a lock: it records the real API's keys.
@@ -29,7 +29,7 @@ MAX_LOCK_BYTES = 256 * 2**20  # far past the lock of a million specs (about 150 
 
 
 def lock_path(option: str | None, paths: tuple[str, ...]) -> Path | None:
-    """`--lock FILE`; else reconciler.plan.lock when the specs are the project's; else no lock."""
+    """`--lock FILE`; else reconciler.lock when the specs are the project's; else no lock."""
     if option:
         return Path(option)
     project = [os.path.normpath(p) for p in load_settings().specs]

@@ -1,6 +1,6 @@
 """The lock file: every spec's name with its key and model, and the video stored for it. Pure.
 
-    reconciler.plan.lock (TOML, sorted by name; written by apply, committed with the specs)
+    reconciler.lock (TOML, sorted by name; written by apply, committed with the specs)
 
         version = 1
         namespace = "segmind"
@@ -34,10 +34,10 @@ from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.records import Output, is_digest
 
 LOCK_VERSION: Final = 1
-FILE_NAME: Final = "reconciler.plan.lock"
+FILE_NAME: Final = "reconciler.lock"
 
 HEADER: Final = (
-    "# reconciler.plan.lock: every spec's request key and the video stored for it.\n"
+    "# reconciler.lock: every spec's request key and the video stored for it.\n"
     "# Written by `reconciler apply` (or `reconciler plan --update-lock`); do not edit it by hand.\n"
     "# Commit it with the specs: `reconciler plan --locked` fails when the two disagree.\n"
 )

@@ -73,14 +73,14 @@ def test_warnings_and_the_lock_check_follow_the_plan() -> None:
     text = markdown(
         plan_of(action("cat")),
         warnings=["specs/a.yaml:2:3: warning: not reproducible"],
-        lock=Check("reconciler.plan.lock", drift),
+        lock=Check("reconciler.lock", drift),
     )
     assert text.endswith(
         "Warnings:\n"
         "\n"
         "- specs/a.yaml:2:3: warning: not reproducible\n"
         "\n"
-        "**`reconciler.plan.lock` does not match the specs**: run `reconciler plan --update-lock` (pays nothing) "
+        "**`reconciler.lock` does not match the specs**: run `reconciler plan --update-lock` (pays nothing) "
         "or `reconciler apply`, and commit it.\n"
         "\n"
         "- added: cat\n"

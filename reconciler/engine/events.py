@@ -91,7 +91,7 @@ class Outcome:
 
 
 class ExitCode(enum.IntEnum):
-    """What apply's exit status says, for scripts and CI (documented in the README)."""
+    """What apply's exit status says, for scripts and CI (documented in docs/commands.md, "Exit codes")."""
 
     DONE = 0  # every targeted spec is stored
     FAILED = 1  # something failed (or could not be finished); see the summary

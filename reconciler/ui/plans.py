@@ -1,6 +1,6 @@
 """Plans for people and for tools: a rich table on a terminal, plain lines when piped, JSON always stable.
 
-The JSON document is versioned (`format_version`); its schema is in the README. Nothing here
+The JSON document is versioned (`format_version`); its schema is in docs/json.md. Nothing here
 decides anything: it only shows a Plan.
 """
 
@@ -160,7 +160,7 @@ def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
 
 
 def document(plan: Plan) -> dict[str, Any]:
-    """The versioned JSON form of a plan (README: "plan --json")."""
+    """The versioned JSON form of a plan (docs/json.md, "plan --json")."""
     totals = plan.totals
     return {
         "format_version": PLAN_FORMAT_VERSION,

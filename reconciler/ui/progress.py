@@ -173,7 +173,7 @@ def _outcome_document(outcome: Outcome) -> dict[str, Any]:
 
 
 def summary_document(summary: Summary) -> dict[str, Any]:
-    """The versioned JSON form of a run's summary (README: "apply --json")."""
+    """The versioned JSON form of a run's summary (docs/json.md, "apply --json")."""
     return {
         "format_version": SUMMARY_FORMAT_VERSION,
         "command": summary.command,

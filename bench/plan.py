@@ -27,11 +27,12 @@ from reconciler.records import OUTPUT_COLUMNS
 from reconciler.spec import load
 from reconciler.store import Store
 from reconciler.store.db import Database
+from tests.conftest import put_blob
 
 
 def fill(root: Path, wanted: list[str], extra: int) -> None:
     with Store.open(root) as store:
-        digest = store.put_stream([b"one video for every output"]).digest  # plan checks that the blob is there
+        digest = put_blob(store, [b"one video for every output"]).digest  # plan checks that the blob is there
     now = time.time()
     filler = ("sha256:" + hashlib.sha256(f"other-{n}".encode()).hexdigest() for n in range(extra))
     with Database.open(root / "state.sqlite", readonly=False) as db, db.write() as tx:

@@ -33,15 +33,15 @@ def canonical_request(namespace: str, model: str, params_json: str) -> str:
 
 
 def request_key(namespace: str, model: str, params: Mapping[str, Any]) -> str:
-    """The key of a request given as a full, resolved parameter mapping."""
+    """The key of a request given as a full, resolved parameter mapping (a history row's body)."""
     slug = catalog.BY_SLUG[model]
-    params_json = catalog.canonical_json(catalog.identity_params(slug, dict(params)))
-    return _digest(canonical_request(namespace, model, params_json))
+    return params_key(namespace, model, catalog.canonical_json(catalog.identity_params(slug, dict(params))))
 
 
 def entry_key(namespace: str, entry: SpecEntry) -> str:
-    return _digest(canonical_request(namespace, entry.model, entry.params_json))
+    return params_key(namespace, entry.model, entry.params_json)
 
 
-def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+def params_key(namespace: str, model: str, params_json: str) -> str:
+    """The key of a request whose identity parameters are already canonical JSON, as resolving a spec leaves them."""
+    return "sha256:" + hashlib.sha256(canonical_request(namespace, model, params_json).encode("utf-8")).hexdigest()

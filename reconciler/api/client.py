@@ -67,10 +67,6 @@ class JobState(enum.Enum):
     COMPLETED = "COMPLETED"  # the result is ready
     FAILED = "FAILED"  # errored, content blocks included
 
-    @property
-    def finished(self) -> bool:
-        return self in (JobState.COMPLETED, JobState.FAILED)
-
 
 @dataclass(frozen=True)
 class Submitted:

@@ -108,14 +108,6 @@ _COERCE = {
 }
 
 
-def coerce(param: Param, value: Any) -> Any:
-    """Coerce one value to the parameter's type and check its rule; raises ValueError with a message."""
-    try:
-        return _coerce_checked(param, value)
-    except _Invalid as exc:
-        raise ValueError(exc.message) from None
-
-
 def _coerce_checked(param: Param, value: Any) -> Any:
     if value is None:
         if param.has_default and param.default is None:

@@ -12,13 +12,13 @@ through a temp file and a rename, so a reader (git, a second run) never sees hal
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
+from reconciler.atomic import write_atomic
 from reconciler.errors import Location, ReconcilerError, SpecError, SpecErrors, UsageError
 from reconciler.plan import lock
 from reconciler.plan.diff import ActionKind, Desired, Plan
@@ -150,21 +150,10 @@ def write(path: Path, text: str) -> bool:
         raise UsageError(f"{path} {exc.reason}: move it aside, then write the lock again") from None
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-    temp: str | None = None
     try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-        temp = None
+        write_atomic(path, data, durable=True, mode=mode)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-    finally:
-        if temp is not None:
-            Path(temp).unlink(missing_ok=True)
     return True
 
 

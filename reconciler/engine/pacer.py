@@ -1,6 +1,7 @@
 """Every API request of a run goes through one Pacer: one rate for all jobs, retries where they are safe.
 
-    await pacer.call(lambda: api.status("7f3a"))
+    status = await pacer.call(lambda: api.status(request_id))     # temporary failures retried by the policy
+    sent = await pacer.call(submit, retry_if=never_sent)           # a paid submit: retried only if it never left
 
 The pacer takes a token from the shared bucket before each request, pauses every caller while a
 `Retry-After` runs, halves the rate on a 429 and lets it recover slowly, and retries temporary

@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler import catalog
 from reconciler.errors import Location, UsageError
-from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Output
+from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Orphans, Output
 from reconciler.spec import SpecEntry
 
 
@@ -71,25 +71,6 @@ class Action:
 
 
 @dataclass(frozen=True)
-class Orphan:
-    """A stored output that no spec needs; listed by plan, removed only by gc."""
-
-    key: str
-    model: str
-    size: int
-    digest: str
-
-
-@dataclass(frozen=True)
-class OrphanSummary:
-    """Stored outputs no spec names: how many, their bytes, and the first few (or all) of them."""
-
-    count: int = 0
-    size: int = 0
-    listed: tuple[Orphan, ...] = ()
-
-
-@dataclass(frozen=True)
 class PaidJob:
     """A job paid for (or maybe paid for: a submit in doubt) on a key no spec wants any more.
 
@@ -122,7 +103,7 @@ class Totals:
 @dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
-    orphans: OrphanSummary
+    orphans: Orphans
     totals: Totals
     namespace: str
     warnings: tuple[str, ...] = field(default=())
@@ -205,7 +186,7 @@ def diff(
     *,
     outputs: Mapping[str, Output],
     attempts: Mapping[str, Attempt],
-    orphans: OrphanSummary = OrphanSummary(),
+    orphans: Orphans | None = None,
     paid: Sequence[PaidJob] = (),
     namespace: str,
     concurrency: int = 8,
@@ -274,7 +255,9 @@ def diff(
         concurrency=concurrency,
         in_doubt_cost_usd=round(doubt, 6),
     )
-    return Plan(actions=tuple(actions), orphans=orphans, totals=totals, namespace=namespace, paid_jobs=tuple(paid))
+    return Plan(
+        actions=tuple(actions), orphans=orphans or Orphans(), totals=totals, namespace=namespace, paid_jobs=tuple(paid)
+    )
 
 
 def makespan(durations: Sequence[float], slots: int) -> float:

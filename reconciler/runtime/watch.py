@@ -1,6 +1,6 @@
 """`reconciler watch`: one long-running engine, fed a fresh plan on every save.
 
-    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> planning.assemble (as plan does)
+    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> plan.assemble (as plan does)
         -> only the keys not yet queued, in flight or settled go to the engine -> out/ follows the specs
 
 Jobs in flight are never cancelled or abandoned when their spec changes or goes away (they are

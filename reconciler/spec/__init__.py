@@ -1,6 +1,6 @@
 """The spec language: spec files under some paths become resolved, named video requests.
 
-    files --specfile.parse--> documents --entries--> defaults merged, matrix expanded, names checked
+    files --documents.parse--> documents --entries--> defaults merged, matrix expanded, names checked
           --catalog.check--> every parameter coerced and defaulted --local files--> images, audio hashed
 
 All mistakes of all files are collected and raised together as one SpecErrors, each with

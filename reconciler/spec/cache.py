@@ -9,13 +9,12 @@ is one pickle written atomically; a missing, corrupt or foreign cache is ignored
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Final
 
 from reconciler import catalog
+from reconciler.atomic import replacing
 from reconciler.spec import LANGUAGE_VERSION, FileResult
 
 FORMAT: Final = f"reconciler-parse-cache/{LANGUAGE_VERSION}/{catalog.CATALOG_VERSION}"
@@ -73,13 +72,7 @@ class FileParseCache:
             return
         with contextlib.suppress(OSError, pickle.PicklingError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".parse-cache-", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    pickle.dump({"format": FORMAT, "entries": kept}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(temp, self.path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)
+            with replacing(self.path) as temp, temp.open("wb") as handle:
+                pickle.dump({"format": FORMAT, "entries": kept}, handle, protocol=pickle.HIGHEST_PROTOCOL)
         self._entries = kept
         self._dirty = False

@@ -128,7 +128,8 @@ class Database:
         self.path = path
         self.readonly = readonly
         self.busy_s = busy_s
-        # The engine may call in from worker threads (asyncio.to_thread); one transaction at a time.
+        # Calls come from the event loop and, for a remote store (`writes_over_network`), from the
+        # engine's worker threads too, which make its claim and record writes: one transaction at a time.
         self._lock = threading.RLock()
 
     @classmethod

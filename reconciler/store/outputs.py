@@ -110,12 +110,6 @@ def all_outputs(db: Database) -> list[Output]:
     return [Output.from_row(row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs ORDER BY key")]
 
 
-def drop_output(db: Database, key: str) -> bool:
-    """Forget the output of `key` (its blob stays until gc); whether there was one."""
-    with db.write() as tx:
-        return tx.execute("DELETE FROM outputs WHERE key = ?", (key,)) > 0
-
-
 def remember_upload(db: Database, namespace: str, image_sha256: str, url: str, *, now: float) -> None:
     with db.write() as tx:
         tx.execute(

@@ -18,7 +18,7 @@ classes hold the connection, the root and the clock, and pass them on.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Set
+from collections.abc import Collection, Mapping, Set
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ from reconciler.errors import StoreDamagedError, StoreError, StoreVersionError
 from reconciler.records import (
     Attempt,
     AttemptState,
-    BlobInfo,
     Clock,
     FailureReason,
     Observation,
@@ -40,7 +39,7 @@ from reconciler.store import attempts, outputs
 from reconciler.store.db import BUSY_TIMEOUT_S, Database
 from reconciler.store.gc import GcReport, RemovalKind, gc
 from reconciler.store.layout import Blobs, LayoutChange, LayoutReport, Mirror, layout, mirror, place
-from reconciler.store.objects import BlobWriter, Objects, Readable
+from reconciler.store.objects import BlobWriter, Objects
 from reconciler.store.owner import Identity, this_process
 from reconciler.store.receipts import Receipts, Restored, restore, worth
 from reconciler.store.schema import SCHEMA_VERSION, check_schema, migrate
@@ -261,11 +260,6 @@ class Store(StoreView):
         """An incremental writer: `write` chunks as they arrive, then `commit()`; see BlobWriter."""
         return self._objects.writer(max_bytes=max_bytes, expected_size=expected_size)
 
-    def put_stream(
-        self, source: Iterable[bytes] | Readable, *, max_bytes: int | None = None, expected_size: int | None = None
-    ) -> BlobInfo:
-        return self._objects.put_stream(source, max_bytes=max_bytes, expected_size=expected_size)
-
     # Outputs and uploads
 
     def record_output(
@@ -294,9 +288,6 @@ class Store(StoreView):
             cost_usd=cost_usd, namespace=namespace, name_hint=name_hint, attempt_id=attempt_id,
             alive=self._alive, now=self._clock.now(),
         )  # fmt: skip
-
-    def drop_output(self, key: str) -> bool:
-        return outputs.drop_output(self._writable, key)
 
     def remember_upload(self, namespace: str, image_sha256: str, url: str) -> None:
         outputs.remember_upload(self._writable, namespace, image_sha256, url, now=self._clock.now())

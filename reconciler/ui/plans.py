@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from reconciler.plan.diff import ORDER, Action, ActionKind, Plan
 from reconciler.plan.lock import Check
+from reconciler.ui.format import duration, plural
 
 PLAN_FORMAT_VERSION = 1
 
@@ -33,14 +34,6 @@ _SYMBOL = {
 }
 
 
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def summary(plan: Plan) -> str:
     """One line: "3 to create, est. $2.14, about 4 min at concurrency 8; 12 up to date; 1 pending"."""
     totals = plan.totals
@@ -48,8 +41,7 @@ def summary(plan: Plan) -> str:
     parts: list[str] = []
     creates = counts[ActionKind.CREATE]
     if creates:
-        plural = "s" if totals.generations != 1 else ""
-        shared = f" ({totals.generations} generation{plural})" if totals.generations != creates else ""
+        shared = f" ({plural(totals.generations, 'generation')})" if totals.generations != creates else ""
         parts.append(
             f"{creates} to create{shared}, est. ${totals.est_cost_usd:.2f}, "
             f"about {duration(totals.est_seconds)} at concurrency {totals.concurrency}"
@@ -70,9 +62,9 @@ def summary(plan: Plan) -> str:
             parts[-1] += f" (up to ${totals.in_doubt_cost_usd:.2f} more; up to ${totals.up_to_cost_usd:.2f} in all)"
     if plan.paid_jobs:
         count = len(plan.paid_jobs)
-        parts.append(f"{count} paid job{'s' if count != 1 else ''} of changed specs to fetch (no cost)")
+        parts.append(f"{plural(count, 'paid job')} of changed specs to fetch (no cost)")
     if plan.orphans.count:
-        parts.append(f"{plan.orphans.count} orphaned output{'s' if plan.orphans.count != 1 else ''} (reconciler gc)")
+        parts.append(f"{plural(plan.orphans.count, 'orphaned output')} (reconciler gc)")
     return "; ".join(parts)
 
 

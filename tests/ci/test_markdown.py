@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from reconciler.errors import Location
-from reconciler.plan.diff import ORDER, Action, ActionKind, OrphanSummary, Plan, Totals
+from reconciler.plan.diff import ORDER, Action, ActionKind, Plan, Totals
 from reconciler.plan.lock import Changed, Check, Drift
+from reconciler.records import Orphans
 from reconciler.ui.plans import markdown
 
 
@@ -17,7 +18,7 @@ def plan_of(*actions: Action) -> Plan:
     counts = {kind: sum(1 for a in actions if a.kind is kind) for kind in ORDER}
     cost = round(sum(a.est_cost_usd for a in actions), 6)
     generations = sum(1 for a in actions if a.est_cost_usd)
-    return Plan(actions, OrphanSummary(), Totals(counts, generations, cost, 93.0, 8), "segmind")
+    return Plan(actions, Orphans(), Totals(counts, generations, cost, 93.0, 8), "segmind")
 
 
 def test_a_plan_shows_its_counts_a_table_of_creates_with_costs_and_the_total() -> None:

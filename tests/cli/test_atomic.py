@@ -15,7 +15,7 @@ class Interrupted(Exception):
 
 
 def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
-    target = tmp_path / "reconciler.plan.lock"
+    target = tmp_path / "reconciler.lock"
     target.write_bytes(b"old")
 
     def interrupted_write() -> None:
@@ -26,7 +26,7 @@ def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temp_file(tmp_path
     with pytest.raises(Interrupted):
         interrupted_write()
     assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["reconciler.plan.lock"]
+    assert [p.name for p in tmp_path.iterdir()] == ["reconciler.lock"]
 
 
 def test_a_finished_write_replaces_the_file_with_the_mode_asked_for(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """The apply engine: from a plan to stored videos, never paying twice.
 
+The flow of one key reads top to bottom; the last line is what every job shares.
+
     work.py        what a run is handed: one Work per key (works_for), earlier failures (pure)
     reconcile.py   a plan's work run to a Summary, out/ mirrored at the end
     run.py         the Engine: N workers over a queue, Ctrl-C, the signals

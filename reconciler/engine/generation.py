@@ -8,8 +8,8 @@ Every step is recorded in the store before the next begins, so a run that dies a
 the next run exactly one safe thing to do: a SUBMITTED attempt is polled, a COMPLETED one fetched,
 and a CLAIMED one whose owner died is in doubt and settled through the request history before
 anything is paid again (engine/submit.py). Each step returns the Outcome when the generation ends
-there, None when it goes on (the attempt's state says where to). `settle` returns an Outcome; it
-raises only for what ends the whole run (a bad key stops it, and is raised on).
+there, None when it goes on (the attempt's state says where to). `settle` returns an Outcome; a bad
+key also halts the whole run, and a second Ctrl-C cancels it where it stands (Job.interrupted).
 """
 
 from __future__ import annotations

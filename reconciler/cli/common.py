@@ -19,6 +19,8 @@ from reconciler.spec import SpecSet, load
 from reconciler.spec.cache import FileParseCache
 
 if TYPE_CHECKING:
+    from reconciler.api.backend import Backend
+    from reconciler.runtime.world import Site
     from reconciler.store.location import Remote
 
 JSON_FORMAT_VERSION = 1
@@ -57,6 +59,31 @@ def open_store(store: str | None, *, clock: Any = None) -> Any:
     from reconciler.store.connect import open_store as _open
 
     return _open(store_root(store), store_remote(store), clock=clock, lease_s=lease_s())
+
+
+def backend(
+    *,
+    mock: bool,
+    api_key: str | None,
+    base_url: str | None,
+    history_url: str | None,
+    upload_url: str | None,
+    latency_scale: float | None,
+) -> Backend:
+    """The backend the api_options name, checked once here (a bad key or URL is one sentence, exit 1)."""
+    from reconciler.api.backend import Backend
+
+    return Backend(
+        mock=mock, api_key=api_key, base_url=base_url, history_url=history_url, upload_url=upload_url,
+        latency_scale=latency_scale,
+    )  # fmt: skip
+
+
+def site(store: str | None, chosen: Backend) -> Site:
+    """Where apply and watch act: the backend, and the store the option names (its cache, for a bucket)."""
+    from reconciler.runtime.world import Site
+
+    return Site(chosen, store_root(store), store_remote(store), lease_s())
 
 
 def store_option(func: Any) -> Any:

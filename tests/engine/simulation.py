@@ -25,9 +25,10 @@ from mockserver.clock import DEFAULT_START
 from mockserver.config import MockConfig
 from reconciler import catalog, keys
 from reconciler.api.client import SegmindApi
+from reconciler.engine.context import Options, Runtime
 from reconciler.engine.events import JobEvent, Outcome, RunEvent, StopReason
-from reconciler.engine.generation import Work
-from reconciler.engine.run import Options, execute
+from reconciler.engine.run import execute
+from reconciler.engine.work import Work
 from reconciler.spec import load
 from reconciler.store import Store
 
@@ -169,7 +170,7 @@ class Simulation:
                 )  # fmt: skip
                 async with api:
                     return await execute(
-                        works, api=api, store=store, clock=self.clock, namespace=keys.SEGMIND,
+                        works, runtime=Runtime(api=api, store=store, clock=self.clock, namespace=keys.SEGMIND),
                         options=Options(handle_signals=False, held_poll_s=5.0, **options), emit=self.events.append,
                     )  # fmt: skip
 

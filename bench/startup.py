@@ -33,11 +33,16 @@ COMMANDS: list[tuple[str, list[str], str]] = [
 ]
 
 
+# As installed: bytecode compiled once and read from __pycache__ (PYTHONDONTWRITEBYTECODE, set in
+# some shells and CI images, would have every process compile the package from source).
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(cwd: Path, args: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system) of one process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, check=False)
+    done = subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -46,14 +51,21 @@ def timed(cwd: Path, args: list[str]) -> tuple[float, float]:
 
 
 def prepare(work: Path) -> str:
-    """Copy specs/ into `work` and apply it against the fake; return the warm plan's last line."""
+    """Compile the packages, copy specs/ into `work` and apply it against the fake; return the warm plan's last line."""
+    for package in ("reconciler", "mockserver"):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / package)], env=ENV, check=True)
     shutil.copytree(ROOT / "specs", work / "specs")
     subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", "--mock", "--yes"], cwd=work, capture_output=True, check=True
+        [sys.executable, "-m", "reconciler", "apply", "--mock", "--yes"],
+        cwd=work,
+        env=ENV,
+        capture_output=True,
+        check=True,
     )
     done = subprocess.run(
         [sys.executable, "-m", "reconciler", "plan", "--mock", "--detailed-exitcode"],
         cwd=work,
+        env=ENV,
         capture_output=True,
         check=False,
     )
@@ -103,7 +115,7 @@ def main() -> None:
             describe_machine(),
             "",
             f"Command: `python bench/startup.py --runs {options.runs}` ({options.runs} runs of each, taking turns;"
-            f" output piped; `python -m reconciler` from this checkout; the warm plan's last line: `{last}`)."
+            f" output piped; `python -m reconciler` from this checkout, its bytecode compiled beforehand as an install has it; the warm plan's last line: `{last}`)."
             f" Wall time, then CPU time (user + system) of the same runs, which a loaded machine inflates less."
             f" Load average (1 min) {load_before:.2f} before and {load_after:.2f} after: anything past 1 means"
             " other work ran meanwhile (2 cores) and the wall figures are pessimistic.",

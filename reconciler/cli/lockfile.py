@@ -12,7 +12,6 @@ through a temp file and a rename, so a reader (git, a second run) never sees hal
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -150,6 +149,8 @@ def write(path: Path, text: str) -> bool:
         raise UsageError(f"{path} {exc.reason}: move it aside, then write the lock again") from None
     except OSError as exc:
         raise _cannot_write(path, exc) from None
+    import tempfile  # only a run that rewrites the lock pays for it
+
     temp: str | None = None
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -11,7 +11,6 @@ with that request id, so the result is downloaded again rather than paid for aga
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Collection
 from typing import Any
 
@@ -234,6 +233,8 @@ def observed_latency(db: Database, model: str, namespace: str | None = None) -> 
     With `namespace`, only jobs of that backend count: the fake's jobs are far faster than the API's.
     """
     durations = latency_samples(db, model, namespace, limit=LATENCY_SAMPLES)
+    import statistics  # a few ms of start-up that only a store with finished jobs pays
+
     return statistics.median(durations) if durations else None
 
 

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import click
 
 from reconciler import keys
-from reconciler.api.embedded import MOCK_TIME_SCALE
 from reconciler.errors import SpecError, UsageError
-from reconciler.plan.diff import ActionKind, Desired, Plan
 from reconciler.runtime.config import load_settings
 from reconciler.spec import SpecSet, load
 from reconciler.spec.cache import FileParseCache
 
 if TYPE_CHECKING:
+    from reconciler.plan.diff import Desired, Plan
     from reconciler.store.location import Remote
 
 JSON_FORMAT_VERSION = 1
@@ -123,6 +122,7 @@ def build_plan(
     latency_scale: float | None = None,
 ) -> Planned:
     """Load specs, read the store without locking it, and plan: no network, nothing written but the parse cache."""
+    from reconciler.api.embedded import MOCK_TIME_SCALE
     from reconciler.plan.assemble import assemble, desire
     from reconciler.plan.diff import select
     from reconciler.store.connect import open_view
@@ -141,6 +141,7 @@ def build_plan(
 
 
 def show_plan(specs: SpecSet, result: Plan, *, show_noop: bool) -> None:
+    from reconciler.plan.diff import ActionKind
     from reconciler.ui import plans as render
 
     for warning in specs.warnings:

@@ -33,7 +33,6 @@ from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.records import Output, is_digest
 
 LOCK_VERSION: Final = 1
-FILE_NAME: Final = "reconciler.plan.lock"
 
 HEADER: Final = (
     "# reconciler.plan.lock: every spec's request key and the video stored for it.\n"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Final
 
@@ -71,6 +70,8 @@ class FileParseCache:
                 kept[digest] = (age + 1, result)
         if not self._dirty and len(kept) == len(self._entries):
             return
+        import tempfile  # only a run that changed the cache writes it; a warm one never imports this
+
         with contextlib.suppress(OSError, pickle.PicklingError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(prefix=".parse-cache-", dir=self.path.parent)

@@ -21,6 +21,7 @@ import time
 from machine import ROOT, describe_machine, publish
 
 BENCHMARKS: dict[str, list[str]] = {
+    "startup": [],
     "validate": ["--runs", "5"],
     "plan": ["--runs", "3"],
     "store_lookups": [],

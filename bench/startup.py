@@ -1,6 +1,6 @@
 """Benchmark: how long the small commands take as whole processes, beside Python's own start-up.
 
-    python bench/startup.py [--runs 20] [--label TEXT] [--write]
+    python bench/startup.py [--runs 20] [--before REVISION] [--write]
 
 A copy of the repository's specs/ (11 videos) is applied once with `--mock`, so `plan --mock` is
 warm: everything stored, nothing to do, parse cache filled. Then each command runs `--runs` times,
@@ -29,25 +29,32 @@ from machine import ROOT, describe_machine, publish
 # What the `reconciler` console script runs (`-m reconciler` would add runpy's own start-up).
 ENTRY = "from reconciler.cli import main; main()"
 
+FLOORS: list[tuple[str, list[str]]] = [
+    ("`python -c pass` (the floor)", ["-c", "pass"]),
+    ("`python -c 'import click'` (the floor of a click program)", ["-c", "import click"]),
+]
 COMMANDS: list[tuple[str, list[str], str]] = [
-    ("`python -c pass` (the floor)", ["-c", "pass"], ""),
-    ("`python -c 'import click'` (the floor of a click program)", ["-c", "import click"], ""),
     ("`reconciler --help`", ["-c", ENTRY, "--help"], "≤ 0.060 s"),
     ("`reconciler validate specs/`", ["-c", ENTRY, "validate", "specs/"], ""),
     ("`reconciler plan --mock` (warm, no changes)", ["-c", ENTRY, "plan", "--mock"], "≤ 0.100 s"),
 ]
 
 
-# As installed: bytecode compiled once and read from __pycache__ (PYTHONDONTWRITEBYTECODE, set in
-# some shells and CI images, would have every process compile the package from source).
-ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+def environment(code: Path) -> dict[str, str]:
+    """The environment of a process that runs the reconciler of `code`, as installed: bytecode compiled
+    once and read from __pycache__ (PYTHONDONTWRITEBYTECODE, set in some shells and CI images, would
+    have every process compile the package from source)."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p) != ROOT]
+    env["PYTHONPATH"] = os.pathsep.join([str(code), *paths])
+    return env
 
 
-def timed(cwd: Path, args: list[str]) -> tuple[float, float]:
+def timed(cwd: Path, args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system) of one process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, check=False)
+    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -55,77 +62,87 @@ def timed(cwd: Path, args: list[str]) -> tuple[float, float]:
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def prepare(work: Path) -> str:
-    """Compile the packages, copy specs/ into `work` and apply it against the fake; return the warm plan's last line."""
-    for package in ("reconciler", "mockserver"):
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / package)], env=ENV, check=True)
+def checkout(revision: str, into: Path) -> Path:
+    """The reconciler of a git revision, exported into `into` (to measure it beside this checkout)."""
+    into.mkdir()
+    archive = subprocess.run(["git", "archive", revision, "reconciler"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def prepare(work: Path, trees: list[Path]) -> str:
+    """Compile each tree, copy specs/ into `work` and apply it against the fake; the warm plan's last line."""
+    for tree in trees:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "reconciler")], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "mockserver")], check=True)
     shutil.copytree(ROOT / "specs", work / "specs")
-    subprocess.run(
-        [sys.executable, "-m", "reconciler", "apply", "--mock", "--yes"],
-        cwd=work,
-        env=ENV,
-        capture_output=True,
-        check=True,
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "plan", "--mock", "--detailed-exitcode"],
-        cwd=work,
-        env=ENV,
-        capture_output=True,
-        check=False,
-    )
+    env = environment(ROOT)
+    apply = [sys.executable, "-m", "reconciler", "apply", "--mock", "--yes"]
+    subprocess.run(apply, cwd=work, env=env, capture_output=True, check=True)
+    plan = [sys.executable, "-m", "reconciler", "plan", "--mock", "--detailed-exitcode"]
+    done = subprocess.run(plan, cwd=work, env=env, capture_output=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the plan after apply --mock is not empty:\n{done.stdout.decode()}{done.stderr.decode()}")
     return done.stdout.decode().strip().splitlines()[-1]
 
 
+def row(label: str, wall: list[float], cpu: list[float], goal: str) -> str:
+    return (
+        f"| {label} | {statistics.median(wall):.3f} s | {min(wall):.3f} s | {max(wall):.3f} s"
+        f" | {statistics.median(cpu):.3f} s | {min(cpu):.3f} s | {goal} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--label", default="", help="a word on what was measured (e.g. before, after)")
+    parser.add_argument("--before", metavar="REVISION", help="also measure this git revision, taking turns with it")
     parser.add_argument("--write", action="store_true", help="replace this section of bench/RESULTS.md")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     try:
-        last = prepare(work)
-        walls: dict[str, list[float]] = {label: [] for label, _, _ in COMMANDS}
-        cpus: dict[str, list[float]] = {label: [] for label, _, _ in COMMANDS}
+        trees = [("", ROOT)]
+        if options.before:
+            trees.append((f", before: {options.before}", checkout(options.before, work / "before")))
+        (work / "project").mkdir()
+        project = work / "project"
+        last = prepare(project, [tree for _, tree in trees])
+        runs: list[tuple[str, list[str], dict[str, str], str]] = [
+            (label, args, environment(ROOT), "") for label, args in FLOORS
+        ]
+        for label, args, goal in COMMANDS:
+            runs += [(label + suffix, args, environment(tree), "" if suffix else goal) for suffix, tree in trees]
+        walls: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
+        cpus: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
         load_before = os.getloadavg()[0]
         for _ in range(options.runs):
-            for label, args, _ in COMMANDS:
-                wall, cpu = timed(work, args)
+            for label, args, env, _ in runs:
+                wall, cpu = timed(project, args, env)
                 walls[label].append(wall)
                 cpus[label].append(cpu)
         load_after = os.getloadavg()[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    floor = statistics.median(walls[COMMANDS[0][0]])
-    rows = [
-        "| command | median | best | worst | median over the floor | CPU median | CPU best | goal |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for label, _, goal in COMMANDS:
-        wall, cpu = walls[label], cpus[label]
-        median = statistics.median(wall)
-        over = "" if label == COMMANDS[0][0] else f"{median - floor:+.3f} s"
-        rows.append(
-            f"| {label} | {median:.3f} s | {min(wall):.3f} s | {max(wall):.3f} s | {over}"
-            f" | {statistics.median(cpu):.3f} s | {min(cpu):.3f} s | {goal} |"
-        )
+    command = f"python bench/startup.py --runs {options.runs}" + (
+        f" --before {options.before}" if options.before else ""
+    )
     section = "\n".join(
         [
-            "## Start-up: the small commands as whole processes" + (f" ({options.label})" if options.label else ""),
+            "## Start-up: the small commands as whole processes",
             "",
             describe_machine(),
             "",
-            f"Command: `python bench/startup.py --runs {options.runs}` ({options.runs} runs of each, taking turns;"
-            f" output piped; each `reconciler` command run as its console script does, from this checkout, its bytecode compiled beforehand as an install has it; the warm plan's last line: `{last}`)."
-            f" Wall time, then CPU time (user + system) of the same runs, which a loaded machine inflates less."
-            f" Load average (1 min) {load_before:.2f} before and {load_after:.2f} after: anything past 1 means"
-            " other work ran meanwhile (2 cores) and the wall figures are pessimistic.",
+            f"Command: `{command}` ({options.runs} runs of each, taking turns; output piped; each `reconciler`"
+            " command run as its console script does, its bytecode compiled beforehand as an install has it;"
+            f" the warm plan's last line: `{last}`). Wall time, then CPU time (user + system) of the same runs,"
+            f" which a loaded machine inflates less. Load average (1 min) {load_before:.2f} before and"
+            f" {load_after:.2f} after: anything past 1 means other work ran meanwhile (2 cores) and the figures"
+            " are pessimistic.",
             "",
-            *rows,
+            "| command | median | best | worst | CPU median | CPU best | goal |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            *(row(label, walls[label], cpus[label], goal) for label, _, _, goal in runs),
             "",
         ]
     )

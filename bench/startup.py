@@ -40,6 +40,30 @@ COMMANDS: list[tuple[str, list[str], str]] = [
 ]
 
 
+# What each import costs alone, for the table of where start-up time goes: the parsers a cold run
+# loads, the standard modules plan needs, the pure core, and what only apply and watch should load.
+IMPORTS = [
+    "click",
+    "yaml",
+    "ryml",
+    "tomllib",
+    "sqlite3",
+    "json",
+    "pickle",
+    "reconciler.catalog",
+    "reconciler.spec",
+    "reconciler.plan.diff",
+    "reconciler.store.store",
+    "reconciler.cli",
+    "httpx",
+    "rich.console",
+    "reconciler.engine.run",
+    "watchfiles",
+    "av",
+    "boto3",
+]
+
+
 def environment(code: Path) -> dict[str, str]:
     """The environment of a process that runs the reconciler of `code`, as installed: bytecode compiled
     once and read from __pycache__ (PYTHONDONTWRITEBYTECODE, set in some shells and CI images, would
@@ -86,6 +110,19 @@ def prepare(work: Path, trees: list[Path]) -> str:
     return done.stdout.decode().strip().splitlines()[-1]
 
 
+def import_seconds(module: str, env: dict[str, str], runs: int) -> float:
+    """The least time `import module` took in a fresh process over `runs` runs (-X importtime, cumulative)."""
+    best = float("inf")
+    for _ in range(runs):
+        command = [sys.executable, "-X", "importtime", "-c", f"import {module}"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        for line in done.stderr.splitlines():
+            parts = line.split("|")
+            if len(parts) == 3 and parts[2].strip() == module:
+                best = min(best, int(parts[1]) / 1e6)
+    return best
+
+
 def row(label: str, wall: list[float], cpu: list[float], goal: str) -> str:
     return (
         f"| {label} | {statistics.median(wall):.3f} s | {min(wall):.3f} s | {max(wall):.3f} s"
@@ -120,6 +157,7 @@ def main() -> None:
                 wall, cpu = timed(project, args, env)
                 walls[label].append(wall)
                 cpus[label].append(cpu)
+        costs = {module: import_seconds(module, environment(ROOT), max(5, options.runs // 2)) for module in IMPORTS}
         load_after = os.getloadavg()[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -143,6 +181,13 @@ def main() -> None:
             "| command | median | best | worst | CPU median | CPU best | goal |",
             "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
             *(row(label, walls[label], cpus[label], goal) for label, _, _, goal in runs),
+            "",
+            f"What one import costs alone (`python -X importtime -c 'import M'`, cumulative, the least of"
+            f" {max(5, options.runs // 2)} runs; shared modules such as re or typing count in each):",
+            "",
+            "| module | import |",
+            "| --- | ---: |",
+            *(f"| `{module}` | {seconds * 1000:.1f} ms |" for module, seconds in costs.items()),
             "",
         ]
     )

@@ -7,13 +7,15 @@ sentence it is (spec errors one per line with file:line:col), never as a traceba
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from reconciler import __version__
 from reconciler.cli.lazy import LazyCommand, LazyGroup
-from reconciler.errors import ReconcilerError, SpecErrors
+
+if TYPE_CHECKING:
+    from reconciler.errors import ReconcilerError
 
 # Every command, where it lives and its help's first sentence (a test holds each equal to the command's own).
 COMMANDS = {
@@ -77,6 +79,8 @@ def cli() -> None:
 
 
 def _report(error: ReconcilerError) -> int:
+    from reconciler.errors import SpecErrors
+
     if isinstance(error, SpecErrors):
         for item in error.errors:
             click.echo(f"{item.where}: " + click.style("error: ", fg="red", bold=True) + item.message, err=True)
@@ -93,8 +97,6 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: every user mistake ends as a message and an exit code, never a traceback."""
     try:
         cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
-    except ReconcilerError as error:
-        sys.exit(_report(error))
     except click.UsageError as error:
         # Click's exit code for these is 2, which `plan --detailed-exitcode` means as "changes".
         error.show()
@@ -110,4 +112,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as error:
+        # The error tree loads when something went wrong: `--help` and `--version` never import it.
+        from reconciler.errors import ReconcilerError
+
+        if not isinstance(error, ReconcilerError):
+            raise
+        sys.exit(_report(error))
     sys.exit(0)

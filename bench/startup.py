@@ -67,6 +67,11 @@ IMPORTS = [
 ]
 
 
+LOADED = (
+    ": the machine was loaded by other work running in parallel, so every figure is pessimistic (the best"
+    " of the runs least so); the rows took turns, so they compare fairly with one another."
+)
+
 WHERE_THE_TIME_GOES = [
     "Before issue 17 every command imported every command module, so `--help` paid for the API client"
     " (httpx, which imports rich and pygments for its own command line), the engine, asyncio, the lock"
@@ -198,8 +203,7 @@ def main() -> None:
             " command run as its console script does, its bytecode compiled beforehand as an install has it;"
             f" the warm plan's last line: `{last}`). Wall time, then CPU time (user + system) of the same runs,"
             f" which a loaded machine inflates less. Load average (1 min) {load_before:.2f} before and"
-            f" {load_after:.2f} after: anything past 1 means other work ran meanwhile (2 cores) and the figures"
-            " are pessimistic.",
+            f" {load_after:.2f} after{LOADED if max(load_before, load_after) > 1 else '.'}",
             "",
             "| command | median | best | worst | CPU median | CPU best | goal |",
             "| --- | ---: | ---: | ---: | ---: | ---: | --- |",

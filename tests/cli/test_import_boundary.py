@@ -108,7 +108,7 @@ def test_validate_imports_neither_the_network_nor_the_engine_nor_the_terminal_ui
     assert within(modules, ("reconciler.cli.plan", "reconciler.cli.apply", "reconciler.cli.watch")) == set()
 
 
-def test_validate_on_a_warm_parse_cache_imports_neither_the_store_nor_the_plan(stored: Path) -> None:
+def test_validate_on_a_warm_parse_cache_imports_no_parser_no_store_and_no_plan(stored: Path) -> None:
     imported(stored, "validate", "specs/")
     modules = imported(stored, "validate", "specs/")
     assert within(modules, ("sqlite3", "reconciler.store.store", "reconciler.plan", "yaml", "ryml")) == set()

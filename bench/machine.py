@@ -69,6 +69,7 @@ def replace_section(path: Path, section: str) -> None:
             parts[index] = section.rstrip() + "\n\n"
             replaced = True
     if not replaced:
+        parts[-1] = parts[-1].rstrip() + "\n\n"  # a blank line before the new section
         parts.append(section.rstrip() + "\n\n")
     path.write_text("".join(parts).rstrip() + "\n", encoding="utf-8")
 

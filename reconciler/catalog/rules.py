@@ -5,7 +5,6 @@ Shared by the spec resolver and the fake server, so both accept and reject exact
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
 
@@ -177,9 +176,13 @@ def check(
 
 def closest(word: str, candidates: tuple[str, ...] | list[str]) -> list[str]:
     """Candidates ordered by similarity to `word`, closest first."""
+    import difflib  # only a mistake needs a suggestion; a valid spec never pays for the import
+
     return sorted(candidates, key=lambda c: (-difflib.SequenceMatcher(None, word, c).ratio(), c))
 
 
 def did_you_mean(word: str, candidates: tuple[str, ...] | list[str]) -> str | None:
+    import difflib
+
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"did you mean {match[0]!r}?" if match else None

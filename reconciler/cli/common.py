@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import click
 
 from reconciler import keys
-from reconciler.api.embedded import MOCK_TIME_SCALE
 from reconciler.errors import SpecError, UsageError
-from reconciler.plan.diff import ActionKind, Desired, Plan
 from reconciler.runtime.config import load_settings
 from reconciler.spec import SpecSet, load
 from reconciler.spec.cache import FileParseCache
 
 if TYPE_CHECKING:
     from reconciler.api.backend import Backend
+    from reconciler.plan.diff import Desired, Plan
     from reconciler.runtime.world import Site
     from reconciler.store.location import Remote
 
@@ -150,6 +149,7 @@ def build_plan(
     latency_scale: float | None = None,
 ) -> Planned:
     """Load specs, read the store without locking it, and plan: no network, nothing written but the parse cache."""
+    from reconciler.api.embedded import MOCK_TIME_SCALE
     from reconciler.plan.assemble import assemble, desire
     from reconciler.plan.diff import select
     from reconciler.store.connect import open_view
@@ -168,6 +168,7 @@ def build_plan(
 
 
 def show_plan(specs: SpecSet, result: Plan, *, show_noop: bool) -> None:
+    from reconciler.plan.diff import ActionKind
     from reconciler.ui import plans as render
 
     for warning in specs.warnings:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -34,7 +33,6 @@ from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.records import Output, is_digest
 
 LOCK_VERSION: Final = 1
-FILE_NAME: Final = "reconciler.lock"
 
 HEADER: Final = (
     "# reconciler.lock: every spec's request key and the video stored for it.\n"
@@ -203,6 +201,8 @@ _REBUILD = "rebuild it from the specs with `reconciler plan --update-lock`"
 
 def loads(text: str, path: str) -> Lock:
     """Parse a lock file's text; every problem is a SpecError pointing into `path`."""
+    import tomllib  # only a run that reads the lock pays for it
+
     conflict = _CONFLICT.search(text)
     if conflict is not None:
         line = text.count("\n", 0, conflict.start()) + 1

@@ -70,6 +70,7 @@ class FileParseCache:
                 kept[digest] = (age + 1, result)
         if not self._dirty and len(kept) == len(self._entries):
             return
+
         with contextlib.suppress(OSError, pickle.PicklingError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with replacing(self.path) as temp, temp.open("wb") as handle:

@@ -20,7 +20,6 @@ import os
 import re
 import sys
 import threading
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -118,6 +117,8 @@ _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def _parse_toml(path: str, text: str) -> dict[str, Any] | None:
+    import tomllib  # like the YAML parsers, imported by the first file to parse (a warm run parses none)
+
     deep = _toml_too_deep(text)
     if deep is not None:
         raise too_deep(path, *deep)

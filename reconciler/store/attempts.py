@@ -12,7 +12,6 @@ begins is decided by `takeover`, a pure function of the attempts before it; `cla
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -268,6 +267,8 @@ def observed_latency(db: Database, model: str, namespace: str | None = None) -> 
     With `namespace`, only jobs of that backend count: the fake's jobs are far faster than the API's.
     """
     durations = latency_samples(db, model, namespace, limit=LATENCY_SAMPLES)
+    import statistics  # a few ms of start-up that only a store with finished jobs pays
+
     return statistics.median(durations) if durations else None
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -110,6 +109,8 @@ class Objects:
 
     def quarantine(self, path: Path, *, now: float) -> Path:
         """Move a bad file out of objects/ into quarantine/ for a person to inspect."""
+        import secrets  # (random, hmac) only for what writes: a plan reads the store without it
+
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
         target = self.quarantine_dir / f"{path.parent.name}{path.name}.{int(now)}.{secrets.token_hex(4)}"
         try:
@@ -151,6 +152,8 @@ class BlobWriter:
     """An object being written: `write` chunks, then `commit`; leaving the `with` without it discards."""
 
     def __init__(self, objects: Objects, *, max_bytes: int | None, expected_size: int | None) -> None:
+        import secrets
+
         self._objects = objects
         self._max_bytes = max_bytes
         self._expected_size = expected_size

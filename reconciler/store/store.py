@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Set
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.catalog.identity import canonical_json
 from reconciler.clock import SystemClock
@@ -37,13 +37,16 @@ from reconciler.records import (
 )
 from reconciler.store import attempts, outputs
 from reconciler.store.db import BUSY_TIMEOUT_S, Database
-from reconciler.store.gc import GcReport, RemovalKind, gc
-from reconciler.store.layout import Blobs, LayoutChange, LayoutReport, Mirror, layout, mirror, place
 from reconciler.store.objects import BlobWriter, Objects
 from reconciler.store.owner import Identity, this_process
 from reconciler.store.receipts import Receipts, Restored, restore, worth
 from reconciler.store.schema import SCHEMA_VERSION, check_schema, migrate
-from reconciler.store.verify import VerifyReport, verify
+
+if TYPE_CHECKING:
+    # Maintenance and layout load with the method that runs them: plan only reads.
+    from reconciler.store.gc import GcReport
+    from reconciler.store.layout import Blobs, LayoutChange, LayoutReport, Mirror
+    from reconciler.store.verify import VerifyReport
 
 STATE_FILE = "state.sqlite"
 
@@ -348,6 +351,8 @@ class Store(StoreView):
     # Maintenance and layout
 
     def verify(self) -> VerifyReport:
+        from reconciler.store.verify import verify
+
         report = verify(self._writable, self._objects, now=self._clock.now())
         # Outputs recorded before receipts existed (or whose receipt was lost) get one now.
         for output in self.all_outputs():
@@ -356,6 +361,8 @@ class Store(StoreView):
         return report
 
     def gc(self, roots: Set[str], *, dry_run: bool = False) -> GcReport:
+        from reconciler.store.gc import RemovalKind, gc
+
         report = gc(self._writable, self._objects, roots, alive=self._alive, dry_run=dry_run)
         if not dry_run:
             for removal in report.removed:
@@ -384,17 +391,25 @@ class Store(StoreView):
         """Make `out_dir` mirror `names` (spec name -> key) from what is stored; see store.layout."""
         found = outputs.outputs_for(self._writable, set(names.values()))
         present, lost = self._split(found)
+        from reconciler.store.layout import mirror
+
         return mirror(out_dir, names, stored=present, lost=lost, blobs=self._blobs())
 
     def layout(self, out_dir: Path, wanted: Mapping[str, str]) -> LayoutReport:
         """Make `out_dir` hold `wanted` (name -> blob digest) as `<name>.mp4` files, and none of ours besides."""
+        from reconciler.store.layout import layout
+
         return layout(out_dir, wanted, blobs=self._blobs())
 
     def place(self, out_dir: Path, name: str, digest: str) -> LayoutChange:
         """Put one `<name>.mp4` in place as soon as its video is stored (layout removes strays later)."""
+        from reconciler.store.layout import place
+
         return place(out_dir, name, digest, blobs=self._blobs())
 
     def _blobs(self) -> Blobs:
+        from reconciler.store.layout import Blobs
+
         db = self._writable
         return Blobs(path=self._objects.path, objects=self._objects.objects, sizes=lambda: outputs.sizes(db))
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.plan.diff import ORDER, Action, ActionKind, Plan
-from reconciler.plan.lock import Check
 from reconciler.ui.format import duration, plural
+
+if TYPE_CHECKING:
+    from reconciler.plan.lock import Check
 
 PLAN_FORMAT_VERSION = 1
 

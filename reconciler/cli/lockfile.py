@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from reconciler.plan import lock
     from reconciler.plan.diff import Desired, Plan
 
-FILE_NAME: Final = "reconciler.plan.lock"  # in the working directory (plan.lock is the format alone)
+FILE_NAME: Final = "reconciler.lock"  # in the working directory (plan.lock is the format alone)
 
 MAX_LOCK_BYTES = 256 * 2**20  # far past the lock of a million specs (about 150 bytes each)
 

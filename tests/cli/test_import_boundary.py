@@ -19,6 +19,7 @@ import reconciler.cli
 from reconciler import keys
 from reconciler.spec import load
 from reconciler.store import Store
+from tests.conftest import put_blob
 
 # Run `reconciler ARGS` through its entry point, then write every imported module's name to a file.
 SCRIPT = """
@@ -83,7 +84,7 @@ def stored(project: Path, write: Callable[[str, str], Path]) -> Path:
     write("specs/a.yaml", SPECS)
     (eagle,) = [e for e in load([project / "specs"]).entries if e.name == "eagle"]
     with Store.open(project / ".reconciler") as store:
-        blob = store.put_stream([b"\x00\x00\x00\x18ftypmp42video"])
+        blob = put_blob(store, [b"\x00\x00\x00\x18ftypmp42video"])
         store.record_output(
             keys.entry_key(keys.SEGMIND, eagle),
             digest=blob.digest,

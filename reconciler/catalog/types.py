@@ -76,6 +76,11 @@ class Param:
     def has_default(self) -> bool:
         return self.default is not NO_DEFAULT
 
+    def json_bounds(self) -> dict[str, Any]:
+        """The rule's limits as JSON Schema keywords (for the spec schema and the fake's OpenAPI document)."""
+        keywords = {"minimum": self.minimum, "maximum": self.maximum, "maxLength": self.max_length}
+        return {word: value for word, value in keywords.items() if value is not None}
+
     def rule(self) -> str:
         """The rule in words, for error messages and schema descriptions."""
         if self.choices is not None:

@@ -6,29 +6,52 @@ sentence it is (spec errors one per line with file:line:col), never as a traceba
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import click
 
 from reconciler import __version__
-from reconciler.cli.apply import apply
-from reconciler.cli.inspect import models, schema, validate
-from reconciler.cli.plan import plan
-from reconciler.cli.report import report, spend
-from reconciler.cli.store import gc, layout, pull, push, verify
-from reconciler.cli.watch import watch
 from reconciler.errors import ReconcilerError, SpecErrors
 
+# Command name -> the module defining it. A command's module is imported only when that command
+# runs (or help lists them all): `validate` should not pay for httpx, asyncio and rich at start-up,
+# which only the commands that talk to the API or draw progress use.
+COMMANDS: Final = {
+    "validate": "reconciler.cli.inspect",
+    "schema": "reconciler.cli.inspect",
+    "models": "reconciler.cli.inspect",
+    "plan": "reconciler.cli.plan",
+    "apply": "reconciler.cli.apply",
+    "watch": "reconciler.cli.watch",
+    "verify": "reconciler.cli.store",
+    "gc": "reconciler.cli.store",
+    "layout": "reconciler.cli.store",
+    "push": "reconciler.cli.store",
+    "pull": "reconciler.cli.store",
+    "report": "reconciler.cli.report",
+    "spend": "reconciler.cli.report",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(module), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="reconciler")
 def cli() -> None:
     """Declare the videos you want in spec files; plan and apply them against Segmind's Wan models."""
-
-
-for command in (validate, schema, models, plan, apply, watch, verify, gc, layout, push, pull, report, spend):
-    cli.add_command(command)
 
 
 def _report(error: ReconcilerError) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 from reconciler.errors import Location, SpecError
 from reconciler.spec.limits import MAX_ALIAS_NODES, MAX_DEPTH, too_deep, too_many_alias_nodes
 from reconciler.spec.positions import PathKey, duplicate_position, escape_position, event_position
-from reconciler.spec.yamlscalars import STR_TAGS, LoneSurrogate, escaped_surrogates, plain
+from reconciler.spec.yamlscalars import NULL_WORDS, STR_TAGS, LoneSurrogate, escaped_surrogates, plain
 
 
 class _YamlSyntax(Exception):
@@ -116,7 +116,7 @@ def _ryml_load(data: bytes) -> Any:
         if not docs:
             return None
         root = docs[0]
-    return _Walker(tree, ryml.NONE).value(root)
+    return _walk(tree, root)
 
 
 # An anchor or alias is never glued to a word before it and always has a name after it (so
@@ -158,50 +158,91 @@ def _alias_growth(tree: Any, none: int) -> int:
     return expanded.get(tree.root_id(), 1) - int(tree.size())
 
 
-class _Walker:
-    def __init__(self, tree: Any, none: int) -> None:
-        self.tree = tree
-        self.none = none
+def _walk(tree: Any, root: int) -> Any:
+    """The Python value of the tree below `root`: dicts, lists and scalars.
 
-    def value(self, node: int, path: PathKey = ()) -> Any:
-        tree = self.tree
-        if tree.is_map(node):
-            if len(path) >= MAX_DEPTH:
-                raise _TooDeep
-            out: dict[str, Any] = {}
-            child = tree.first_child(node)
-            while child != self.none:
-                key = self._key(child)
-                if key in out:
+    This runs once per node of every file, so it makes as few calls into rapidyaml as it can: one
+    for a node's type bits (container, quoted, tagged, null all at once), one for its key, one for
+    its value, one for the next sibling, straight to the extension's functions rather than through
+    the Tree class's wrappers; scalars are handled in the loop, without a call of their own. Plain
+    scalars repeat (models, sizes, booleans), so each distinct text is resolved once per file.
+    """
+    import ryml
+    from ryml import _ryml
+
+    type_of, first_child, next_sibling = _ryml.Tree_type, _ryml.Tree_first_child, _ryml.Tree_next_sibling
+    key_of, val_of, tag_of = _ryml.Tree_key, _ryml.Tree_val, _ryml.Tree_val_tag
+    none, is_map, container = ryml.NONE, ryml.MAP, ryml.MAP | ryml.SEQ
+    quoted, null, tagged = ryml.VALQUO, ryml.VALNIL, ryml.VALTAG
+    # The SWIG object under the Tree proxy: a call given it skips the proxy's attribute lookup,
+    # which is most of the cost of a call (5x cheaper here). `tree` stays referenced meanwhile.
+    handle = getattr(tree, "this", tree)
+    path: list[str | int] = []  # keys and indexes of the open collections, for a duplicate's position
+    resolved: dict[str, Any] = {}  # plain text -> its value, per file
+
+    def collection(node: int, mapping: bool) -> Any:
+        if len(path) >= MAX_DEPTH:
+            raise _TooDeep
+        mapped: dict[str, Any] = {}
+        items: list[Any] = []
+        key = ""
+        child = first_child(handle, node)
+        while child != none:
+            if mapping:
+                # Keys are names and parameters: always text, even when written as 5, true or nothing.
+                raw = key_of(handle, child)
+                try:
+                    key = str(raw, "utf-8")
+                except UnicodeDecodeError:
+                    key = escaped_surrogates(bytes(raw))
+                except TypeError:  # no key at all (`: value`)
+                    key = ""
+                if key in mapped:
                     raise _YamlSyntax(f"duplicate key {key!r}", duplicate=(*path, key))
-                out[key] = self.value(child, (*path, key))
-                child = tree.next_sibling(child)
-            return out
-        if tree.is_seq(node):
-            if len(path) >= MAX_DEPTH:
-                raise _TooDeep
-            items: list[Any] = []
-            child = tree.first_child(node)
-            while child != self.none:
-                items.append(self.value(child, (*path, len(items))))
-                child = tree.next_sibling(child)
-            return items
-        if tree.val_is_null(node):
-            return None
-        try:
-            text = bytes(tree.val(node)).decode("utf-8")
-        except UnicodeDecodeError:
-            text = escaped_surrogates(bytes(tree.val(node)))
-        if tree.is_val_quoted(node):
-            return text
-        if tree.has_val_tag(node) and bytes(tree.val_tag(node)).decode() in STR_TAGS:
-            return text
-        return plain(text)
+            bits = type_of(handle, child)
+            value: Any
+            if bits & container:
+                path.append(key if mapping else len(items))
+                value = collection(child, bool(bits & is_map))
+                path.pop()
+            else:
+                raw = val_of(handle, child)
+                if bits & null or raw is None:
+                    value = None if not bits & quoted else ""
+                else:
+                    try:
+                        value = str(raw, "utf-8")
+                    except UnicodeDecodeError:
+                        value = escaped_surrogates(bytes(raw))
+                    if bits & quoted:
+                        pass
+                    elif bits & tagged:
+                        value = _tagged(value, str(tag_of(handle, child), "utf-8"))
+                    else:
+                        text = value
+                        value = resolved.get(text, resolved)
+                        if value is resolved:
+                            value = resolved[text] = plain(text)
+            if mapping:
+                mapped[key] = value
+            else:
+                items.append(value)
+            child = next_sibling(handle, child)
+        return mapped if mapping else items
 
-    def _key(self, node: int) -> str:
-        # Keys are names and parameters: always text, even when written as 5 or true.
-        raw = bytes(self.tree.key(node))
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return escaped_surrogates(raw)
+    bits = type_of(handle, root)
+    if bits & container:
+        return collection(root, bool(bits & is_map))
+    raw = val_of(handle, root)  # a file that is one scalar: not a spec, but the message says what it is
+    if bits & null or raw is None:
+        return None
+    text = str(raw, "utf-8", "surrogatepass")
+    return text if bits & quoted else _tagged(text, str(tag_of(handle, root), "utf-8") if bits & tagged else "")
+
+
+def _tagged(text: str, tag: str) -> Any:
+    """A plain scalar with its tag (or ""): null words are null even when tagged !!str, as
+    rapidyaml's val_is_null says; other text tagged !!str stays text."""
+    if text in NULL_WORDS:
+        return None
+    return text if tag in STR_TAGS else plain(text)

@@ -17,6 +17,7 @@ _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _NULLS: Final = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUES: Final = frozenset({"true", "True", "TRUE"})
 _FALSES: Final = frozenset({"false", "False", "FALSE"})
+NULL_WORDS: Final = frozenset({"~", "null", "Null", "NULL"})  # rapidyaml's own nulls (not "")
 STR_TAGS: Final = frozenset({"!!str", "!str", "tag:yaml.org,2002:str", "<tag:yaml.org,2002:str>"})
 
 

@@ -58,6 +58,11 @@ class Document:
 
     def at(self, keys: PathKey, *, key: bool = False) -> Location:
         """Where the value at `keys` (or, with `key`, its key) is written; best effort, never raises."""
+        if key and len(keys) == 2 and keys[0] == "videos":
+            # Every entry asks for its name's line: answered from the scan, in YAML and TOML alike.
+            found = self.entry_lines.get(keys[1])  # type: ignore[arg-type]
+            if found is not None:
+                return Location(self.path, *found)
         line, col = _locate(self, keys, key=key)
         return Location(self.path, line, col)
 

@@ -32,6 +32,50 @@ def entry_lines(text: str) -> dict[str, tuple[int, int]]:
     deeper in an entry cannot be mistaken for names. Flow-style files get no positions here and are
     located by the composer when needed.
     """
+    if _odd_breaks(text):
+        return _entry_lines_by_line(text)
+    # Every entry needs its line, so this runs on every file: regular expressions over the whole
+    # text find the block and the lines at the entries' indent, and only those are looked at.
+    top = _TOP_LINE.search(text)
+    if top is None:
+        return {}
+    start = top.end()
+    stop = _BLOCK_END.search(text, start)
+    end = len(text) if stop is None else stop.start() + 1
+    first = _FIRST_CONTENT.search(text, start, end)
+    if first is None:
+        return {}
+    indent = len(first.group(1))
+    out: dict[str, tuple[int, int]] = {}
+    number, counted = 1, 0
+    # Each pattern starts with a literal newline, which the regular expression engine looks for fast.
+    for line in re.compile(rf"\n( {{{indent}}}(?=[^ #\n])[^\n]*)").finditer(text, start, end):
+        found = _YAML_KEY.match(line.group(1))
+        if found:
+            number += text.count("\n", counted, line.start() + 1)
+            counted = line.start() + 1
+            name = found.group(2)
+            if name[:1] in "\"'":
+                name = name[1:-1]
+            out.setdefault(name, (number, indent + 1))
+    return out
+
+
+# Line breaks other than \n, which str.splitlines also splits at: such a file is scanned line by line.
+_ODD_ASCII_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e"
+_ODD_BREAKS = re.compile(f"[{_ODD_ASCII_BREAKS}\x85\u2028\u2029]")
+_TOP_LINE = re.compile(r"""^(?:videos|"videos"|'videos')[^\S\n]*:[^\S\n]*(?:#[^\n]*)?$""", re.M)
+_BLOCK_END = re.compile(r"\n[^ #\n]")  # the next line at column 0 that is not a comment
+_FIRST_CONTENT = re.compile(r"\n( +)[^ #\n]")
+
+
+def _odd_breaks(text: str) -> bool:
+    if text.isascii():  # most files: a few searches for one character are faster than a character class
+        return any(char in text for char in _ODD_ASCII_BREAKS)
+    return _ODD_BREAKS.search(text) is not None
+
+
+def _entry_lines_by_line(text: str) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
     inside = False
     indent = 0

@@ -93,7 +93,7 @@ def _ryml_load(data: bytes) -> Any:
             tree = ryml.parse_in_arena(data)
             # Only a file that seems to hold both an anchor and an alias pays for the count.
             if b"&" in data and b"*" in data and _ANCHOR.search(data) and _ALIAS.search(data):
-                added = _alias_growth(tree, ryml.NONE)
+                added = _alias_growth(tree)
                 if added > MAX_ALIAS_NODES:
                     raise _AliasBomb(added)
             tree.resolve()
@@ -125,37 +125,49 @@ _ANCHOR = re.compile(rb"(?<!\w)&[^\s,\[\]{}]")
 _ALIAS = re.compile(rb"(?<!\w)\*[^\s,\[\]{}]")
 
 
-def _alias_growth(tree: Any, none: int) -> int:
+def _alias_growth(tree: Any) -> int:
     """How many nodes resolving the tree's aliases would add, counted without expanding them.
 
     One pass in document order (an anchor comes before its aliases); sizes are plain integers, so a
-    bomb that would expand to billions of nodes costs a few hundred steps here.
+    bomb that would expand to billions of nodes costs a few hundred steps here. Iterative: this
+    runs before the depth limit is checked. Calls go to the extension as in `_walk` (merge keys,
+    `<<: *common` in every entry, make this pass as common as the walk).
     """
-    sizes: dict[bytes, int] = {}  # anchor -> nodes in its value, aliases inside it expanded
-    expanded: dict[int, int] = {}
-    stack: list[tuple[int, list[int] | None]] = [(tree.root_id(), None)]
+    import ryml
+    from ryml import _ryml
+
+    handle = getattr(tree, "this", tree)
+    type_of, first_child, next_sibling = _ryml.Tree_type, _ryml.Tree_first_child, _ryml.Tree_next_sibling
+    none, refs, anchors = ryml.NONE, ryml.VALREF | ryml.KEYREF, ryml.VALANCH | ryml.KEYANCH
+    # Nodes with their parents, each before its children and children right to left: read
+    # backwards, that is every node after its children, children left to right (document order).
+    root = tree.root_id()
+    order: list[tuple[int, int]] = []
+    stack = [(root, none)]
     while stack:
-        node, children = stack.pop()
-        if children is None:
-            kids = []
-            child = tree.first_child(node)
-            while child != none:
-                kids.append(child)
-                child = tree.next_sibling(child)
-            stack.append((node, kids))
-            stack.extend((kid, None) for kid in reversed(kids))
-            continue
-        size = 1 + sum(expanded.pop(kid) for kid in children)
-        if tree.is_val_ref(node):
-            size += sizes.get(bytes(tree.val_ref(node)), 1) - 1
-        if tree.is_key_ref(node):
-            size += sizes.get(bytes(tree.key_ref(node)), 1) - 1
-        if tree.has_val_anchor(node):
-            sizes[bytes(tree.val_anchor(node))] = size
-        if tree.has_key_anchor(node):
-            sizes[bytes(tree.key_anchor(node))] = 1
-        expanded[node] = size
-    return expanded.get(tree.root_id(), 1) - int(tree.size())
+        node, parent = stack.pop()
+        order.append((node, parent))
+        child = first_child(handle, node)
+        while child != none:
+            stack.append((child, node))
+            child = next_sibling(handle, child)
+    sizes: dict[bytes, int] = {}  # anchor -> nodes in its value, aliases inside it expanded
+    below: dict[int, int] = {}  # node -> nodes under it so far, aliases expanded
+    for node, parent in reversed(order):
+        size = 1 + below.pop(node, 0)
+        bits = type_of(handle, node)
+        if bits & refs:
+            if bits & ryml.VALREF:
+                size += sizes.get(bytes(_ryml.Tree_val_ref(handle, node)), 1) - 1
+            if bits & ryml.KEYREF:
+                size += sizes.get(bytes(_ryml.Tree_key_ref(handle, node)), 1) - 1
+        if bits & anchors:
+            if bits & ryml.VALANCH:
+                sizes[bytes(_ryml.Tree_val_anchor(handle, node))] = size
+            if bits & ryml.KEYANCH:
+                sizes[bytes(_ryml.Tree_key_anchor(handle, node))] = 1
+        below[parent] = below.get(parent, 0) + size
+    return below.get(none, 1) - int(tree.size())
 
 
 def _walk(tree: Any, root: int) -> Any:

@@ -12,6 +12,7 @@ section for bench/RESULTS.md; `python bench/validate.py --write` replaces that s
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -125,14 +126,79 @@ def ratio_row(label: str, samples: list[Sample], pyyaml: list[Sample], goal: str
     return f"| {label} | {median(samples, 0):.2f} s | {median(samples, 1):.2f} s | {wall:.2f}x | {cpu:.2f}x | {goal} |"
 
 
+PHASES = Path(__file__).with_name("validate_phases.py")
+
+
+def phases(cwd: Path, runs: int) -> list[tuple[str, float]]:
+    """Median CPU seconds of each phase of a cold `reconciler validate` (see validate_phases.py)."""
+    samples: list[dict[str, float]] = []
+    for _ in range(runs):
+        shutil.rmtree(cwd / ".reconciler", ignore_errors=True)
+        done = subprocess.run([sys.executable, str(PHASES)], cwd=cwd, capture_output=True, text=True, check=True)
+        samples.append(json.loads(done.stdout.splitlines()[-1]))
+
+    def at(name: str) -> float:
+        return statistics.median(sample.get(name, 0.0) for sample in samples)
+
+    imports, load, save, total = (
+        at("start-up and imports"),
+        at("spec.load (all)"),
+        at("parse cache written"),
+        at("process (all)"),
+    )
+    parse, resolve, finish = (
+        at("parse: bytes to values (all of documents.parse)"),
+        at("resolve_file (parse + entries)"),
+        at("local files, entries made"),
+    )
+    ryml, names = at("rapidyaml parse (C++)"), at("entry names' lines (scan)")
+    return [
+        ("start-up and imports", imports),
+        ("rapidyaml's parse (C++)", ryml),
+        ("the tree to Python values (walk, scalars, limits)", parse - ryml - names),
+        ("entry names' lines (scan of the text)", names),
+        ("entries: defaults, matrix, catalog check, canonical JSON", resolve - parse),
+        ("local files and entries made", finish),
+        ("discover, read and hash the files", load - resolve - finish),
+        ("parse cache written (pickle)", save),
+        ("keys, summary, exit", total - imports - load - save),
+        ("the process", total),
+    ]
+
+
+def top_functions(cwd: Path, count: int = 10) -> list[str]:
+    """Markdown rows of the functions with the most time of their own under cProfile."""
+    shutil.rmtree(cwd / ".reconciler", ignore_errors=True)
+    done = subprocess.run(
+        [sys.executable, str(PHASES), "--cprofile", str(count)], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    rows = json.loads(done.stdout.splitlines()[-1])
+    return [f"| `{name}` | {calls:,} | {share:.0%} |" for name, _, share, calls in rows]
+
+
+def profile(work: Path, runs: int) -> None:
+    """Print where the time of a cold validate goes: phases, then cProfile's top functions."""
+    table = phases(work, runs)
+    total = table[-1][1]
+    lines = ["| phase | CPU | share |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {seconds:.3f} s | {seconds / total:.0%} |" for name, seconds in table]
+    lines += ["", "| function (cProfile, own time) | calls | share |", "| --- | --- | --- |", *top_functions(work)]
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="rewrite this section of bench/RESULTS.md")
+    parser.add_argument("--profile", action="store_true", help="print where a cold validate's time goes, and stop")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-validate-"))
     try:
         (work / "specs").mkdir()
+        if options.profile:
+            make_specs(work / "specs")
+            profile(work, options.runs)
+            return
         (work / "toml").mkdir()
         size = make_specs(work / "specs")
         make_toml_specs(work / "toml")

@@ -191,6 +191,7 @@ def _walk(tree: Any, root: int) -> Any:
     handle = getattr(tree, "this", tree)
     path: list[str | int] = []  # keys and indexes of the open collections, for a duplicate's position
     resolved: dict[str, Any] = {}  # plain text -> its value, per file
+    keys: dict[str, str] = {}
 
     def collection(node: int, mapping: bool) -> Any:
         if len(path) >= MAX_DEPTH:
@@ -209,6 +210,7 @@ def _walk(tree: Any, root: int) -> Any:
                     key = escaped_surrogates(bytes(raw))
                 except TypeError:  # no key at all (`: value`)
                     key = ""
+                key = keys.setdefault(key, key)  # one object per distinct key: the parse cache pickles it once
                 if key in mapped:
                     raise _YamlSyntax(f"duplicate key {key!r}", duplicate=(*path, key))
             bits = type_of(handle, child)

@@ -45,8 +45,10 @@ _encode: Final = (
 
 def identity_params(model: Model, params: dict[str, Any]) -> dict[str, Any]:
     """The parameters that decide the video: transport-only fields (base64) dropped."""
-    by_name = model.by_name
-    return {k: v for k, v in params.items() if not (k in by_name and by_name[k].transport_only)}
+    dropped = model.transport_only
+    if not dropped:
+        return dict(params)
+    return {k: v for k, v in params.items() if k not in dropped}
 
 
 def request_digest(model: Model, params: dict[str, Any]) -> str:

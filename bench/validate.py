@@ -5,7 +5,9 @@ cold at most 2 s, warm at most 0.5 s on a 2-core machine. Issue 17 measures cold
 C loader parsing the same files in-process: at most 1.0x (the goal beyond, 0.5x). Each round times
 PyYAML, a cold and a warm process, and an in-process cold load (`spec.load` without a cache, the
 same files as TOML too) one after the other, so a machine loaded by other work weighs on all alike;
-CPU seconds (user + system) are given beside wall seconds for that reason. Prints a markdown
+CPU seconds (user + system) are given beside wall seconds for that reason. The processes keep
+Python's bytecode cache (in the temporary directory), as an installed package has. `--profile`
+prints where a cold validate's time goes instead (see validate_phases.py). Prints a markdown
 section for bench/RESULTS.md; `python bench/validate.py --write` replaces that section in the file.
 """
 
@@ -82,12 +84,27 @@ def make_toml_specs(root: Path, files: int = 100, per_file: int = 100) -> None:
 Sample = tuple[float, float]  # (wall seconds, CPU seconds)
 
 
+def child_env(work: Path) -> dict[str, str]:
+    """The environment of the measured processes: Python's bytecode cached, in `work`.
+
+    An installed package has its modules compiled; a process started with PYTHONDONTWRITEBYTECODE
+    (as here) would compile every module of the reconciler on every run and be measured for it.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    return env
+
+
 def timed(cwd: Path, *args: str) -> Sample:
     """Wall and CPU (user + system) seconds of one `reconciler validate` process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "validate", *args], cwd=cwd, capture_output=True, check=False
+        [sys.executable, "-m", "reconciler", "validate", *args],
+        cwd=cwd,
+        env=child_env(cwd),
+        capture_output=True,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -134,7 +151,9 @@ def phases(cwd: Path, runs: int) -> list[tuple[str, float]]:
     samples: list[dict[str, float]] = []
     for _ in range(runs):
         shutil.rmtree(cwd / ".reconciler", ignore_errors=True)
-        done = subprocess.run([sys.executable, str(PHASES)], cwd=cwd, capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, str(PHASES)], cwd=cwd, env=child_env(cwd), capture_output=True, text=True, check=True
+        )
         samples.append(json.loads(done.stdout.splitlines()[-1]))
 
     def at(name: str) -> float:
@@ -170,7 +189,12 @@ def top_functions(cwd: Path, count: int = 10) -> list[str]:
     """Markdown rows of the functions with the most time of their own under cProfile."""
     shutil.rmtree(cwd / ".reconciler", ignore_errors=True)
     done = subprocess.run(
-        [sys.executable, str(PHASES), "--cprofile", str(count)], cwd=cwd, capture_output=True, text=True, check=True
+        [sys.executable, str(PHASES), "--cprofile", str(count)],
+        cwd=cwd,
+        env=child_env(cwd),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     rows = json.loads(done.stdout.splitlines()[-1])
     return [f"| `{name}` | {calls:,} | {share:.0%} |" for name, _, share, calls in rows]
@@ -197,12 +221,14 @@ def main() -> None:
         (work / "specs").mkdir()
         if options.profile:
             make_specs(work / "specs")
+            timed(work)  # compiles the modules once, as installing them would
             profile(work, options.runs)
             return
         (work / "toml").mkdir()
         size = make_specs(work / "specs")
         make_toml_specs(work / "toml")
         os.chdir(work)  # in-process loads show paths as the processes do
+        timed(work)  # compiles the modules once, as installing them would
         pyyamls: list[Sample] = []
         colds: list[Sample] = []
         warms: list[Sample] = []

@@ -1,7 +1,7 @@
 """Where things are written in a YAML spec file, found only when someone needs to be told.
 
 rapidyaml (see `yamldoc`) gives values without lines, so positions come from elsewhere: a cheap
-line scanner finds the entry names of block-style `videos:` (every entry needs its line), and
+scan of the text finds the entry names of block-style `videos:` (every entry needs its line), and
 PyYAML's composer, which keeps a precise mark on every node, points at anything else. The
 composer runs only when a file has a mistake to point at. PyYAML's event stream, which neither
 recurses nor expands aliases, locates the hostile files the walk refused (too deep, alias bombs).

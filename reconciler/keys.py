@@ -11,6 +11,7 @@ satisfy a spec reconciled against the real API. Pure.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
@@ -28,8 +29,12 @@ def canonical_request(namespace: str, model: str, params_json: str) -> str:
     The three keys are in sorted order, so this equals canonical_json of the whole mapping (a
     property test holds them equal) without re-serialising the parameters of every entry.
     """
-    head = catalog.canonical_json({"api": namespace, "model": model})
-    return f'{head[:-1]},"params":{params_json}}}'
+    return f'{_head(namespace, model)[:-1]},"params":{params_json}}}'
+
+
+@functools.cache  # a handful of (namespace, model) pairs, asked for once per entry
+def _head(namespace: str, model: str) -> str:
+    return catalog.canonical_json({"api": namespace, "model": model})
 
 
 def request_key(namespace: str, model: str, params: Mapping[str, Any]) -> str:

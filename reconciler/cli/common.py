@@ -31,9 +31,12 @@ def store_location(store: str | None) -> str:
 
 def store_remote(store: str | None) -> Remote | None:
     """The bucket the store option names, None for a local store; a bad URL is a UsageError."""
+    location = store_location(store)
+    if "://" not in location:
+        return None  # a directory: no need to import the store package (validate never opens it)
     from reconciler.store.location import parse_remote
 
-    return parse_remote(store_location(store))
+    return parse_remote(location)
 
 
 def store_root(store: str | None) -> Path:

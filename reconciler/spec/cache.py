@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from reconciler import catalog
-from reconciler.spec import LANGUAGE_VERSION, FileResult
+from reconciler.spec.values import LANGUAGE_VERSION, FileResult
 
 FORMAT: Final = f"reconciler-parse-cache/{LANGUAGE_VERSION}/{catalog.CATALOG_VERSION}"
 # Entries of files that are no longer seen are dropped after this many saves.

@@ -15,18 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import SpecError
-from reconciler.spec import (
-    ParseCache,
-    SpecEntry,
-    SpecSet,
-    SpecWarning,
-    check_unique,
-    discover,
-    display_path,
-    finish_entries,
-    load_file,
-)
+from reconciler.spec.discovery import discover, display_path
 from reconciler.spec.files import roots_of
+from reconciler.spec.loading import check_unique, load_file
+from reconciler.spec.media import finish_entries
+from reconciler.spec.values import ParseCache, SpecEntry, SpecSet, SpecWarning
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from reconciler import keys
 from reconciler.api.backend import Backend, Endpoint, connect
 from reconciler.clock import SystemClock
 from reconciler.engine.events import Outcome, RunEvent, Summary
@@ -234,9 +235,9 @@ async def watch(settings: Settings, *, endpoint: Endpoint, store: Store, emit: E
     async with endpoint.client() as api:
         run = Run(api=api, store=store, clock=clock, namespace=endpoint.namespace, options=options, emit=emit)
         engine = Engine(run)
-        session = Session(settings, specs=LiveSpecs(settings.paths, cache=cache,
-                          allow_outside_files=load_settings().allow_outside_files), run=run, engine=engine,
-                          approval=approval)  # fmt: skip
+        specs = LiveSpecs(settings.paths, cache=cache, allow_outside_files=load_settings().allow_outside_files,
+                          derive=keys.EVERY_NAMESPACE)  # fmt: skip
+        session = Session(settings, specs=specs, run=run, engine=engine, approval=approval)
         run.on_stored = session.refresh
         with signals(run, enabled=True):
             engine.start(settings.concurrency)

@@ -3,7 +3,8 @@
     discovery   paths --> spec files, in a stable order
     documents   bytes --> Document (YAML/TOML data with the position of every key)
     expansion   Document --> entries: defaults merged, matrix expanded, names checked
-    resolution  entry --catalog.check--> PartialEntry: every parameter coerced and defaulted
+    resolution  entry --catalog.check--> SpecEntry: every parameter coerced and defaulted
+                (a PartialEntry while it names local files)
     media       PartialEntry --local images and audio hashed--> SpecEntry
     loading     all of the above per file, through the parse cache (cache.py), names unique --> SpecSet
 

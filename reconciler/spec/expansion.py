@@ -1,7 +1,7 @@
 """Expansion: one parsed document becomes its entries, defaults merged and matrices expanded.
 
     document --top level checked--> videos x defaults --merged--> matrix --product--> named entries
-             --resolution.resolve--> PartialEntry (or the mistakes that stop it)
+             --resolution.resolve--> FileEntry (or the mistakes that stop it)
 
 Names are checked here (they become files under out/); what a name template or a matrix value
 makes of a name is `_slug`'s rule. Every mistake is collected, never raised.
@@ -18,7 +18,7 @@ from reconciler import catalog
 from reconciler.errors import Location
 from reconciler.spec.documents import Document, PathKey
 from reconciler.spec.resolution import resolve
-from reconciler.spec.values import Collector, PartialEntry
+from reconciler.spec.values import Collector, FileEntry
 
 MAX_MATRIX: Final = 10_000
 NAME_SEGMENT: Final = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
@@ -26,7 +26,7 @@ TAG: Final = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 RESERVED: Final = ("model", "tags", "matrix")
 
 
-def document_entries(doc: Document, out: Collector) -> Iterable[PartialEntry]:
+def document_entries(doc: Document, out: Collector) -> Iterable[FileEntry]:
     top = doc.data
     for key in top:
         if key not in ("videos", "defaults"):
@@ -70,7 +70,7 @@ def _defaults(doc: Document, out: Collector) -> dict[str, Any] | None:
     return defaults
 
 
-def _entry(doc: Document, name: str, body: Any, *, defaults: dict[str, Any], out: Collector) -> Iterable[PartialEntry]:
+def _entry(doc: Document, name: str, body: Any, *, defaults: dict[str, Any], out: Collector) -> Iterable[FileEntry]:
     here = ("videos", name)
     where = doc.at(here, key=True)
     if not isinstance(body, dict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from reconciler import catalog
@@ -23,9 +24,10 @@ from reconciler.spec.media import finish_entries
 from reconciler.spec.values import (
     LANGUAGE_VERSION,
     Collector,
+    Derive,
+    FileEntry,
     FileResult,
     ParseCache,
-    PartialEntry,
     SpecEntry,
     SpecSet,
     SpecWarning,
@@ -38,23 +40,29 @@ def file_digest(path: str, data: bytes) -> str:
     return digest.hexdigest()
 
 
-def load(paths: Sequence[str | Path], *, cache: ParseCache | None = None, allow_outside_files: bool = False) -> SpecSet:
+def load(
+    paths: Sequence[str | Path],
+    *,
+    cache: ParseCache | None = None,
+    allow_outside_files: bool = False,
+    derive: Derive | None = None,
+) -> SpecSet:
     """Load, resolve and check every spec under `paths`; raises SpecErrors with every mistake.
 
     Local files named by specs must lie inside `paths` (or a file's directory) unless
-    `allow_outside_files`.
+    `allow_outside_files`. With `derive`, each entry's `keys` is derived (and cached with its file).
     """
     files, errors = discover(paths)
     if not files and not errors:
         shown = ", ".join(str(p) for p in paths)
         errors.append(SpecError(Location(shown), "no spec files (*.yaml, *.yml, *.toml) found", "add one, see README"))
-    partials: list[PartialEntry] = []
+    partials: list[FileEntry] = []
     warnings: list[SpecWarning] = []
     shown_files: list[str] = []
     for path in files:
         shown = display_path(path)
         shown_files.append(shown)
-        result = load_file(path, shown, cache)
+        result = load_file(path, shown, cache, derive)
         partials.extend(result.partials)
         errors.extend(result.errors)
         warnings.extend(result.warnings)
@@ -65,7 +73,7 @@ def load(paths: Sequence[str | Path], *, cache: ParseCache | None = None, allow_
     return SpecSet(entries=tuple(entries), files=tuple(shown_files), warnings=tuple(warnings))
 
 
-def load_file(path: Path, shown: str, cache: ParseCache | None) -> FileResult:
+def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive | None = None) -> FileResult:
     try:
         data = read_regular(path, MAX_FILE_BYTES)
     except TooLarge as exc:
@@ -74,15 +82,23 @@ def load_file(path: Path, shown: str, cache: ParseCache | None) -> FileResult:
         return FileResult(errors=(SpecError(Location(shown), f"cannot read file: it {exc.reason}"),))
     except OSError as exc:
         return FileResult(errors=(SpecError(Location(shown), f"cannot read file: {exc.strerror}"),))
-    digest = file_digest(f"{path.resolve()}\0{shown}", data) if cache is not None else ""
+    salt = derive.version if derive is not None else ""
+    digest = file_digest(f"{path.resolve()}\0{shown}\0{salt}", data) if cache is not None else ""
     if cache is not None:
         cached = cache.get(digest)
         if cached is not None:
             return cached
     result = resolve_file(shown, data)
+    if derive is not None:
+        result = replace(result, partials=tuple(_derived(part, derive) for part in result.partials))
     if cache is not None:
         cache.put(digest, result)
     return result
+
+
+def _derived(part: FileEntry, derive: Derive) -> FileEntry:
+    # An entry with local files has no params_json yet: its keys wait for its files' hashes.
+    return replace(part, keys=derive(part.model, part.params_json)) if isinstance(part, SpecEntry) else part
 
 
 def resolve_file(shown: str, data: bytes) -> FileResult:

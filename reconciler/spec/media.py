@@ -1,6 +1,6 @@
 """Local media: the images and audio files specs name, hashed on every load.
 
-    PartialEntry --file read (inside the spec directories), type sniffed, sha256--> SpecEntry
+    PartialEntry --each file read (inside the spec directories), type sniffed, sha256--> SpecEntry
 
 A local file counts by its bytes (`local:sha256:<hex>` in the parameters), so the key follows the
 file's content, not its path. A file outside the spec directories is refused unless allowed.
@@ -17,7 +17,7 @@ from reconciler import catalog
 from reconciler.errors import Location, SpecError
 from reconciler.spec.discovery import display_path
 from reconciler.spec.files import ACCEPTED, MAX_MEDIA_BYTES, Refused, media_type, outside, read_regular
-from reconciler.spec.values import LocalFile, PartialEntry, SpecEntry
+from reconciler.spec.values import FileEntry, LocalFile, SpecEntry
 
 LOCAL_IMAGE_PREFIX: Final = "local:sha256:"
 OUTSIDE_HINT: Final = (
@@ -27,15 +27,14 @@ OUTSIDE_HINT: Final = (
 
 
 def finish_entries(
-    partials: list[PartialEntry], errors: list[SpecError], *, roots: Sequence[Path] | None
+    partials: Sequence[FileEntry], errors: list[SpecError], *, roots: Sequence[Path] | None
 ) -> list[SpecEntry]:
     """Entries with their local files hashed; a local file outside `roots` is a mistake (None: any)."""
     entries: list[SpecEntry] = []
     hashed: dict[str, LocalFile | SpecError] = {}
     for part in partials:
-        if not part.image_refs:
-            assert part.params_json is not None
-            entries.append(SpecEntry(part.name, part.model, part.params, part.params_json, part.tags, part.where))
+        if isinstance(part, SpecEntry):
+            entries.append(part)
             continue
         images: list[LocalFile] = []
         params = dict(part.params)

@@ -13,7 +13,7 @@ from typing import Any
 from reconciler import catalog
 from reconciler.errors import Location
 from reconciler.spec.documents import Document, PathKey
-from reconciler.spec.values import Collector, PartialEntry, SpecWarning
+from reconciler.spec.values import Collector, FileEntry, PartialEntry, SpecEntry, SpecWarning
 
 
 def resolve(
@@ -27,8 +27,9 @@ def resolve(
     where: Location,
     out: Collector,
     seen: set[tuple[Location, str]],
-) -> PartialEntry | None:
-    """`given` checked against `model`: a PartialEntry, or None with every problem reported to `out`."""
+) -> FileEntry | None:
+    """`given` checked against `model`: the entry (partial while it names local files), or None with every
+    problem reported to `out`."""
     local = {
         p.name
         for p in model.params
@@ -52,9 +53,12 @@ def resolve(
                 "reproducible; set `seed:` to pin it",
             )
         )
-    refs = tuple((p, str(given[p]), doc.at(origin[p])) for p in sorted(local))
-    params_json = None if refs else catalog.canonical_json(catalog.identity_params(model, params))
-    return PartialEntry(name, model.slug, params, params_json, tags, where, refs)
+    if local:
+        refs = tuple((p, str(given[p]), doc.at(origin[p])) for p in sorted(local))
+        return PartialEntry(name, model.slug, params, tags, where, refs)
+    return SpecEntry(
+        name, model.slug, params, catalog.canonical_json(catalog.identity_params(model, params)), tags, where
+    )
 
 
 def _is_url(value: str) -> bool:

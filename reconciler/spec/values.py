@@ -1,6 +1,6 @@
 """The values of the spec language: what loading hands out, and what one file's parse leaves for later.
 
-    PartialEntry (one file's verdict, cacheable) --media.finish_entries--> SpecEntry (local files hashed)
+    one file's FileResult (cacheable): SpecEntry, or PartialEntry --media.finish_entries--> SpecEntry
 
 A FileResult is all that one file's bytes decide; a ParseCache keeps FileResults between runs.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeAlias
 
 from reconciler.errors import Location, SpecError
 
@@ -42,6 +42,9 @@ class SpecEntry:
     tags: tuple[str, ...]
     where: Location
     images: tuple[LocalImage, ...] = ()
+    # Its content key by namespace, derived once at load and kept in the parse cache (`Derive`);
+    # empty when not derived: `keys.entry_key` computes what is missing.
+    keys: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,24 +67,39 @@ class SpecSet:
 
 @dataclass(frozen=True)
 class PartialEntry:
-    """An entry as far as its own file decides it; local images are resolved on every load."""
+    """An entry that names local files (images, audio): finished, its files hashed, on every load."""
 
     name: str
     model: str
-    params: dict[str, Any]
-    params_json: str | None  # None while a local image is still to be hashed
+    params: dict[str, Any]  # every parameter but the local files, which `image_refs` names
     tags: tuple[str, ...]
     where: Location
-    image_refs: tuple[tuple[str, str, Location], ...] = ()  # (param, path as written, where): images, audio
+    image_refs: tuple[tuple[str, str, Location], ...]  # (param, path as written, where): images, audio
+
+
+# What one file decides of an entry: all of it (a SpecEntry), or all but its local files.
+FileEntry: TypeAlias = "SpecEntry | PartialEntry"
 
 
 @dataclass(frozen=True)
 class FileResult:
     """The cacheable outcome of one file: a pure function of its path and bytes."""
 
-    partials: tuple[PartialEntry, ...] = ()
+    partials: tuple[FileEntry, ...] = ()  # its entries, in order
     errors: tuple[SpecError, ...] = ()
     warnings: tuple[SpecWarning, ...] = ()
+
+
+class Derive(Protocol):
+    """What a layer above derives from a resolved request (its content keys), kept in the parse cache with it.
+
+    `version` is part of the cache digest, so a derivation of another version is never served.
+    """
+
+    @property
+    def version(self) -> str: ...
+
+    def __call__(self, model: str, params_json: str) -> dict[str, str]: ...
 
 
 class ParseCache(Protocol):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from reconciler.api.backend import Backend
 from reconciler.cli.common import (
     api_options,
     lease_s,
@@ -73,6 +72,7 @@ def watch(
     reported (file:line) and that file keeps its last good version. Without --yes, each batch is
     asked for on a terminal, and only shown otherwise.
     """
+    from reconciler.api.backend import Backend
     from reconciler.runtime.watch import Settings, run_watch
 
     settings = Settings(

@@ -222,7 +222,9 @@ def diff(
     through to the plan; `latency` overrides a model's expected seconds (observed averages).
     """
     latency = latency or {}
+    adoptable = adoptable or {}
     actions: list[Action] = []
+    counts = dict.fromkeys(ORDER, 0)
     first_of: dict[str, str] = {}
     creates: list[float] = []
     cost = doubt = 0.0
@@ -238,7 +240,7 @@ def diff(
             kind, reason = ActionKind.NOOP, "stored"
         else:
             kind, reason = classify(attempt, retry_failed=retry_failed)
-        adopted = (adoptable or {}).get(key) if kind is ActionKind.CREATE else None
+        adopted = adoptable.get(key) if kind is ActionKind.CREATE else None
         if adopted is not None:
             kind, reason = ActionKind.ADOPT, f"the account already paid for it (request {adopted})"
         paying = kind is ActionKind.CREATE and shares is None
@@ -250,6 +252,7 @@ def diff(
             doubt += model.avg_cost_usd
         if shares is not None:
             reason = f"{reason}; shares one generation with {shares}"
+        counts[kind] += 1
         actions.append(
             Action(
                 name=entry.name,
@@ -265,7 +268,6 @@ def diff(
                 up_to_cost_usd=model.avg_cost_usd if paying or doubtful else 0.0,
             )
         )
-    counts = {kind: sum(1 for a in actions if a.kind is kind) for kind in ORDER}
     totals = Totals(
         counts=counts,
         generations=len(creates),

@@ -6,9 +6,11 @@ derived: the keys) to the file's FileResult, so a file is re-read and re-hashed 
 be stale, even for an edit within the same second. A change of the catalog or of the spec
 language changes FORMAT, and the whole cache is dropped.
 
-The cache is one file of `marshal` data (Python's fastest loader for plain values, written
-atomically): each file's result is kept as its own encoded record, decoded only when that file is
-asked for. A missing, corrupt or foreign cache is ignored and rebuilt.
+The file is an index (digest -> where its record lies) then the records, each a FileResult
+encoded by `codec` for `marshal` (Python's fastest loader of plain values). Opening reads the
+index only; a record is read when its file is asked for, so the cache of 100,000 specs is never
+held in memory beside the specs it decodes to. It is written atomically; a missing, corrupt or
+foreign cache is ignored and rebuilt.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import contextlib
 import marshal
 import os
 import tempfile
+import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import BinaryIO, Final
 
 from reconciler import catalog
-from reconciler.errors import Location, SpecError
-from reconciler.spec.values import LANGUAGE_VERSION, FileEntry, FileResult, PartialEntry, SpecEntry, SpecWarning
+from reconciler.spec.codec import decode, encode
+from reconciler.spec.values import LANGUAGE_VERSION, FileResult
 
-FORMAT: Final = f"reconciler-parse-cache/marshal-2/{LANGUAGE_VERSION}/{catalog.CATALOG_VERSION}"
+FORMAT: Final = f"reconciler-parse-cache/marshal-3/{LANGUAGE_VERSION}/{catalog.CATALOG_VERSION}"
+MAGIC: Final = b"RPC\x00v003"  # 8 bytes, then the index's length (8 bytes, little-endian), the index, the records
 # Entries of files that are no longer seen are dropped after this many saves.
 KEEP_UNSEEN_SAVES: Final = 3
 # The cache of earlier versions, removed when this one is written.
@@ -36,9 +41,11 @@ class FileParseCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._records: dict[str, tuple[int, bytes]] = {}  # digest -> (saves unseen, encoded FileResult)
+        self._index: dict[str, tuple[int, int, int]] = {}  # digest -> (saves unseen, offset, length) in the file
+        self._fresh: dict[str, bytes] = {}  # digest -> encoded FileResult, put since the file was read
         self._used: set[str] = set()
-        self._dirty = False
+        self._fd = -1
+        self._close: Callable[[], object] = lambda: None
         self._load()
 
     @classmethod
@@ -48,52 +55,61 @@ class FileParseCache:
 
     def _load(self) -> None:
         try:
-            data = self.path.read_bytes()
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError:
             return
         try:
-            stored = marshal.loads(data)
+            head = os.pread(fd, 16, 0)
+            size = int.from_bytes(head[8:], "little")
+            stored = marshal.loads(os.pread(fd, size, 16)) if head[:8] == MAGIC else None
         except Exception:  # a corrupt or foreign cache is only a slower run, never an error
+            stored = None
+        if not (isinstance(stored, dict) and stored.get("format") == FORMAT and isinstance(stored.get("index"), dict)):
+            os.close(fd)
             return
-        if isinstance(stored, dict) and stored.get("format") == FORMAT and isinstance(stored.get("records"), dict):
-            self._records = stored["records"]
+        # The open file stays readable if another run replaces it; it is closed with this cache.
+        self._fd, self._base, self._index = fd, 16 + size, stored["index"]
+        self._close = weakref.finalize(self, os.close, fd)
+
+    def _record(self, digest: str) -> bytes | None:
+        if (fresh := self._fresh.get(digest)) is not None:
+            return fresh
+        if (found := self._index.get(digest)) is None:
+            return None
+        _, offset, length = found
+        data = os.pread(self._fd, length, self._base + offset)
+        return data if len(data) == length else None
 
     def get(self, digest: str) -> FileResult | None:
-        found = self._records.get(digest)
-        if found is None:
-            return None
         try:
-            result = decode(found[1])
-        except Exception:  # a record that does not decode is a miss, and is replaced
+            record = self._record(digest)
+            result = decode(record) if record is not None else None
+        except Exception:  # a record that does not read or decode is a miss, and is replaced
             return None
-        self._used.add(digest)
+        if result is not None:
+            self._used.add(digest)
         return result
 
     def put(self, digest: str, result: FileResult) -> None:
         try:
-            record = encode(result)
+            self._fresh[digest] = encode(result)
         except ValueError:  # a value marshal cannot keep: this file is resolved on every run
             return
-        self._records[digest] = (0, record)
         self._used.add(digest)
-        self._dirty = True
 
     def save(self) -> None:
         """Write the cache if it changed; failures are ignored (the cache is an optimisation)."""
-        kept: dict[str, tuple[int, bytes]] = {}
-        for digest, (age, record) in self._records.items():
-            if digest in self._used:
-                kept[digest] = (0, record)
-            elif age + 1 < KEEP_UNSEEN_SAVES:
-                kept[digest] = (age + 1, record)
-        if not self._dirty and len(kept) == len(self._records):
+        ages = {digest: 0 if digest in self._used else age + 1 for digest, (age, _, _) in self._index.items()}
+        ages.update(dict.fromkeys(self._fresh, 0))
+        kept = {digest: age for digest, age in ages.items() if age < KEEP_UNSEEN_SAVES}
+        if not self._fresh and len(kept) == len(self._index):
             return
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(prefix=".parse-cache-", dir=self.path.parent)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(marshal.dumps({"format": FORMAT, "records": kept}))
+                    self._write(handle, kept)
                 os.replace(temp, self.path)
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -101,47 +117,23 @@ class FileParseCache:
             for name in LEGACY:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path.parent / name)
-        self._records = kept
-        self._dirty = False
+            self._close()
+            self._fd, self._index, self._fresh = -1, {}, {}
+            self._load()
 
-
-def _where(where: Location) -> tuple[str, int, int]:
-    return (where.path, where.line, where.col)
-
-
-def encode(result: FileResult) -> bytes:
-    """A FileResult as marshal bytes of plain tuples; ValueError when a value cannot be kept."""
-    entries = tuple(_plain(entry) for entry in result.partials)
-    errors = tuple((_where(e.where), e.message, e.hint) for e in result.errors)
-    warnings = tuple((_where(w.where), w.message) for w in result.warnings)
-    return marshal.dumps((entries, errors, warnings))
-
-
-def decode(record: bytes) -> FileResult:
-    entries, errors, warnings = marshal.loads(record)
-    return FileResult(
-        partials=tuple(_entry(fields) for fields in entries),
-        errors=tuple(SpecError(Location(*where), message, hint) for where, message, hint in errors),
-        warnings=tuple(SpecWarning(Location(*where), message) for where, message in warnings),
-    )
-
-
-_FINISHED, _PARTIAL = 0, 1
-
-
-def _plain(entry: FileEntry) -> tuple[Any, ...]:
-    if isinstance(entry, SpecEntry):
-        assert not entry.images  # a file's own entries name no local file
-        return (_FINISHED, entry.name, entry.model, entry.params, entry.params_json, entry.tags, _where(entry.where),
-                dict(entry.keys))  # fmt: skip
-    refs = tuple((param, written, _where(spot)) for param, written, spot in entry.image_refs)
-    return (_PARTIAL, entry.name, entry.model, entry.params, entry.tags, _where(entry.where), refs)
-
-
-def _entry(fields: tuple[Any, ...]) -> FileEntry:
-    if fields[0] == _FINISHED:
-        _, name, model, params, params_json, tags, where, keys = fields
-        return SpecEntry(name, model, params, params_json, tags, Location(*where), keys=keys)
-    _, name, model, params, tags, where, refs = fields
-    image_refs = tuple((param, written, Location(*spot)) for param, written, spot in refs)
-    return PartialEntry(name, model, params, tags, Location(*where), image_refs)
+    def _write(self, handle: BinaryIO, kept: dict[str, int]) -> None:
+        """The index, then each record, read from the old file one at a time (never all held at once)."""
+        index: dict[str, tuple[int, int, int]] = {}
+        offset = 0
+        for digest, age in kept.items():
+            fresh = self._fresh.get(digest)
+            length = len(fresh) if fresh is not None else self._index[digest][2]
+            index[digest] = (age, offset, length)
+            offset += length
+        head = marshal.dumps({"format": FORMAT, "index": index})
+        handle.write(MAGIC + len(head).to_bytes(8, "little") + head)
+        for digest, (_, _, length) in index.items():
+            record = self._record(digest)
+            if record is None or len(record) != length:
+                raise OSError(f"the cache's record {digest} cannot be read back")
+            handle.write(record)

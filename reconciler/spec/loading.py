@@ -1,7 +1,8 @@
 """Loading: every spec file under some paths, read, resolved (through the parse cache) and finished.
 
-    discover --> read each file --digest--> cache hit, or resolve_file (parse, expand, resolve)
-             --media.finish_entries--> SpecEntry --check_unique--> SpecSet, or SpecErrors with all mistakes
+    discover --> each file: unchanged by its stat (the cache knows its digest), or read --digest-->
+             cache hit, or resolve_file (parse, expand, resolve) --media.finish_entries--> SpecEntry
+             --check_unique--> SpecSet, or SpecErrors with all mistakes
 
 The work per file is a pure function of its path and bytes, so the injected cache keeps it by a
 digest of both (and the language and catalog versions): a hit is never stale.
@@ -10,6 +11,7 @@ digest of both (and the language and catalog versions): a hit is never stale.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -74,6 +76,12 @@ def load(
 
 
 def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive | None = None) -> FileResult:
+    salt = derive.version if derive is not None else ""
+    name = f"{os.path.abspath(path)}\0{shown}\0{salt}"
+    if cache is not None and (known := cache.digest_of(path, name)) is not None:
+        cached = cache.get(known)
+        if cached is not None:
+            return cached
     try:
         data = read_regular(path, MAX_FILE_BYTES)
     except TooLarge as exc:
@@ -82,9 +90,9 @@ def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive |
         return FileResult(errors=(SpecError(Location(shown), f"cannot read file: it {exc.reason}"),))
     except OSError as exc:
         return FileResult(errors=(SpecError(Location(shown), f"cannot read file: {exc.strerror}"),))
-    salt = derive.version if derive is not None else ""
     digest = file_digest(f"{path.resolve()}\0{shown}\0{salt}", data) if cache is not None else ""
     if cache is not None:
+        cache.saw(name, digest)
         cached = cache.get(digest)
         if cached is not None:
             return cached

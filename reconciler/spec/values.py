@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Protocol, TypeAlias
 
 from reconciler.errors import Location, SpecError
@@ -103,11 +104,23 @@ class Derive(Protocol):
 
 
 class ParseCache(Protocol):
-    """Keeps FileResults by a digest of (path, bytes, language and catalog versions)."""
+    """Keeps FileResults by a digest of (path, bytes, language and catalog versions).
+
+    It may also know a file's digest without its bytes being read: `digest_of` answers only when
+    the file is certainly unchanged since `saw` recorded it (loading reads and hashes it otherwise).
+    """
 
     def get(self, digest: str) -> FileResult | None: ...
 
     def put(self, digest: str, result: FileResult) -> None: ...
+
+    def digest_of(self, path: Path, name: str) -> str | None:
+        """The digest of the file at `path` (known to the cache as `name`), if certainly unchanged, else None."""
+        ...
+
+    def saw(self, name: str, digest: str) -> None:
+        """The file `digest_of` just looked at under `name` has `digest` (its bytes were read and hashed)."""
+        ...
 
 
 @dataclass

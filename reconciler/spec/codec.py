@@ -55,7 +55,7 @@ def _plain(entry: FileEntry, tags: tuple[str, ...]) -> tuple[Any, ...]:
 def _entry(fields: tuple[Any, ...]) -> FileEntry:
     if fields[0] == _FINISHED:
         _, name, model, params, params_json, tags, where, keys = fields
-        return SpecEntry(name, model, EncodedParams(params), params_json, tags, Location(*where), keys=keys)
+        return SpecEntry(name, model, EncodedParams(params), params_json, tags, Location(*where), (), keys)
     _, name, model, params, tags, where, refs = fields
     image_refs = tuple((param, written, Location(*spot)) for param, written, spot in refs)
     return PartialEntry(name, model, params, tags, Location(*where), image_refs)

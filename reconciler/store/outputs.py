@@ -58,9 +58,7 @@ def outputs_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, 
     """The outputs of those keys that have one, in one query: indexed, or a scan when they are many."""
     if scans(db, "outputs", len(keys)):
         wanted = as_set(keys)
-        return {
-            row[0]: Output.from_row(row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs") if row[0] in wanted
-        }
+        return {row[0]: Output(*row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs") if row[0] in wanted}
     rows = db.rows(
         f"SELECT {qualified(OUTPUT_COLUMNS, 'o')} FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value",
         (json_list(keys),),

@@ -231,10 +231,10 @@ def diff(
     # As locals: this loop runs once per spec (100,000 times for a large plan), and looking up an
     # Enum member on its class costs as much as the rest of an iteration's lookups.
     create, noop, in_doubt = ActionKind.CREATE, ActionKind.NOOP, ActionKind.IN_DOUBT
+    per_model = {slug: (model, latency.get(slug, model.avg_latency_s)) for slug, model in catalog.BY_SLUG.items()}
     for item in desired:
         entry, key = item.entry, item.key
-        model = catalog.BY_SLUG[entry.model]
-        seconds = latency.get(model.slug, model.avg_latency_s)
+        model, seconds = per_model[entry.model]
         owner = first_of.setdefault(key, entry.name)
         shares = owner if owner != entry.name else None
         output = outputs.get(key)

@@ -6,7 +6,8 @@
     resolution  entry --catalog.check--> SpecEntry: every parameter coerced and defaulted
                 (a PartialEntry while it names local files)
     media       PartialEntry --local images and audio hashed--> SpecEntry
-    loading     all of the above per file, through the parse cache (cache.py), names unique --> SpecSet
+    loading     all of the above per file, through the parse cache, names unique --> SpecSet
+    cache       the parse cache on disk (records encoded by `codec`), with each entry's keys (`Derive`)
 
 All mistakes of all files are collected and raised together as one SpecErrors, each with
 `file:line:col`. The work per file is a pure function of its bytes, so a cache (injected, see

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler import catalog
@@ -44,7 +45,25 @@ def request_key(namespace: str, model: str, params: Mapping[str, Any]) -> str:
 
 
 def entry_key(namespace: str, entry: SpecEntry) -> str:
-    return params_key(namespace, entry.model, entry.params_json)
+    known = entry.keys.get(namespace)
+    return known if known is not None else params_key(namespace, entry.model, entry.params_json)
+
+
+@dataclass(frozen=True)
+class EveryNamespace:
+    """A request's key in both namespaces: derived at load and kept in the parse cache (spec.Derive).
+
+    Plan keys every spec in both namespaces (orphans are what neither names), so a warm plan reads
+    them instead of hashing twice per spec. Bump `version` if the key's form ever changes.
+    """
+
+    version: str = f"keys/1/{SEGMIND}/{MOCK}"
+
+    def __call__(self, model: str, params_json: str) -> dict[str, str]:
+        return {ns: params_key(ns, model, params_json) for ns in (SEGMIND, MOCK)}
+
+
+EVERY_NAMESPACE: Final = EveryNamespace()
 
 
 def params_key(namespace: str, model: str, params_json: str) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from reconciler import keys
 from reconciler.clock import SystemClock
 from reconciler.engine.context import JobContext, Options, Runtime
 from reconciler.engine.events import Emit, Outcome, RunEvent, Summary
@@ -230,7 +231,8 @@ async def watch(settings: Settings, world: World, *, emit: Emit, approval: Appro
     started = runtime.clock.now()
     options = Options(concurrency=settings.concurrency, max_cost_usd=settings.max_cost,
                       latency_scale=world.latency_scale)  # fmt: skip
-    specs = LiveSpecs(settings.paths, cache=cache, allow_outside_files=load_settings().allow_outside_files)
+    specs = LiveSpecs(settings.paths, cache=cache, allow_outside_files=load_settings().allow_outside_files,
+                      derive=keys.EVERY_NAMESPACE)  # fmt: skip
     session = Session(settings, specs=specs, runtime=runtime, options=options, emit=emit, approval=approval)
     engine, stop = session.engine, session.engine.ctx.stop
     with signals(engine.interrupt, enabled=True):

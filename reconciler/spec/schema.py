@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler import catalog
-from reconciler.spec import MAX_MATRIX
+from reconciler.spec.expansion import MAX_MATRIX
 
 SCHEMA_ID = "https://github.com/reconciler/reconciler/schema/spec.schema.json"
 _KIND_TYPES = {

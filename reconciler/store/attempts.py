@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler.errors import AttemptStateError
 from reconciler.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
-from reconciler.store.db import Database, Row, Transaction, json_list, qualified
+from reconciler.store.db import Database, Row, Transaction, as_set, json_list, qualified, scans
 from reconciler.store.owner import Alive
 
 _S = AttemptState
@@ -238,13 +238,23 @@ _FAILURES_IN_A_ROW = (
 
 
 def latest_for(db: Database | Transaction, keys: Collection[str], *, alive: Alive) -> dict[str, Attempt]:
-    """The newest attempt of each key that has one (with its run of failures), in one query."""
+    """The newest attempt of each key that has one (with its run of failures), in one query.
+
+    Indexed, or for many keys one pass over the newest attempt of every key, kept when asked for.
+    """
+    convert = Rows(alive)
+    if scans(db, "attempts", len(keys)):
+        wanted = as_set(keys)
+        rows = db.rows(
+            f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')}, {_FAILURES_IN_A_ROW} FROM attempts AS a"
+            " WHERE a.id IN (SELECT max(id) FROM attempts GROUP BY key)"
+        )
+        return {row[1]: convert.attempt(row) for row in rows if row[1] in wanted}
     rows = db.rows(
         f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')}, {_FAILURES_IN_A_ROW} FROM json_each(?) AS w"
         " JOIN attempts AS a ON a.id = (SELECT max(id) FROM attempts WHERE key = w.value)",
         (json_list(keys),),
     )
-    convert = Rows(alive)
     return {row[1]: convert.attempt(row) for row in rows}
 
 

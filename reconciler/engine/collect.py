@@ -17,7 +17,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from reconciler.api.client import JobState
+from reconciler.api.answers import JobState
 from reconciler.engine import history
 from reconciler.engine.context import JobContext
 from reconciler.engine.events import Outcome, Phase

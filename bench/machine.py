@@ -12,6 +12,7 @@ import platform
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,7 @@ def replace_section(path: Path, section: str) -> None:
             parts[index] = section.rstrip() + "\n\n"
             replaced = True
     if not replaced:
+        parts[-1] = parts[-1].rstrip() + "\n\n"  # a blank line before the new section
         parts.append(section.rstrip() + "\n\n")
     path.write_text("".join(parts).rstrip() + "\n", encoding="utf-8")
 
@@ -81,21 +83,39 @@ def publish(section: str, *, write: bool) -> None:
 
 
 def measured_apply(project: Path, env: dict[str, str], *args: str) -> tuple[float, float]:
-    """(peak RSS in MB, wall seconds) of one `reconciler apply --yes ARGS` process in `project`.
+    """(peak RSS in MB, wall seconds) of one `reconciler apply --yes ARGS` process in `project`."""
+    run = measured(project, env, "apply", "--yes", *args)
+    return run.rss_mb, run.wall_s
 
-    A small parent process starts the apply and reads its children's peak RSS, so the figure is the
-    apply's own, not this benchmark's.
+
+@dataclass(frozen=True)
+class Measured:
+    """One whole `reconciler` process: its peak RSS, wall and CPU seconds, and its last line of output."""
+
+    rss_mb: float
+    wall_s: float
+    cpu_s: float  # user + system: less sensitive than wall to other work on a loaded machine
+    last_line: str
+
+
+def measured(project: Path, env: dict[str, str] | None, *args: str) -> Measured:
+    """One `reconciler ARGS` process in `project`, measured by a small parent process.
+
+    The parent reads its children's peak RSS and CPU time, so the figures are the command's own,
+    not this benchmark's. Exits with the command's stderr when it fails.
     """
     script = (
         "import resource, subprocess, sys, time; t = time.perf_counter();"
-        f"code = subprocess.call([sys.executable, '-m', 'reconciler', 'apply', '--yes', *{list(args)!r}],"
-        " stdout=subprocess.DEVNULL); wall = time.perf_counter() - t;"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, wall, code)"
+        f"done = subprocess.run([sys.executable, '-m', 'reconciler', *{list(args)!r}], capture_output=True,"
+        " text=True); wall = time.perf_counter() - t; use = resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "lines = done.stdout.strip().splitlines() or [''];"
+        "print(use.ru_maxrss, wall, use.ru_utime + use.ru_stime, done.returncode, lines[-1]);"
+        "sys.stderr.write(done.stderr[-2000:])"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], check=False, cwd=project, env=env, capture_output=True, text=True
     )
-    rss_kb, wall, code = out.stdout.split()
+    rss_kb, wall, cpu, code, last = out.stdout.rstrip("\n").split(" ", 4)
     if code != "0":
-        raise SystemExit(f"apply failed: {out.stderr[-2000:]}")
-    return int(rss_kb) / 1024, float(wall)
+        raise SystemExit(f"reconciler {' '.join(args)} failed: {out.stderr}")
+    return Measured(int(rss_kb) / 1024, float(wall), float(cpu), last)

@@ -3,7 +3,7 @@
     python bench/report.py [--videos 1000] [--runs 3] [--write]
 
 The store is filled through its public API: a distinct tiny MP4 per spec (the fake's own encoder,
-160x90, 5 s at 8 fps), `put_stream`, `record_output`, and `layout` into out/. Cold is a report with
+160x90, 5 s at 8 fps), `blob_writer`, `record_output`, and `layout` into out/. Cold is a report with
 no poster cache (every poster decoded and encoded), warm the next one (posters cached by digest).
 Goals (issue 16): cold within 10 s, warm under 1 s, the HTML under 2 MB, and the page interactive
 (its script has run: filters armed) in headless Chromium within 2 s.
@@ -29,6 +29,7 @@ from mockserver.media import encode, picture_for
 from reconciler import catalog, keys
 from reconciler.spec import load
 from reconciler.store import Store
+from tests.conftest import put_blob
 
 MODEL = "wan-2.2-t2v-fast"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,7 +54,7 @@ def make_project(work: Path, videos: int) -> None:
             key = keys.entry_key(keys.SEGMIND, entry)
             params, _ = catalog.check(model, dict(entry.params), fill_defaults=True)
             video = encode(picture_for(model, params, int(entry.params["seed"]), Media()), f"bench {entry.name}")
-            blob = store.put_stream([video])
+            blob = put_blob(store, [video])
             store.record_output(key, digest=blob.digest, size=blob.size, model=MODEL, request_id=f"req-{entry.name}",
                                 cost_usd=model.avg_cost_usd, namespace=keys.SEGMIND, name_hint=entry.name)  # fmt: skip
             wanted[entry.name] = blob.digest

@@ -265,7 +265,7 @@ def main() -> None:
         "",
         f"The reconciler sends every request of a run through one token bucket, at concurrency {args.concurrency}"
         f" at most {bucket.ceiling:g} requests/s (burst {bucket.burst:g}; `TokenBucket.for_concurrency` in"
-        f" reconciler/policy.py): its {ours.requests} requests need at least {ours.requests / bucket.ceiling:.0f} s at that"
+        f" reconciler/engine/policy.py): its {ours.requests} requests need at least {ours.requests / bucket.ceiling:.0f} s at that"
         f" rate, against the ideal's {ours.ideal_s(args.jobs):.0f} s"
         + (
             ", so at this time scale the bucket, not the jobs, sets its wall."

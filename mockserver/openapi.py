@@ -28,12 +28,7 @@ def _param_schema(param: catalog.Param) -> dict[str, Any]:
     schema: dict[str, Any] = dict(_TYPES[param.kind], description=param.description)
     if param.choices is not None:
         schema["enum"] = list(param.choices)
-    if param.minimum is not None:
-        schema["minimum"] = param.minimum
-    if param.maximum is not None:
-        schema["maximum"] = param.maximum
-    if param.max_length is not None:
-        schema["maxLength"] = param.max_length
+    schema.update(param.json_bounds())
     if param.required and param.kind is catalog.Kind.STRING and param.choices is None:
         schema["pattern"] = r"\S"
     if param.has_default:

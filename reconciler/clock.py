@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol
 
@@ -26,4 +25,6 @@ class SystemClock:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # only what waits imports it (the engine); plan and validate read the store with this clock
+
         await asyncio.sleep(max(0.0, seconds))

@@ -11,8 +11,10 @@ satisfy a spec reconciled against the real API. Pure.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler import catalog
@@ -28,20 +30,42 @@ def canonical_request(namespace: str, model: str, params_json: str) -> str:
     The three keys are in sorted order, so this equals canonical_json of the whole mapping (a
     property test holds them equal) without re-serialising the parameters of every entry.
     """
-    head = catalog.canonical_json({"api": namespace, "model": model})
-    return f'{head[:-1]},"params":{params_json}}}'
+    return f'{_head(namespace, model)[:-1]},"params":{params_json}}}'
+
+
+@functools.cache  # a handful of (namespace, model) pairs, asked for once per entry
+def _head(namespace: str, model: str) -> str:
+    return catalog.canonical_json({"api": namespace, "model": model})
 
 
 def request_key(namespace: str, model: str, params: Mapping[str, Any]) -> str:
-    """The key of a request given as a full, resolved parameter mapping."""
+    """The key of a request given as a full, resolved parameter mapping (a history row's body)."""
     slug = catalog.BY_SLUG[model]
-    params_json = catalog.canonical_json(catalog.identity_params(slug, dict(params)))
-    return _digest(canonical_request(namespace, model, params_json))
+    return params_key(namespace, model, catalog.canonical_json(catalog.identity_params(slug, dict(params))))
 
 
 def entry_key(namespace: str, entry: SpecEntry) -> str:
-    return _digest(canonical_request(namespace, entry.model, entry.params_json))
+    known = entry.keys.get(namespace)
+    return known if known is not None else params_key(namespace, entry.model, entry.params_json)
 
 
-def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+@dataclass(frozen=True)
+class EveryNamespace:
+    """A request's key in both namespaces: derived at load and kept in the parse cache (spec.Derive).
+
+    Plan keys every spec in both namespaces (orphans are what neither names), so a warm plan reads
+    them instead of hashing twice per spec. Bump `version` if the key's form ever changes.
+    """
+
+    version: str = f"keys/1/{SEGMIND}/{MOCK}"
+
+    def __call__(self, model: str, params_json: str) -> dict[str, str]:
+        return {ns: params_key(ns, model, params_json) for ns in (SEGMIND, MOCK)}
+
+
+EVERY_NAMESPACE: Final = EveryNamespace()
+
+
+def params_key(namespace: str, model: str, params_json: str) -> str:
+    """The key of a request whose identity parameters are already canonical JSON, as resolving a spec leaves them."""
+    return "sha256:" + hashlib.sha256(canonical_request(namespace, model, params_json).encode("utf-8")).hexdigest()

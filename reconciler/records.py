@@ -179,8 +179,8 @@ class Observation:
 
 @dataclass(frozen=True)
 class Orphans:
-    """Stored outputs that no current spec names: plan lists them, gc removes them."""
+    """Stored outputs that no current spec names: plan lists them, gc removes them. Empty by default."""
 
-    count: int
-    size: int  # bytes of their outputs (a blob two orphans share counts twice)
-    listed: tuple[Output, ...]  # the first of them by key, as many as were asked for
+    count: int = 0
+    size: int = 0  # bytes of their outputs (a blob two orphans share counts twice)
+    listed: tuple[Output, ...] = ()  # the first of them by key, as many as were asked for

@@ -1,4 +1,4 @@
-"""Shared fixtures: run the real CLI in-process or as a real process, and write spec trees."""
+"""Shared fixtures: run the real CLI in-process or as a real process, write spec trees, store bytes."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
+
+from reconciler.store import BlobInfo, Store
 
 # CI replays the same examples every run (a red CI is never luck); locally every run explores anew.
 # `pytest --hypothesis-profile=long` is the nightly profile: many more examples.
@@ -83,6 +85,16 @@ def run_process(*args: str, cwd: Path, env: dict[str, str] | None = None, timeou
         check=False,
     )
     return Run(completed.returncode, completed.stdout, completed.stderr)
+
+
+def put_blob(
+    store: Store, chunks: Iterable[bytes], *, max_bytes: int | None = None, expected_size: int | None = None
+) -> BlobInfo:
+    """Store bytes as a blob the way a download does: chunk by chunk through the store's writer."""
+    with store.blob_writer(max_bytes=max_bytes, expected_size=expected_size) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+        return writer.commit()
 
 
 class S3Server:

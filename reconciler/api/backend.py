@@ -3,9 +3,11 @@
     with connect(Backend(mock=True)) as endpoint:
         async with endpoint.client() as api: ...
 
-`Endpoint` carries everything that differs between the two: the URLs, the key, the namespace the
-videos are kept under (so a fake's video never satisfies a spec against the real API) and how fast
-jobs are expected to run.
+A `Backend` is checked when it is built (a missing or malformed key, a bad URL: one sentence
+each), so the command line finds a bad setting before it plans or claims anything. `Endpoint`
+carries everything that differs between the two: the URLs, the key, the namespace the videos are
+kept under (so a fake's video never satisfies a spec against the real API) and how fast jobs are
+expected to run.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ class Backend:
     upload_url: str | None = None
     latency_scale: float | None = None  # None: learned on the backend (the fake's own scale with --mock)
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
+        # Checked once, where it is built: a Backend that exists is one a request would not fail on.
+        self._check()
+
+    def _check(self) -> None:
         """Refuse settings a request would fail on, before the engine claims anything (one sentence each)."""
         if self.mock:
             return
@@ -66,7 +72,6 @@ class Endpoint:
 @contextmanager
 def connect(backend: Backend) -> Iterator[Endpoint]:
     """The endpoint of `backend`; for --mock, a fake served from this process until the block ends."""
-    backend.check()
     if backend.mock:
         with embedded_fake() as url:
             yield Endpoint(MOCK_KEY, url, url, url, keys.MOCK, backend.latency_scale or MOCK_TIME_SCALE)

@@ -18,8 +18,6 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
-import email.utils
-import enum
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -29,7 +27,8 @@ from urllib.parse import quote
 
 import httpx
 
-from reconciler.api.failures import failure_reason
+from reconciler.api import answers
+from reconciler.api.answers import HistoryRow, JobResult, JobState, JobStatus, Submitted
 from reconciler.api.origins import api_root, check_key, origin_of, output_url_problem, shown_url, url_problem
 from reconciler.api.redact import Redactor
 from reconciler.errors import (
@@ -40,7 +39,6 @@ from reconciler.errors import (
     UsageError,
     error_for_status,
 )
-from reconciler.records import FailureReason
 
 DEFAULT_BASE_URL: Final = "https://api.segmind.com"
 # The hosts the official client (segmind 1.3.0) uses for the request history and for uploads.
@@ -59,60 +57,6 @@ _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _NEVER_SENT: Final = (httpx.InvalidURL, OverflowError, UnicodeEncodeError)
 
 
-class JobState(enum.Enum):
-    """A request's state as the API reports it."""
-
-    QUEUED = "QUEUED"  # accepted, waiting for a worker
-    PROCESSING = "PROCESSING"  # running
-    COMPLETED = "COMPLETED"  # the result is ready
-    FAILED = "FAILED"  # errored, content blocks included
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobState.COMPLETED, JobState.FAILED)
-
-
-@dataclass(frozen=True)
-class Submitted:
-    request_id: str
-    state: JobState
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    request_id: str
-    state: JobState
-    error: str | None = None
-    reason: FailureReason | None = None  # for FAILED: a content block (permanent) or not (temporary)
-
-
-@dataclass(frozen=True)
-class JobResult:
-    request_id: str
-    state: JobState
-    output_url: str | None = None
-    output_bytes: bytes | None = None  # when the server sends the video inline (base64)
-    cost_usd: float | None = None
-    error: str | None = None
-    reason: FailureReason | None = None  # for FAILED: a content block (permanent) or not (temporary)
-    latency_s: float | None = None  # submit to done by the server's own clock (`metrics`), when it says
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One row of the account's request history: what was sent and what came of it."""
-
-    request_id: str
-    model: str
-    status: str
-    request_body: Any
-    generation_url: str | None
-    cost_usd: float | None
-    created_at: str | None
-    error: str | None
-    reason: FailureReason | None = None  # for FAILED: a content block (permanent) or not (temporary)
-
-
 @dataclass(frozen=True)
 class RateFloor:
     """The slowest answer accepted: at least `min_bytes` in every `window_s` until the body ends.
@@ -126,16 +70,6 @@ class RateFloor:
 
     def describe(self) -> str:
         return f"{self.min_bytes:,} bytes in {self.window_s:g} s"
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """A whole (capped) answer of the API: its status, the headers that matter, the body."""
-
-    status: int
-    retry_after: str | None
-    body: bytes
-    date: str | None = None  # the API's clock, from its Date header
 
 
 class SegmindApi:
@@ -216,7 +150,7 @@ class SegmindApi:
         """POST /v2/{model} with these exact bytes. A failure after sending is ApiUnreachable(maybe_sent)."""
         what = f"submit to {model}"
         answer = await self._send("POST", f"{self.base_url}/v2/{quote(model)}", what, content=body_json.encode())
-        data = _json_object(answer, what)
+        data = answers.json_object(answer, what)
         request_id = data.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             # The job may exist: the answer that would name it is unusable.
@@ -226,14 +160,14 @@ class SegmindApi:
     async def status(self, request_id: str) -> JobStatus:
         what = f"status of request {request_id}"
         answer = await self._send("GET", f"{self.base_url}/v2/requests/{quote(request_id)}/status", what)
-        data = _json_object(answer, what)
+        data = answers.json_object(answer, what)
         state, error = self._state(data.get("status"), what), self._text(data.get("error"))
-        return JobStatus(request_id, state, error, _reason(state.value, error))
+        return JobStatus(request_id, state, error, answers.failure_reason_of(state.value, error))
 
     async def result(self, request_id: str) -> JobResult:
         what = f"result of request {request_id}"
         answer = await self._send("GET", f"{self.base_url}/v2/requests/{quote(request_id)}", what)
-        data = _json_object(answer, what)
+        data = answers.json_object(answer, what)
         state = self._state(data.get("status"), what)
         output = data.get("output")
         url, inline = None, None
@@ -246,9 +180,16 @@ class SegmindApi:
                 raise ApiUnreachable(f"{what}: the output is neither a URL nor base64", maybe_sent=False) from None
         if state is JobState.COMPLETED and url is None and inline is None:
             raise ApiUnreachable(f"{what}: COMPLETED without an output", maybe_sent=False)
-        cost, error = _number(data.get("cost")), self._text(data.get("error"))
+        cost, error = answers.number(data.get("cost")), self._text(data.get("error"))
         return JobResult(
-            request_id, state, url, inline, cost, error, _reason(state.value, error), _latency(data.get("metrics"))
+            request_id,
+            state,
+            url,
+            inline,
+            cost,
+            error,
+            answers.failure_reason_of(state.value, error),
+            answers.latency_of(data.get("metrics")),
         )
 
     async def download(self, url: str, write: Callable[[bytes], None], *, max_bytes: int) -> int:
@@ -344,7 +285,7 @@ class SegmindApi:
             answer = await self._send(
                 "GET", f"{self.history_url}/inference-request/request-history", what, params=params
             )
-            data = _json_object(answer, what)
+            data = answers.json_object(answer, what)
             found = data.get("data")
             if not isinstance(found, list):
                 raise ApiUnreachable(f"{what}: the answer has no list of rows", maybe_sent=False)
@@ -370,7 +311,7 @@ class SegmindApi:
             if exc.status == 404:
                 return None
             raise
-        return self._history_row(_json_object(answer, what))
+        return self._history_row(answers.json_object(answer, what))
 
     # ---- uploads
 
@@ -379,7 +320,7 @@ class SegmindApi:
         what = "upload of a local image"
         payload = {"data_urls": [f"data:{media_type};base64,{base64.b64encode(data).decode()}"]}
         answer = await self._send("POST", f"{self.upload_url}/upload-asset", what, content=json.dumps(payload).encode())
-        urls = _json_object(answer, what).get("file_urls")
+        urls = answers.json_object(answer, what).get("file_urls")
         if not isinstance(urls, list) or not urls or not isinstance(urls[0], str):
             raise ApiUnreachable(f"{what}: the answer has no file_urls", maybe_sent=True)
         return urls[0]
@@ -388,7 +329,7 @@ class SegmindApi:
 
     async def _send(
         self, method: str, url: str, what: str, *, content: bytes | None = None, params: dict[str, str] | None = None
-    ) -> _Answer:
+    ) -> answers.Answer:
         """One API request with the key, its redirects followed only within the API's origins."""
         headers = {"x-api-key": self._key, "accept": "application/json", "accept-encoding": "identity"}
         if content is not None:
@@ -406,15 +347,15 @@ class SegmindApi:
                 raise self._unreachable(exc, what) from exc
             except _NEVER_SENT as exc:
                 raise ApiUnreachable(f"{what}: {_kind(exc)}", maybe_sent=False) from exc
-            answer = _Answer(
+            answer = answers.Answer(
                 response.status_code, response.headers.get("retry-after"), body, response.headers.get("date")
             )
-            self.last_server_date = _http_date(answer.date) or self.last_server_date
+            self.last_server_date = answers.http_date(answer.date) or self.last_server_date
             # A FAILED job is served as 422 with its error in the body: a result, not a transport error.
-            if answer.status == 422 and _says_failed(answer):
+            if answer.status == 422 and answers.says_failed(answer):
                 return answer
             if answer.status >= 400:
-                retry_after = _retry_after(answer.retry_after)
+                retry_after = answers.retry_after(answer.retry_after)
                 raise error_for_status(answer.status, self._message(answer.body), what=what, retry_after=retry_after)
             return answer
         raise ApiUnreachable(f"{what}: more than {MAX_REDIRECTS} redirects", maybe_sent=True)
@@ -449,7 +390,7 @@ class SegmindApi:
         return ApiUnreachable(f"{what}: {self._redact(_kind(exc))}", maybe_sent=not never_sent)
 
     def _message(self, body: bytes) -> str | None:
-        message = _server_message(body)
+        message = answers.server_message(body)
         return None if message is None else self._redact(message)
 
     def _text(self, value: Any) -> str | None:
@@ -473,11 +414,11 @@ class SegmindApi:
             model=str(item.get("model_name") or ""),
             status=status,
             request_body=body,
-            generation_url=_plain_text(item.get("generation_url")),
-            cost_usd=_number(item.get("credits_deduction")),
-            created_at=_plain_text(item.get("created_at") or item.get("model_created")),
+            generation_url=answers.plain_text(item.get("generation_url")),
+            cost_usd=answers.number(item.get("credits_deduction")),
+            created_at=answers.plain_text(item.get("created_at") or item.get("model_created")),
             error=error,
-            reason=_reason(status, error),
+            reason=answers.failure_reason_of(status, error),
         )
 
 
@@ -518,85 +459,3 @@ def _kind(exc: BaseException) -> str:
     kind = type(exc).__name__
     detail = str(exc)
     return f"{detail} ({kind})" if detail else kind
-
-
-def _says_failed(answer: _Answer) -> bool:
-    try:
-        data = json.loads(answer.body)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("status") == "FAILED"
-
-
-def _json_object(answer: _Answer, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(answer.body)
-    except ValueError:
-        raise ApiUnreachable(f"{what}: the answer is not JSON (HTTP {answer.status})", maybe_sent=True) from None
-    if not isinstance(data, dict):
-        raise ApiUnreachable(f"{what}: the answer is not a JSON object", maybe_sent=True)
-    return data
-
-
-def _server_message(body: bytes) -> str | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        text = body[:4096].decode("utf-8", "replace").strip()
-        return text or None
-    if isinstance(data, dict):
-        for field in ("error", "message", "detail"):
-            if isinstance(data.get(field), str):
-                return str(data[field])
-    return None
-
-
-def _http_date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
-def _reason(status: str, error: str | None) -> FailureReason | None:
-    # Classified once, here, where a FAILED answer becomes a value: nothing later re-reads the text.
-    return failure_reason(error) if status.upper() == JobState.FAILED.value else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _plain_text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _latency(metrics: Any) -> float | None:
-    """Seconds from submit to done in a result's `metrics` (total_ms, else queue_ms + inference_ms)."""
-    if not isinstance(metrics, dict):
-        return None
-    total = _number(metrics.get("total_ms"))
-    if total is None:
-        parts = [_number(metrics.get(name)) for name in ("queue_ms", "inference_ms")]
-        total = None if None in parts else sum(p for p in parts if p is not None)
-    return total / 1000 if total is not None and 0 <= total < 1e10 else None

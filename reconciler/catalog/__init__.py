@@ -6,7 +6,7 @@ about what a valid request is. Pure: no I/O, no third-party imports.
 
     types   Kind, Param, Model, Problem: the shapes
     models  MODELS, BY_SLUG: the five models as the seed pages describe them
-    rules   coerce/check: values against a parameter's rule
+    rules   check: values coerced and checked against each parameter's rule
     identity  canonical JSON and the backend-independent digest of a request
 """
 
@@ -17,7 +17,6 @@ from reconciler.catalog.models import BY_SLUG, MODELS, SLUGS, get
 from reconciler.catalog.rules import (
     check,
     closest,
-    coerce,
     describe_type,
     did_you_mean,
 )
@@ -37,7 +36,6 @@ __all__ = [
     "canonical_json",
     "check",
     "closest",
-    "coerce",
     "describe_type",
     "did_you_mean",
     "get",

@@ -5,7 +5,6 @@ Shared by the spec resolver and the fake server, so both accept and reject exact
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
 
@@ -108,14 +107,6 @@ _COERCE = {
 }
 
 
-def coerce(param: Param, value: Any) -> Any:
-    """Coerce one value to the parameter's type and check its rule; raises ValueError with a message."""
-    try:
-        return _coerce_checked(param, value)
-    except _Invalid as exc:
-        raise ValueError(exc.message) from None
-
-
 def _coerce_checked(param: Param, value: Any) -> Any:
     if value is None:
         if param.has_default and param.default is None:
@@ -185,9 +176,13 @@ def check(
 
 def closest(word: str, candidates: tuple[str, ...] | list[str]) -> list[str]:
     """Candidates ordered by similarity to `word`, closest first."""
+    import difflib  # only a mistake needs a suggestion; a valid spec never pays for the import
+
     return sorted(candidates, key=lambda c: (-difflib.SequenceMatcher(None, word, c).ratio(), c))
 
 
 def did_you_mean(word: str, candidates: tuple[str, ...] | list[str]) -> str | None:
+    import difflib
+
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"did you mean {match[0]!r}?" if match else None

@@ -76,6 +76,11 @@ class Param:
     def has_default(self) -> bool:
         return self.default is not NO_DEFAULT
 
+    def json_bounds(self) -> dict[str, Any]:
+        """The rule's limits as JSON Schema keywords (for the spec schema and the fake's OpenAPI document)."""
+        keywords = {"minimum": self.minimum, "maximum": self.maximum, "maxLength": self.max_length}
+        return {word: value for word, value in keywords.items() if value is not None}
+
     def rule(self) -> str:
         """The rule in words, for error messages and schema descriptions."""
         if self.choices is not None:
@@ -103,9 +108,11 @@ class Model:
     avg_cost_usd: float  # public model directory average, used for estimates and the fake's billing
     seed_param: str = "seed"
     by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
+    transport_only: frozenset[str] = field(init=False, repr=False, compare=False)  # names never in a key
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+        object.__setattr__(self, "transport_only", frozenset(p.name for p in self.params if p.transport_only))
 
     @property
     def reproducible_by_default(self) -> bool:

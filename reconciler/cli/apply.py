@@ -11,12 +11,12 @@ import click
 from reconciler.cli import lockfile
 from reconciler.cli.common import (
     api_options,
+    backend,
     build_plan,
-    lease_s,
     paths_argument,
     show_plan,
+    site,
     store_option,
-    store_remote,
     store_root,
     targeting,
 )
@@ -78,7 +78,7 @@ def apply(
     account's credits stopped it, 4 when a submit is in doubt, 130 when interrupted (apply again to
     resume: nothing is ever submitted twice).
 
-    Writes reconciler.plan.lock (every spec's key and stored video) when it changes; with --locked, first
+    Writes reconciler.lock (every spec's key and stored video) when it changes; with --locked, first
     checks that the specs match it and submits nothing (exit 1) when they do not.
     """
     from reconciler.runtime.apply import ApplyRequest, run_apply
@@ -86,8 +86,10 @@ def apply(
 
     if mock:
         lockfile.no_lock_with_mock(("--locked", locked), ("--lock", lock_file))
-    if not mock and not api_key:
-        raise UsageError("no API key: set SEGMIND_API_KEY (or run against the bundled fake with --mock)")
+    chosen = backend(
+        mock=mock, api_key=api_key, base_url=base_url, history_url=history_url, upload_url=upload_url,
+        latency_scale=latency_scale,
+    )  # fmt: skip
     path = None if mock else lockfile.lock_path(lock_file, paths)
     if locked:
         path = lockfile.required_path(lock_file, paths, "--locked")
@@ -118,22 +120,14 @@ def apply(
         ApplyRequest(
             plan=result,
             desired=desired,
-            store_root=store_root(store),
             out_dir=Path(out_dir or load_settings().out),
-            mock=mock,
-            api_key=api_key,
-            base_url=base_url,
-            history_url=history_url,
-            upload_url=upload_url,
             concurrency=concurrency,
             max_cost=max_cost,
             resubmit_in_doubt=resubmit_in_doubt,
             retry_failed=retry_failed,
             as_json=as_json,
-            latency_scale=latency_scale,
-            remote=store_remote(store),
-            lease_s=lease_s(),
-        )
+        ),
+        site(store, chosen),
     )
     if path is not None:
         lockfile.refresh(path, result.namespace, desired, store_root(store))

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
 from reconciler import keys
-from reconciler.api.embedded import MOCK_TIME_SCALE
 from reconciler.errors import SpecError, UsageError
-from reconciler.plan.diff import ActionKind, Desired, Plan
 from reconciler.runtime.config import load_settings
 from reconciler.spec import SpecSet, load
 from reconciler.spec.cache import FileParseCache
 
 if TYPE_CHECKING:
+    from reconciler.api.backend import Backend
+    from reconciler.plan.diff import Desired, Plan
+    from reconciler.runtime.world import Site
     from reconciler.store.location import Remote
 
 JSON_FORMAT_VERSION = 1
@@ -30,9 +34,12 @@ def store_location(store: str | None) -> str:
 
 def store_remote(store: str | None) -> Remote | None:
     """The bucket the store option names, None for a local store; a bad URL is a UsageError."""
+    location = store_location(store)
+    if "://" not in location:
+        return None  # a directory: no need to import the store package (validate never opens it)
     from reconciler.store.location import parse_remote
 
-    return parse_remote(store_location(store))
+    return parse_remote(location)
 
 
 def store_root(store: str | None) -> Path:
@@ -59,6 +66,31 @@ def open_store(store: str | None, *, clock: Any = None) -> Any:
     return _open(store_root(store), store_remote(store), clock=clock, lease_s=lease_s())
 
 
+def backend(
+    *,
+    mock: bool,
+    api_key: str | None,
+    base_url: str | None,
+    history_url: str | None,
+    upload_url: str | None,
+    latency_scale: float | None,
+) -> Backend:
+    """The backend the api_options name, checked once here (a bad key or URL is one sentence, exit 1)."""
+    from reconciler.api.backend import Backend
+
+    return Backend(
+        mock=mock, api_key=api_key, base_url=base_url, history_url=history_url, upload_url=upload_url,
+        latency_scale=latency_scale,
+    )  # fmt: skip
+
+
+def site(store: str | None, chosen: Backend) -> Site:
+    """Where apply and watch act: the backend, and the store the option names (its cache, for a bucket)."""
+    from reconciler.runtime.world import Site
+
+    return Site(chosen, store_root(store), store_remote(store), lease_s())
+
+
 def store_option(func: Any) -> Any:
     return click.option(
         "--store",
@@ -76,7 +108,12 @@ def load_specs(paths: tuple[str, ...], store: str | None, *, use_cache: bool = T
     cache = FileParseCache.in_store(store_root(store)) if use_cache else None
     settings = load_settings()
     try:
-        return load(list(paths) or list(settings.specs), cache=cache, allow_outside_files=settings.allow_outside_files)
+        return load(
+            list(paths) or list(settings.specs),
+            cache=cache,
+            allow_outside_files=settings.allow_outside_files,
+            derive=keys.EVERY_NAMESPACE if cache is not None else None,  # kept in the cache: a warm plan hashes nothing
+        )
     finally:
         if cache is not None:
             cache.save()
@@ -123,24 +160,46 @@ def build_plan(
     latency_scale: float | None = None,
 ) -> Planned:
     """Load specs, read the store without locking it, and plan: no network, nothing written but the parse cache."""
+    from reconciler.api.embedded import MOCK_TIME_SCALE
     from reconciler.plan.assemble import assemble, desire
     from reconciler.plan.diff import select
     from reconciler.store.connect import open_view
 
-    specs = load_specs(paths, store)
-    namespace = namespace_for(mock)
-    desired = desire(specs.entries, namespace)
-    chosen = select(desired, targets=targets, excludes=excludes)
-    with open_view(store_root(store), store_remote(store)) as view:
-        plan = assemble(
-            desired, chosen, view, namespace=namespace, concurrency=concurrency, retry_failed=retry_failed,
-            latency_scale=latency_scale or (MOCK_TIME_SCALE if mock else None), orphan_limit=orphan_limit,
-            adoptable=adoptable,
-        )  # fmt: skip
+    with many_values():
+        specs = load_specs(paths, store)
+        namespace = namespace_for(mock)
+        desired = desire(specs.entries, namespace)
+        chosen = select(desired, targets=targets, excludes=excludes)
+        with open_view(store_root(store), store_remote(store)) as view:
+            plan = assemble(
+                desired, chosen, view, namespace=namespace, concurrency=concurrency, retry_failed=retry_failed,
+                latency_scale=latency_scale or (MOCK_TIME_SCALE if mock else None), orphan_limit=orphan_limit,
+                adoptable=adoptable,
+            )  # fmt: skip
     return Planned(specs, desired, plan)
 
 
+@contextlib.contextmanager
+def many_values() -> Iterator[None]:
+    """Make a plan's many small values without the cycle collector, then set them aside from it.
+
+    A plan of 100,000 specs makes a million acyclic objects (entries, keys, outputs, actions);
+    the collector's passes over them, each longer as they pile up, took a quarter of a warm plan.
+    Reference counting frees them as usual. What is still alive after is frozen (`gc.freeze`):
+    it lives as long as the command, so later passes (a long apply) need not walk it again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
+
+
 def show_plan(specs: SpecSet, result: Plan, *, show_noop: bool) -> None:
+    from reconciler.plan.diff import ActionKind
     from reconciler.ui import plans as render
 
     for warning in specs.warnings:

@@ -11,6 +11,7 @@ import click
 from reconciler import catalog, keys
 from reconciler.cli.common import JSON_FORMAT_VERSION, errors_json, load_specs, paths_argument, print_json, store_option
 from reconciler.errors import SpecErrors
+from reconciler.ui.format import plural
 
 
 @click.command()
@@ -51,7 +52,7 @@ def validate(paths: tuple[str, ...], store: str | None, as_json: bool, no_cache:
         return
     for warning in specs.warnings:
         click.echo(f"{warning.where}: " + click.style("warning: ", fg="yellow") + warning.message, err=True)
-    files = f"{len(specs.files)} file{'s' if len(specs.files) != 1 else ''}"
+    files = plural(len(specs.files), "file")
     shared = f" ({len(distinct)} distinct requests)" if len(distinct) != len(specs.entries) else ""
     click.echo(click.style("valid: ", fg="green", bold=True) + f"{len(specs.entries)} videos{shared} in {files}")
     width = max((len(m) for m in by_model), default=0)

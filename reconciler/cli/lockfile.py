@@ -1,6 +1,6 @@
 """The lock file on disk, for plan and apply: where it is, checking it, and rewriting it when it changes.
 
-`reconciler.plan.lock` lives in the working directory, beside `reconciler.toml`, and describes the
+`reconciler.lock` lives in the working directory, beside `reconciler.toml`, and describes the
 project's specs (those of reconciler.toml, default `specs/`). A run on other PATHS uses a lock only
 when `--lock FILE` names one, so trying out one file never prunes the project's lock. `--mock`
 never reads or writes a lock: it records the real API's keys.
@@ -12,29 +12,35 @@ through a temp file and a rename, so a reader (git, a second run) never sees hal
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
+from reconciler.atomic import write_atomic
 from reconciler.errors import Location, ReconcilerError, SpecError, SpecErrors, UsageError
-from reconciler.plan import lock
-from reconciler.plan.diff import ActionKind, Desired, Plan
 from reconciler.runtime.config import load_settings
 from reconciler.spec.files import Refused, read_regular
+
+if TYPE_CHECKING:
+    # The lock format loads with the first function that reads or writes a lock: a plan without
+    # --locked or --update-lock never does.
+    from reconciler.plan import lock
+    from reconciler.plan.diff import Desired, Plan
+
+FILE_NAME: Final = "reconciler.lock"  # in the working directory (plan.lock is the format alone)
 
 MAX_LOCK_BYTES = 256 * 2**20  # far past the lock of a million specs (about 150 bytes each)
 
 
 def lock_path(option: str | None, paths: tuple[str, ...]) -> Path | None:
-    """`--lock FILE`; else reconciler.plan.lock when the specs are the project's; else no lock."""
+    """`--lock FILE`; else reconciler.lock when the specs are the project's; else no lock."""
     if option:
         return Path(option)
     project = [os.path.normpath(p) for p in load_settings().specs]
     if not paths or [os.path.normpath(p) for p in paths] == project:
-        return Path(lock.FILE_NAME)
+        return Path(FILE_NAME)
     return None
 
 
@@ -42,7 +48,7 @@ def required_path(option: str | None, paths: tuple[str, ...], flag: str) -> Path
     path = lock_path(option, paths)
     if path is None:
         raise UsageError(
-            f"{flag}: {lock.FILE_NAME} describes the project's specs, not these PATHS; "
+            f"{flag}: {FILE_NAME} describes the project's specs, not these PATHS; "
             "name the lock of these specs with --lock FILE"
         )
     return path
@@ -57,6 +63,8 @@ def no_lock_with_mock(*flags: tuple[str, object]) -> None:
 
 
 def specs_of(desired: Sequence[Desired]) -> dict[str, lock.Locked]:
+    from reconciler.plan import lock
+
     return {d.entry.name: lock.Locked(d.key, d.entry.model) for d in desired}
 
 
@@ -71,11 +79,16 @@ def read(path: Path) -> lock.Lock | None:
         raise SpecErrors([SpecError(Location(str(path)), f"the lock file {exc.reason}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecErrors([SpecError(Location(str(path)), f"cannot read the lock file: {exc}")]) from None
+    from reconciler.plan import lock
+
     return lock.loads(text, str(path))
 
 
 def check(path: Path, planned: Plan, desired: Sequence[Desired]) -> lock.Check:
     """`--locked`: compare the lock with the specs; a missing lock, or one of another API, is an error."""
+    from reconciler.plan import lock
+    from reconciler.plan.diff import ActionKind
+
     found = read(path)
     if found is None:
         raise UsageError(
@@ -115,6 +128,7 @@ def report(result: lock.Check) -> None:
 
 def refresh(path: Path, namespace: str, desired: Sequence[Desired], store: Path) -> None:
     """Write the lock of `desired` with what the store holds; say so on stderr when it changed."""
+    from reconciler.plan import lock
     from reconciler.store import Store
 
     try:
@@ -150,21 +164,10 @@ def write(path: Path, text: str) -> bool:
         raise UsageError(f"{path} {exc.reason}: move it aside, then write the lock again") from None
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-    temp: str | None = None
     try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-        temp = None
+        write_atomic(path, data, durable=True, mode=mode)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-    finally:
-        if temp is not None:
-            Path(temp).unlink(missing_ok=True)
     return True
 
 
@@ -178,8 +181,8 @@ def lock_options(func: Any) -> Any:
         "--lock",
         "lock_file",
         metavar="FILE",
-        help=f"The lock file (default: {lock.FILE_NAME} in the working directory, for the project's specs).",
+        help=f"The lock file (default: {FILE_NAME} in the working directory, for the project's specs).",
     )(func)
     return click.option(
-        "--locked", is_flag=True, help=f"Fail (exit 1) unless the specs match {lock.FILE_NAME}: names and keys."
+        "--locked", is_flag=True, help=f"Fail (exit 1) unless the specs match {FILE_NAME}: names and keys."
     )(func)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from reconciler.api.backend import Backend, Endpoint
 from reconciler.cli import lockfile
 from reconciler.cli.common import (
     build_plan,
@@ -16,6 +17,9 @@ from reconciler.cli.common import (
     targeting,
 )
 from reconciler.plan.diff import ActionKind, Plan
+
+if TYPE_CHECKING:
+    from reconciler.api.backend import Backend, Endpoint
 
 
 @click.command()
@@ -99,6 +103,8 @@ def plan(
         orphan_limit=None if (as_json or fmt == "json") else 10,
     )
     if refresh:
+        from reconciler.api.backend import Backend  # the API client: only --refresh talks to the network
+
         backend = Backend(
             mock=mock, api_key=api_key, base_url=base_url, history_url=history_url, upload_url=upload_url,
             latency_scale=latency_scale,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import webbrowser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,6 +85,8 @@ def report(
     t = written.gallery.totals
     click.echo(f"wrote {written.index} ({t.stored} of {t.specs} videos stored, {t.to_make} to make)")
     if open_it:
+        import webbrowser  # (shlex, subprocess) only for --open
+
         webbrowser.open(written.index.resolve().as_uri())
 
 

@@ -19,6 +19,16 @@ from reconciler.cli.common import (
 from reconciler.errors import UsageError
 from reconciler.runtime.config import load_settings
 
+_out_option = click.option(
+    "--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: reconciler.toml, then out)."
+)
+
+
+def _named(paths: tuple[str, ...], store: str | None, mock: bool) -> dict[str, str]:
+    """Every spec's name with its key on the backend chosen (--mock: the bundled fake's)."""
+    namespace = namespace_for(mock)
+    return {e.name: keys.entry_key(namespace, e) for e in load_specs(paths, store).entries}
+
 
 @click.command()
 @store_option
@@ -114,9 +124,7 @@ def gc(paths: tuple[str, ...], store: str | None, dry_run: bool, remote: bool) -
 @click.command()
 @paths_argument
 @store_option
-@click.option(
-    "--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: reconciler.toml, then out)."
-)
+@_out_option
 @click.option("--mock", is_flag=True, help="Lay out the bundled fake's videos instead of the real API's.")
 def layout(paths: tuple[str, ...], store: str | None, out_dir: str | None, mock: bool) -> None:
     """Make out/<name>.mp4 mirror the specs from what is stored; no network, nothing bought.
@@ -127,9 +135,7 @@ def layout(paths: tuple[str, ...], store: str | None, out_dir: str | None, mock:
     spec is laid out, 1 otherwise.
     """
 
-    specs = load_specs(paths, store)
-    namespace = namespace_for(mock)
-    named = {e.name: keys.entry_key(namespace, e) for e in specs.entries}
+    named = _named(paths, store, mock)
     target = Path(out_dir or load_settings().out)
     with open_store(store) as opened:
         mirrored = opened.mirror(target, named)
@@ -159,9 +165,7 @@ def push(store: str | None) -> None:
 @click.command()
 @paths_argument
 @store_option
-@click.option(
-    "--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: reconciler.toml, then out)."
-)
+@_out_option
 @click.option("--mock", is_flag=True, help="Pull the bundled fake's videos instead of the real API's.")
 def pull(paths: tuple[str, ...], store: str | None, out_dir: str | None, mock: bool) -> None:
     """Fetch the videos the specs need from the remote store into the local cache and lay out out/; no API key.
@@ -171,9 +175,7 @@ def pull(paths: tuple[str, ...], store: str | None, out_dir: str | None, mock: b
     from reconciler.store.remote import RemoteStore
     from reconciler.store.sync import pull as pull_outputs
 
-    specs = load_specs(paths, store)
-    namespace = namespace_for(mock)
-    named = {e.name: keys.entry_key(namespace, e) for e in specs.entries}
+    named = _named(paths, store, mock)
     target = Path(out_dir or load_settings().out)
     with open_store(store) as opened:
         if not isinstance(opened, RemoteStore):

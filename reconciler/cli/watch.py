@@ -6,14 +6,12 @@ from pathlib import Path
 
 import click
 
-from reconciler.api.backend import Backend
 from reconciler.cli.common import (
     api_options,
-    lease_s,
+    backend,
     paths_argument,
+    site,
     store_option,
-    store_remote,
-    store_root,
     targeting,
 )
 from reconciler.cli.cost import COST_CAP
@@ -75,20 +73,14 @@ def watch(
     """
     from reconciler.runtime.watch import Settings, run_watch
 
+    chosen = backend(
+        mock=mock, api_key=api_key, base_url=base_url, history_url=history_url, upload_url=upload_url,
+        latency_scale=latency_scale,
+    )  # fmt: skip
     settings = Settings(
         paths=paths or tuple(load_settings().specs),
-        store_root=store_root(store),
-        remote=store_remote(store),
-        lease_s=lease_s(),
+        site=site(store, chosen),
         out_dir=Path(out_dir or load_settings().out),
-        backend=Backend(
-            mock=mock,
-            api_key=api_key,
-            base_url=base_url,
-            history_url=history_url,
-            upload_url=upload_url,
-            latency_scale=latency_scale,
-        ),
         targets=targets,
         excludes=excludes,
         concurrency=concurrency,

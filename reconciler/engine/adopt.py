@@ -20,7 +20,8 @@ import asyncio
 from collections.abc import Collection, Iterable, Mapping
 
 from reconciler import catalog, keys
-from reconciler.api.client import HistoryRow, SegmindApi
+from reconciler.api.answers import HistoryRow
+from reconciler.api.client import SegmindApi
 from reconciler.engine.history import MAX_WINDOW_S, _body, _parse_time
 from reconciler.engine.pacer import Pacer
 from reconciler.errors import ApiAuthError, ApiError

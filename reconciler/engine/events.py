@@ -7,11 +7,13 @@ generation is one key: the specs that share a request share its events (`names`)
     JobEvent              a generation moved to a phase (with request id, cost, detail)
     RunEvent              something about the whole run (stopping, rate limited, budget reached)
     Outcome, Summary      how each generation ended, and the run's totals and exit code
+    Emit                  where events go (a display, a list in tests)
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -91,7 +93,7 @@ class Outcome:
 
 
 class ExitCode(enum.IntEnum):
-    """What apply's exit status says, for scripts and CI (documented in the README)."""
+    """What apply's exit status says, for scripts and CI (documented in docs/commands.md, "Exit codes")."""
 
     DONE = 0  # every targeted spec is stored
     FAILED = 1  # something failed (or could not be finished); see the summary
@@ -140,3 +142,6 @@ class Summary:
         if self.stop in (StopReason.BUDGET, StopReason.CREDITS) or self.count(Phase.SKIPPED):
             return ExitCode.STOPPED
         return ExitCode.DONE
+
+
+Emit = Callable[[JobEvent | RunEvent], None]

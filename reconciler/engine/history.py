@@ -21,7 +21,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.api.client import HistoryRow, SegmindApi
+from reconciler.api.answers import HistoryRow
+from reconciler.api.client import SegmindApi
 from reconciler.engine.pacer import Pacer
 from reconciler.errors import ReconcilerError
 from reconciler.records import FailureReason

@@ -1,11 +1,13 @@
 """Every API request of a run goes through one Pacer: one rate for all jobs, retries where they are safe.
 
-    await pacer.call(lambda: api.status("7f3a"))
+    status = await pacer.call(lambda: api.status(request_id))     # temporary failures retried by the policy
+    sent = await pacer.call(submit, retry_if=never_sent)           # a paid submit: retried only if it never left
 
 The pacer takes a token from the shared bucket before each request, pauses every caller while a
 `Retry-After` runs, halves the rate on a 429 and lets it recover slowly, and retries temporary
-failures by the RetryPolicy. A paid submit is never retried here unless the error proves the request
-never left (`retry_if`): the engine settles every other failed submit through the request history.
+failures by the RetryPolicy. A paid submit (`paid=True`) is retried here only when the error proves
+the request never left (policy.never_sent): the engine settles every other failed submit through
+the request history.
 Waits end early when the run is stopping (`Stopping` is raised), so Ctrl-C never waits out a backoff.
 """
 
@@ -90,9 +92,9 @@ class Pacer:
         self,
         request: Callable[[], Awaitable[T]],
         *,
-        retry_if: Callable[[ApiError], bool] | None = None,
+        paid: bool = False,
     ) -> T:
-        """Send `request` when the rate allows; retry temporary failures (only those `retry_if` allows)."""
+        """Send `request` when the rate allows; retry temporary failures (a paid one only if never sent)."""
         attempt = 0
         while True:
             await self._take()
@@ -103,9 +105,7 @@ class Pacer:
             except ApiError as error:
                 if isinstance(error, ApiRateLimited):
                     self._slow_down(error)
-                if retry_if is not None and not retry_if(error):
-                    raise
-                delay = self.retry.next_delay(attempt, error, rng=self.rng)
+                delay = self.retry.next_delay(attempt, error, rng=self.rng, paid=paid)
                 if delay is None:
                     raise
                 await self.wait(delay)

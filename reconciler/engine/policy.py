@@ -1,8 +1,9 @@
 """Retries and polling as data: when to ask again, and how fast the whole client may go. Pure.
 
     RetryPolicy.next_delay(attempt, error)   capped exponential backoff with jitter; Retry-After wins;
-                                             None for what must not be retried (a paid submit's
-                                             unknown outcome, 400/401/403/404/406)
+                                             None for what must not be retried (400/401/403/404/406,
+                                             and a paid submit unless `never_sent`)
+    never_sent(error)                        the one rule for resending a paid submit blindly
     PollSchedule.next_look_s(estimate, ...)  looks at quantiles of the model's learned latency, then
                                              ever wider; early looks for the first jobs while unknown
     TokenBucket                              one rate for all jobs; halves on 429 (once a second at most),
@@ -32,17 +33,23 @@ class RetryPolicy:
     def next_delay(self, attempt: int, error: ApiError, *, rng: random.Random, paid: bool = False) -> float | None:
         """Seconds to wait before try number `attempt + 1`, or None to give up now.
 
-        A paid submit whose request may have been sent is never retried here: its outcome is
-        unknown and only the request history can tell (see the engine's in-doubt handling).
+        A paid submit is retried here only when `never_sent(error)`: any other failure may have made
+        a job, and only the request history can tell (see the engine's in-doubt handling).
         """
         if not error.temporary or attempt >= self.max_attempts:
             return None
-        if paid and isinstance(error, ApiUnreachable) and error.maybe_sent:
+        if paid and not never_sent(error):
             return None
         if isinstance(error, ApiRateLimited) and error.retry_after is not None:
             return min(self.cap_s, max(error.retry_after, 0.0))
         delay = min(self.cap_s, self.base_s * 2.0 ** max(0, attempt - 1))
         return max(0.0, delay * (1 + rng.uniform(-self.jitter, self.jitter)))
+
+
+def never_sent(error: ApiError) -> bool:
+    """May a paid submit that failed with `error` be sent again blindly? Only when the error proves the
+    request never left (a refused connection); a 5xx, a 429 or a lost answer may have made a job."""
+    return isinstance(error, ApiUnreachable) and not error.maybe_sent
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from reconciler import keys
 from reconciler.plan import latency
-from reconciler.plan.diff import Desired, Orphan, OrphanSummary, Plan, diff, paid_jobs
+from reconciler.plan.diff import Desired, Plan, diff, paid_jobs
 from reconciler.records import Attempt, Observation, Orphans
 from reconciler.spec import SpecEntry
 
@@ -65,14 +65,11 @@ def assemble(
     """
     wanted = {d.key for d in desired}
     observed = view.observe({d.key for d in chosen})
-    stray = OrphanSummary()
+    stray = Orphans()
     if orphans:
         # The same roots gc keeps: every spec's key in both namespaces.
         other = other_namespace(namespace)
-        roots = wanted | {keys.entry_key(other, d.entry) for d in desired}
-        found = view.orphans(roots, limit=orphan_limit)
-        listed = tuple(Orphan(o.key, o.model, o.size, o.digest) for o in found.listed)
-        stray = OrphanSummary(found.count, found.size, listed)
+        stray = view.orphans(wanted | {keys.entry_key(other, d.entry) for d in desired}, limit=orphan_limit)
     expected = {
         model: latency.estimate(
             model, view.latency_samples(model, namespace, limit=latency.WINDOW), scale=latency_scale

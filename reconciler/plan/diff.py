@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler import catalog
 from reconciler.errors import Location, UsageError
-from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Output
+from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Orphans, Output
 from reconciler.spec import SpecEntry
 
 
@@ -71,25 +71,6 @@ class Action:
 
 
 @dataclass(frozen=True)
-class Orphan:
-    """A stored output that no spec needs; listed by plan, removed only by gc."""
-
-    key: str
-    model: str
-    size: int
-    digest: str
-
-
-@dataclass(frozen=True)
-class OrphanSummary:
-    """Stored outputs no spec names: how many, their bytes, and the first few (or all) of them."""
-
-    count: int = 0
-    size: int = 0
-    listed: tuple[Orphan, ...] = ()
-
-
-@dataclass(frozen=True)
 class PaidJob:
     """A job paid for (or maybe paid for: a submit in doubt) on a key no spec wants any more.
 
@@ -122,7 +103,7 @@ class Totals:
 @dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
-    orphans: OrphanSummary
+    orphans: Orphans
     totals: Totals
     namespace: str
     warnings: tuple[str, ...] = field(default=())
@@ -205,7 +186,7 @@ def diff(
     *,
     outputs: Mapping[str, Output],
     attempts: Mapping[str, Attempt],
-    orphans: OrphanSummary = OrphanSummary(),
+    orphans: Orphans | None = None,
     paid: Sequence[PaidJob] = (),
     namespace: str,
     concurrency: int = 8,
@@ -222,34 +203,40 @@ def diff(
     through to the plan; `latency` overrides a model's expected seconds (observed averages).
     """
     latency = latency or {}
+    adoptable = adoptable or {}
     actions: list[Action] = []
+    kinds: list[ActionKind] = []
     first_of: dict[str, str] = {}
     creates: list[float] = []
     cost = doubt = 0.0
+    # As locals: this loop runs once per spec (100,000 times for a large plan), and looking up an
+    # Enum member on its class costs as much as the rest of an iteration's lookups.
+    create, noop, in_doubt = ActionKind.CREATE, ActionKind.NOOP, ActionKind.IN_DOUBT
+    per_model = {slug: (model, latency.get(slug, model.avg_latency_s)) for slug, model in catalog.BY_SLUG.items()}
     for item in desired:
         entry, key = item.entry, item.key
-        model = catalog.BY_SLUG[entry.model]
-        seconds = latency.get(model.slug, model.avg_latency_s)
+        model, seconds = per_model[entry.model]
         owner = first_of.setdefault(key, entry.name)
         shares = owner if owner != entry.name else None
         output = outputs.get(key)
         attempt = attempts.get(key)
         if output is not None:
-            kind, reason = ActionKind.NOOP, "stored"
+            kind, reason = noop, "stored"
         else:
             kind, reason = classify(attempt, retry_failed=retry_failed)
-        adopted = (adoptable or {}).get(key) if kind is ActionKind.CREATE else None
+        adopted = adoptable.get(key) if kind is create else None
         if adopted is not None:
             kind, reason = ActionKind.ADOPT, f"the account already paid for it (request {adopted})"
-        paying = kind is ActionKind.CREATE and shares is None
+        paying = kind is create and shares is None
         if paying:
             creates.append(seconds)
             cost += model.avg_cost_usd
-        doubtful = kind is ActionKind.IN_DOUBT and shares is None
+        doubtful = kind is in_doubt and shares is None
         if doubtful:
             doubt += model.avg_cost_usd
         if shares is not None:
             reason = f"{reason}; shares one generation with {shares}"
+        kinds.append(kind)
         actions.append(
             Action(
                 name=entry.name,
@@ -265,16 +252,17 @@ def diff(
                 up_to_cost_usd=model.avg_cost_usd if paying or doubtful else 0.0,
             )
         )
-    counts = {kind: sum(1 for a in actions if a.kind is kind) for kind in ORDER}
     totals = Totals(
-        counts=counts,
+        counts={kind: kinds.count(kind) for kind in ORDER},  # compared by identity: an Enum hashes in Python
         generations=len(creates),
         est_cost_usd=round(cost, 6),
         est_seconds=makespan(creates, concurrency),
         concurrency=concurrency,
         in_doubt_cost_usd=round(doubt, 6),
     )
-    return Plan(actions=tuple(actions), orphans=orphans, totals=totals, namespace=namespace, paid_jobs=tuple(paid))
+    return Plan(
+        actions=tuple(actions), orphans=orphans or Orphans(), totals=totals, namespace=namespace, paid_jobs=tuple(paid)
+    )
 
 
 def makespan(durations: Sequence[float], slots: int) -> float:

@@ -1,6 +1,6 @@
 """The lock file: every spec's name with its key and model, and the video stored for it. Pure.
 
-    reconciler.plan.lock (TOML, sorted by name; written by apply, committed with the specs)
+    reconciler.lock (TOML, sorted by name; written by apply, committed with the specs)
 
         version = 1
         namespace = "segmind"
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -34,10 +33,9 @@ from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.records import Output, is_digest
 
 LOCK_VERSION: Final = 1
-FILE_NAME: Final = "reconciler.plan.lock"
 
 HEADER: Final = (
-    "# reconciler.plan.lock: every spec's request key and the video stored for it.\n"
+    "# reconciler.lock: every spec's request key and the video stored for it.\n"
     "# Written by `reconciler apply` (or `reconciler plan --update-lock`); do not edit it by hand.\n"
     "# Commit it with the specs: `reconciler plan --locked` fails when the two disagree.\n"
 )
@@ -203,6 +201,8 @@ _REBUILD = "rebuild it from the specs with `reconciler plan --update-lock`"
 
 def loads(text: str, path: str) -> Lock:
     """Parse a lock file's text; every problem is a SpecError pointing into `path`."""
+    import tomllib  # only a run that reads the lock pays for it
+
     conflict = _CONFLICT.search(text)
     if conflict is not None:
         line = text.count("\n", 0, conflict.start()) + 1

@@ -2,6 +2,7 @@
 two commands that run on it, `apply` (once) and `watch` (on every save).
 
     config.py     reconciler.toml, the project's settings file
-    apply.py      one apply: plan, engine, display, out/
+    world.py      the site the command line names, opened into the world both commands run on
+    apply.py      one apply: display, engine, out/
     watch.py      one long-running engine fed a fresh plan on every save
 """

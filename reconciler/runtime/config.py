@@ -13,7 +13,6 @@ built-in defaults. An unknown key or a wrong type is an error naming the file, n
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -33,19 +32,25 @@ class Settings:
     allow_outside_files: bool = False
 
 
+def _parse(text: str) -> dict[str, Any]:
+    import tomllib  # most projects have no settings file: the read fails first and tomllib is never loaded
+
+    return tomllib.loads(text)
+
+
 def load_settings(directory: Path | None = None) -> Settings:
     path = (directory or Path.cwd()) / FILE_NAME
     shown = os.path.relpath(path) if directory is None else str(path)
     try:
         # Read like a spec file (it may come in the same pull request): regular, bounded, not too deep.
-        document = tomllib.loads(read_regular(path, MAX_SETTINGS_BYTES).decode("utf-8"))
+        document = _parse(read_regular(path, MAX_SETTINGS_BYTES).decode("utf-8"))
     except FileNotFoundError:
         return Settings()
     except Refused as exc:
         raise SpecErrors([SpecError(Location(shown), f"cannot read the settings file: it {exc.reason}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecErrors([SpecError(Location(shown), f"cannot read the settings file: {exc}")]) from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError (a UnicodeDecodeError is caught above)
         raise SpecErrors([SpecError(Location(shown), f"TOML syntax error: {exc}")]) from None
     except RecursionError:
         raise SpecErrors([SpecError(Location(shown), "values are nested too deep for a settings file")]) from None

@@ -1,6 +1,6 @@
 """`reconciler watch`: one long-running engine, fed a fresh plan on every save.
 
-    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> planning.assemble (as plan does)
+    specs change (watchfiles, debounced) -> LiveSpecs.reload() -> plan.assemble (as plan does)
         -> only the keys not yet queued, in flight or settled go to the engine -> out/ follows the specs
 
 Jobs in flight are never cancelled or abandoned when their spec changes or goes away (they are
@@ -19,22 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.api.backend import Backend, Endpoint, connect
+from reconciler import keys
 from reconciler.clock import SystemClock
-from reconciler.engine.events import Outcome, RunEvent, Summary
-from reconciler.engine.generation import Work
-from reconciler.engine.reconcile import works_for
-from reconciler.engine.run import Emit, Engine, Options, Run, signals
+from reconciler.engine.context import JobContext, Options, Runtime
+from reconciler.engine.events import Emit, Outcome, RunEvent, Summary
+from reconciler.engine.run import Engine, signals
+from reconciler.engine.work import Work, works_for
 from reconciler.errors import ReconcilerError, SpecError
 from reconciler.plan.assemble import assemble, desire
 from reconciler.plan.diff import ActionKind, Desired, select
 from reconciler.runtime.config import load_settings
+from reconciler.runtime.world import Site, World, run_on
 from reconciler.spec import ParseCache, is_spec_file_name
 from reconciler.spec.cache import FileParseCache
 from reconciler.spec.live import LiveSpecs
-from reconciler.store import Store
-from reconciler.store.connect import open_store
-from reconciler.store.location import Remote
 from reconciler.ui.progress import display_for
 
 QUIET_MS = 50
@@ -84,36 +82,36 @@ class Ask:
 @dataclass(frozen=True)
 class Settings:
     paths: tuple[str, ...]
-    store_root: Path
+    site: Site
     out_dir: Path
-    backend: Backend
     targets: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     concurrency: int = 8
     max_cost: float | None = None
     retry_failed: bool = False
     debounce_ms: int = 200
-    remote: Remote | None = None  # a shared bucket, with store_root as its local cache
-    lease_s: float | None = None
     report_dir: Path | None = None  # --report: rewrite this gallery after every stored video
 
 
 class Session:
-    """The state of one watch: the specs as edited, the engine, what was declined."""
+    """The state of one watch: the specs as edited, its engine (a stored video refreshes out/), what was declined."""
 
     def __init__(
         self,
         settings: Settings,
         *,
         specs: LiveSpecs,
-        run: Run,
-        engine: Engine,
+        runtime: Runtime,
+        options: Options,
+        emit: Emit,
         approval: Approval,
     ) -> None:
         self.settings = settings
         self.specs = specs
-        self.run = run
-        self.engine = engine
+        self.runtime = runtime
+        self.options = options
+        self.emit = emit
+        self.engine = Engine(JobContext.build(runtime, options, emit, stored=lambda names, digest: self.refresh()))
         self.approval = approval
         self.declined: set[str] = set()  # keys whose submit was not approved; asked again when they change
         self.errors: tuple[SpecError, ...] = ()
@@ -126,7 +124,7 @@ class Session:
         self.chosen: list[Desired] = []  # the targeted specs, for the report
 
     def _say(self, kind: str, detail: str) -> None:
-        self.run.emit(RunEvent(self.run.clock.now(), kind, detail))
+        self.emit(RunEvent(self.runtime.clock.now(), kind, detail))
 
     async def reload(self) -> None:
         """Read the specs again, plan, hand the new work to the engine, and lay out out/."""
@@ -137,7 +135,7 @@ class Session:
             if self.errors and not loaded.errors:
                 self._say("spec-ok", "every spec file is valid again")
         self.errors = loaded.errors
-        namespace = self.run.namespace
+        namespace = self.runtime.namespace
         desired = desire(loaded.specs.entries, namespace)
         self.names = {d.entry.name: d.key for d in desired}
         self.images = {image.path for d in desired for image in d.entry.images}
@@ -150,8 +148,8 @@ class Session:
         self.desired, self.chosen = desired, chosen
         # The plan apply would make: paid jobs whose spec changed while a killed apply waited on them included.
         plan = assemble(
-            desired, chosen, self.run.store, namespace=namespace, concurrency=self.settings.concurrency,
-            retry_failed=self.settings.retry_failed, latency_scale=self.run.options.latency_scale, orphans=False,
+            desired, chosen, self.runtime.store, namespace=namespace, concurrency=self.settings.concurrency,
+            retry_failed=self.settings.retry_failed, latency_scale=self.options.latency_scale, orphans=False,
         )  # fmt: skip
         self.up_to_date = plan.totals.counts[ActionKind.NOOP]
         paying = {a.key for a in plan.actions if a.kind in PAYS}
@@ -159,7 +157,7 @@ class Session:
         resume = [w for w in fresh if w.key not in paying]
         buy = [w for w in fresh if w.key in paying and w.key not in self.declined]
         self.declined &= wanted
-        if buy and self.run.submit_stop is None:
+        if buy and self.engine.ctx.stop.reason is None:
             if await self.approval.approve(buy):
                 resume += buy
             else:
@@ -179,20 +177,22 @@ class Session:
     def report(self, report_dir: Path) -> None:
         from reconciler.ui import report
 
-        store = self.run.store
+        store = self.runtime.store
         plan = assemble(
-            self.desired, self.chosen, store, namespace=self.run.namespace, concurrency=self.settings.concurrency,
-            retry_failed=self.settings.retry_failed, latency_scale=self.run.options.latency_scale, orphans=False,
+            self.desired, self.chosen, store, namespace=self.runtime.namespace, concurrency=self.settings.concurrency,
+            retry_failed=self.settings.retry_failed, latency_scale=self.options.latency_scale, orphans=False,
         )  # fmt: skip
         try:
-            report.write(plan, [d.entry for d in self.chosen], store, out_dir=self.settings.out_dir,
-                         report_dir=report_dir, now=self.run.clock.now(), live_seconds=report.LIVE_SECONDS)  # fmt: skip
+            report.write(
+                plan, [d.entry for d in self.chosen], store, out_dir=self.settings.out_dir, report_dir=report_dir,
+                now=self.runtime.clock.now(), live_seconds=report.LIVE_SECONDS,
+            )  # fmt: skip
         except ReconcilerError as error:
             self._say("report", str(error))
 
     def layout(self) -> None:
         """Make out/ mirror the current specs from what is stored (in-flight jobs land when done)."""
-        mirrored = self.run.store.mirror(self.settings.out_dir, self.names)
+        mirrored = self.runtime.store.mirror(self.settings.out_dir, self.names)
         self.laid_out = mirrored.laid_out
         attention = mirrored.attention()
         for line in attention:
@@ -214,64 +214,60 @@ class Session:
         return Summary(
             outcomes=tuple(outcomes),
             up_to_date=self.up_to_date,
-            stop=self.run.submit_stop,
+            stop=self.engine.ctx.stop.reason,
             started_at=started,
-            finished_at=self.run.clock.now(),
+            finished_at=self.runtime.clock.now(),
             laid_out=self.laid_out,
             command="watch",
         )
 
 
-async def watch(settings: Settings, *, endpoint: Endpoint, store: Store, emit: Emit, approval: Approval,
+async def watch(settings: Settings, world: World, *, emit: Emit, approval: Approval,
                 cache: ParseCache | None = None, ready: Callable[[], None] | None = None) -> Summary:  # fmt: skip
     """Watch until Ctrl-C (or SIGTERM); returns the session's summary."""
     import watchfiles
 
-    clock = SystemClock()
-    started = clock.now()
+    runtime = world.runtime
+    started = runtime.clock.now()
     options = Options(concurrency=settings.concurrency, max_cost_usd=settings.max_cost,
-                      latency_scale=endpoint.latency_scale, retry_failed=settings.retry_failed)  # fmt: skip
-    async with endpoint.client() as api:
-        run = Run(api=api, store=store, clock=clock, namespace=endpoint.namespace, options=options, emit=emit)
-        engine = Engine(run)
-        session = Session(settings, specs=LiveSpecs(settings.paths, cache=cache,
-                          allow_outside_files=load_settings().allow_outside_files), run=run, engine=engine,
-                          approval=approval)  # fmt: skip
-        run.on_stored = session.refresh
-        with signals(run, enabled=True):
-            engine.start(settings.concurrency)
-            await session.reload()
-            if ready is not None:
-                ready()
-            while not run.pacer.stop.is_set():
-                roots = session.roots()
-                async for _changes in watchfiles.awatch(
-                    *roots,
-                    watch_filter=session.interesting,
-                    # A batch is taken after 50 ms without a change, or at most debounce_ms after the first
-                    # (an editor's save is a burst of events: write, rename, chmod).
-                    step=min(QUIET_MS, settings.debounce_ms),
-                    debounce=settings.debounce_ms,
-                    stop_event=run.pacer.stop,
-                ):
-                    await session.reload()
-                    if session.roots() != roots:
-                        break  # a new image folder to watch: start watching again with it
-            await engine.close()
-        session.layout()
-        return session.summary(started)
+                      latency_scale=world.latency_scale, retry_failed=settings.retry_failed)  # fmt: skip
+    specs = LiveSpecs(settings.paths, cache=cache, allow_outside_files=load_settings().allow_outside_files,
+                      derive=keys.EVERY_NAMESPACE)  # fmt: skip
+    session = Session(settings, specs=specs, runtime=runtime, options=options, emit=emit, approval=approval)
+    engine, stop = session.engine, session.engine.ctx.stop
+    with signals(engine.interrupt, enabled=True):
+        engine.start(settings.concurrency)
+        await session.reload()
+        if ready is not None:
+            ready()
+        while not stop.halted.is_set():
+            roots = session.roots()
+            async for _changes in watchfiles.awatch(
+                *roots,
+                watch_filter=session.interesting,
+                # A batch is taken after 50 ms without a change, or at most debounce_ms after the first
+                # (an editor's save is a burst of events: write, rename, chmod).
+                step=min(QUIET_MS, settings.debounce_ms),
+                debounce=settings.debounce_ms,
+                stop_event=stop.halted,
+            ):
+                await session.reload()
+                if session.roots() != roots:
+                    break  # a new image folder to watch: start watching again with it
+        await engine.close()
+    session.layout()
+    return session.summary(started)
 
 
 def run_watch(settings: Settings, *, yes: bool, as_json: bool) -> Summary:
-    """The command line's entry: pick the display and the approval, run, show the summary."""
+    """The command line's entry: pick the display and the approval, run on the site, show the summary."""
     display = display_for(as_json=as_json)
     clock = SystemClock()
     display.start([], at=clock.now())
-    if yes or settings.backend.mock:
+    mock = settings.site.backend.mock
+    if yes or mock:
         approval: Approval = Always()
-        note = "new videos are submitted as specs change" + (
-            " (the bundled fake: free)" if settings.backend.mock else ""
-        )
+        note = "new videos are submitted as specs change" + (" (the bundled fake: free)" if mock else "")
     elif sys.stdin.isatty() and not as_json:
         approval = Ask(pause=getattr(display, "pause", _nothing), resume=getattr(display, "resume", _nothing))
         note = "each batch of new videos is asked for (--yes to submit without asking)"
@@ -281,14 +277,12 @@ def run_watch(settings: Settings, *, yes: bool, as_json: bool) -> Summary:
     cap = f"; spending capped at ${settings.max_cost:.2f} for the session" if settings.max_cost is not None else ""
     display.event(RunEvent(clock.now(), "watching", f"watching {', '.join(settings.paths)}: {note}{cap}"))
     # The parse cache of plan and apply: a save re-parses only the file that changed.
-    cache = FileParseCache.in_store(settings.store_root)
-    with (
-        connect(settings.backend) as endpoint,
-        open_store(settings.store_root, settings.remote, clock=clock, lease_s=settings.lease_s) as store,
-    ):
-        summary = asyncio.run(
-            watch(settings, endpoint=endpoint, store=store, emit=display.event, approval=approval, cache=cache)
-        )
+    cache = FileParseCache.in_store(settings.site.store_root)
+
+    async def main(world: World) -> Summary:
+        return await watch(settings, world, emit=display.event, approval=approval, cache=cache)
+
+    summary = run_on(settings.site, main, clock=clock)
     cache.save()
     display.finish(summary)
     return summary

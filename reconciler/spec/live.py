@@ -15,18 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import SpecError
-from reconciler.spec import (
-    ParseCache,
-    SpecEntry,
-    SpecSet,
-    SpecWarning,
-    check_unique,
-    discover,
-    display_path,
-    finish_entries,
-    load_file,
-)
+from reconciler.spec.discovery import discover, display_path
 from reconciler.spec.files import roots_of
+from reconciler.spec.loading import check_unique, load_file
+from reconciler.spec.media import finish_entries
+from reconciler.spec.values import Derive, ParseCache, SpecEntry, SpecSet, SpecWarning
 
 
 @dataclass(frozen=True)
@@ -48,10 +41,16 @@ class LiveSpecs:
     """The spec files under `paths`, reloaded on demand; remembers each file's last good version."""
 
     def __init__(
-        self, paths: Sequence[str | Path], *, cache: ParseCache | None = None, allow_outside_files: bool = False
+        self,
+        paths: Sequence[str | Path],
+        *,
+        cache: ParseCache | None = None,
+        allow_outside_files: bool = False,
+        derive: Derive | None = None,
     ) -> None:
         self.paths = list(paths)
         self._cache = cache
+        self._derive = derive
         self._roots = None if allow_outside_files else roots_of(self.paths)
         self._good: dict[str, _Good] = {}
 
@@ -64,7 +63,7 @@ class LiveSpecs:
         good: dict[str, _Good] = {}
         for path in files:
             shown = display_path(path)
-            result = load_file(path, shown, self._cache)
+            result = load_file(path, shown, self._cache, self._derive)
             problems = list(result.errors)
             # Each file is finished on its own (its images hashed once), so a missing image is its mistake.
             finished = finish_entries(list(result.partials), problems, roots=self._roots) if not problems else []

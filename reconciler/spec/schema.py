@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler import catalog
-from reconciler.spec import MAX_MATRIX
+from reconciler.spec.expansion import MAX_MATRIX
 
 SCHEMA_ID = "https://github.com/reconciler/reconciler/schema/spec.schema.json"
 _KIND_TYPES = {
@@ -33,12 +33,7 @@ def param_schema(param: catalog.Param) -> dict[str, Any]:
     out["type"] = types[0] if len(types) == 1 else types
     if param.choices is not None:
         out["enum"] = list(param.choices) + [str(c) for c in param.choices if not isinstance(c, str)]
-    if param.minimum is not None:
-        out["minimum"] = param.minimum
-    if param.maximum is not None:
-        out["maximum"] = param.maximum
-    if param.max_length is not None:
-        out["maxLength"] = param.max_length
+    out.update(param.json_bounds())
     if param.local is catalog.Media.IMAGE:
         out["description"] += "; a local PNG/JPEG/WebP path relative to the spec file also works"
     elif param.local is catalog.Media.AUDIO:

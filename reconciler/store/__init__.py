@@ -2,31 +2,63 @@
 
 Open it with `Store.open(root)` to write, or `Store.open_readonly(root)` to look (plan). Every
 error it raises is a `reconciler.errors.StoreError`.
+
+The names below load on first use: importing one small module of the package (`store.location`,
+to read a --store option) does not import SQLite and every store module with it.
 """
 
 from __future__ import annotations
 
-from reconciler.clock import SystemClock
-from reconciler.records import (
-    OPEN_STATES,
-    Attempt,
-    AttemptState,
-    BlobInfo,
-    Clock,
-    FailureReason,
-    Observation,
-    Orphans,
-    Output,
-    Owner,
-    is_digest,
-)
-from reconciler.store.gc import GcReport, Removal, RemovalKind
-from reconciler.store.layout import LayoutAction, LayoutChange, LayoutReport, Mirror, output_path
-from reconciler.store.objects import BlobWriter
-from reconciler.store.owner import current_owner, is_alive
-from reconciler.store.schema import SCHEMA_VERSION
-from reconciler.store.store import Store, StoreView
-from reconciler.store.verify import Problem, ProblemKind, VerifyReport
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.clock import SystemClock
+    from reconciler.records import (
+        OPEN_STATES,
+        Attempt,
+        AttemptState,
+        BlobInfo,
+        Clock,
+        FailureReason,
+        Observation,
+        Orphans,
+        Output,
+        Owner,
+        is_digest,
+    )
+    from reconciler.store.gc import GcReport, Removal, RemovalKind
+    from reconciler.store.layout import LayoutAction, LayoutChange, LayoutReport, Mirror, output_path
+    from reconciler.store.objects import BlobWriter
+    from reconciler.store.owner import current_owner, is_alive
+    from reconciler.store.schema import SCHEMA_VERSION
+    from reconciler.store.store import Store, StoreView
+    from reconciler.store.verify import Problem, ProblemKind, VerifyReport
+
+_HOMES = {
+    "reconciler.clock": ("SystemClock",),
+    "reconciler.records": (
+        "OPEN_STATES",
+        "Attempt",
+        "AttemptState",
+        "BlobInfo",
+        "Clock",
+        "FailureReason",
+        "Observation",
+        "Orphans",
+        "Output",
+        "Owner",
+        "is_digest",
+    ),
+    "reconciler.store.gc": ("GcReport", "Removal", "RemovalKind"),
+    "reconciler.store.layout": ("LayoutAction", "LayoutChange", "LayoutReport", "Mirror", "output_path"),
+    "reconciler.store.objects": ("BlobWriter",),
+    "reconciler.store.owner": ("current_owner", "is_alive"),
+    "reconciler.store.schema": ("SCHEMA_VERSION",),
+    "reconciler.store.store": ("Store", "StoreView"),
+    "reconciler.store.verify": ("Problem", "ProblemKind", "VerifyReport"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "OPEN_STATES",
@@ -59,3 +91,12 @@ __all__ = [
     "is_digest",
     "output_path",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME_OF.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # found once: later lookups are plain attribute reads
+    return value

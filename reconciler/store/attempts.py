@@ -6,18 +6,19 @@ takes it over: the old row is marked SUPERSEDED and kept, the new row points at 
 inherits its request id when it had one (so the caller resumes instead of paying again), and is
 marked `in_doubt` when the old one died between claiming and hearing back from the API. A key whose
 last attempt was STORED but whose output is gone again (verify dropped it) is claimed as COMPLETED
-with that request id, so the result is downloaded again rather than paid for again.
+with that request id, so the result is downloaded again rather than paid for again. How a claim
+begins is decided by `takeover`, a pure function of the attempts before it; `claim` reads and writes.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import AttemptStateError
 from reconciler.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
-from reconciler.store.db import Database, Row, Transaction, json_list, qualified
+from reconciler.store.db import Database, Row, Transaction, as_set, json_list, qualified, scans
 from reconciler.store.owner import Alive
 
 _S = AttemptState
@@ -52,6 +53,47 @@ class Rows:
         return Attempt.from_row(row, owner=known[0], owner_alive=known[1])
 
 
+@dataclass(frozen=True)
+class Start:
+    """How a new claim on a key begins, decided from the attempts before it (see `takeover`)."""
+
+    state: AttemptState
+    request_id: str | None = None
+    submitted_at: float | None = None
+    completed_at: float | None = None
+    supersedes: int | None = None  # the attempt this one continues
+    in_doubt: bool = False  # a dead owner may have sent a submit nobody heard back from
+    superseded: tuple[int, ...] = ()  # dead owners' open attempts, to be marked SUPERSEDED
+
+
+def takeover(held: Sequence[Attempt], latest: Attempt | None) -> Start | None:
+    """How a claim on a key begins, from its open attempts (`held`, oldest first); None while a live owner holds it.
+
+    Dead owners' open attempts are superseded and the new attempt continues the last of them: it
+    inherits the newest request id among them (the job is resumed, never paid again), and is in
+    doubt when none had one (the dead owner may have sent its submit). With nothing open, `latest`
+    (the key's newest attempt) matters: a STORED one whose output was dropped since (verify found it
+    damaged) is fetched again by its request id rather than paid for again. Pure.
+    """
+    if any(attempt.owner_alive for attempt in held):
+        return None
+    if not held:
+        if latest is not None and latest.state is _S.STORED and latest.request_id is not None:
+            return Start(_S.COMPLETED, latest.request_id, latest.submitted_at, latest.completed_at, latest.id)
+        return Start(_S.CLAIMED)
+    carried: Attempt | None = None
+    for old in held:
+        if old.request_id is not None:
+            carried = old
+    superseded = tuple(old.id for old in held)
+    if carried is None:
+        return Start(_S.CLAIMED, supersedes=held[-1].id, in_doubt=True, superseded=superseded)
+    return Start(
+        carried.state, carried.request_id, carried.submitted_at, carried.completed_at, held[-1].id,
+        superseded=superseded,
+    )  # fmt: skip
+
+
 def claim(
     db: Database,
     *,
@@ -73,31 +115,22 @@ def claim(
         )
         rows = Rows(alive)
         previous = [rows.attempt(row) for row in held]
-        if any(attempt.owner_alive for attempt in previous):
-            return None
-        state, request_id, submitted_at, completed_at, in_doubt = _S.CLAIMED, None, None, None, False
-        supersedes = None
-        for old in previous:
-            tx.execute("UPDATE attempts SET state = 'superseded', updated_at = ? WHERE id = ?", (now, old.id))
-            supersedes = old.id
-            if old.request_id is not None:
-                state, request_id = old.state, old.request_id
-                submitted_at, completed_at = old.submitted_at, old.completed_at
-            in_doubt = request_id is None
+        latest = None
         if not previous:
-            # A stored result whose output was dropped since (verify found it damaged): fetch it
-            # again by its request id rather than pay for a new one.
             last = tx.one(f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE key = ? ORDER BY id DESC LIMIT 1", (key,))
-            done = rows.attempt(last) if last is not None else None
-            if done is not None and done.state is _S.STORED and done.request_id is not None:
-                state, request_id, supersedes = _S.COMPLETED, done.request_id, done.id
-                submitted_at, completed_at = done.submitted_at, done.completed_at
+            latest = rows.attempt(last) if last is not None else None
+        start = takeover(previous, latest)
+        if start is None:
+            return None
+        for old_id in start.superseded:
+            tx.execute("UPDATE attempts SET state = 'superseded', updated_at = ? WHERE id = ?", (now, old_id))
         attempt_id = tx.insert(
             "INSERT INTO attempts (key, namespace, model, state, request_json, request_id, owner_host,"
             " owner_boot, owner_pid, owner_started, claimed_at, submitted_at, completed_at, updated_at,"
             " supersedes, in_doubt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, namespace, model, state.value, request_json, request_id, owner.host, owner.boot,
-             owner.pid, owner.started, now, submitted_at, completed_at, now, supersedes, int(in_doubt)),
+            (key, namespace, model, start.state.value, request_json, start.request_id, owner.host, owner.boot,
+             owner.pid, owner.started, now, start.submitted_at, start.completed_at, now, start.supersedes,
+             int(start.in_doubt)),
         )  # fmt: skip
         return _get(tx, attempt_id, alive)
 
@@ -205,13 +238,23 @@ _FAILURES_IN_A_ROW = (
 
 
 def latest_for(db: Database | Transaction, keys: Collection[str], *, alive: Alive) -> dict[str, Attempt]:
-    """The newest attempt of each key that has one (with its run of failures), in one query."""
+    """The newest attempt of each key that has one (with its run of failures), in one query.
+
+    Indexed, or for many keys one pass over the newest attempt of every key, kept when asked for.
+    """
+    convert = Rows(alive)
+    if scans(db, "attempts", len(keys)):
+        wanted = as_set(keys)
+        rows = db.rows(
+            f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')}, {_FAILURES_IN_A_ROW} FROM attempts AS a"
+            " WHERE a.id IN (SELECT max(id) FROM attempts GROUP BY key)"
+        )
+        return {row[1]: convert.attempt(row) for row in rows if row[1] in wanted}
     rows = db.rows(
         f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')}, {_FAILURES_IN_A_ROW} FROM json_each(?) AS w"
         " JOIN attempts AS a ON a.id = (SELECT max(id) FROM attempts WHERE key = w.value)",
         (json_list(keys),),
     )
-    convert = Rows(alive)
     return {row[1]: convert.attempt(row) for row in rows}
 
 
@@ -234,6 +277,8 @@ def observed_latency(db: Database, model: str, namespace: str | None = None) -> 
     With `namespace`, only jobs of that backend count: the fake's jobs are far faster than the API's.
     """
     durations = latency_samples(db, model, namespace, limit=LATENCY_SAMPLES)
+    import statistics  # a few ms of start-up that only a store with finished jobs pays
+
     return statistics.median(durations) if durations else None
 
 

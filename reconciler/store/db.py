@@ -14,10 +14,10 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from reconciler.errors import StoreBusyError, StoreDamagedError, StoreError, StoreVersionError
 
@@ -42,6 +42,25 @@ def json_list(values: Iterable[str]) -> str:
     Sorted and unique, so index probes walk the B-tree in order and stay in cached pages.
     """
     return json.dumps(sorted(set(values)))
+
+
+# A question about at least 1/SCAN_SHARE of a table's rows reads the table whole: one sequential
+# scan filtered by a set is cheaper than sorting and encoding the keys and probing the index once
+# for each (a plan of 100,000 specs asks about every output the store has).
+SCAN_SHARE: Final = 4
+SCAN_MIN: Final = 1_000  # fewer keys are asked about by index, without counting the table
+
+
+def scans(db: Database | Transaction, table: str, asked: int) -> bool:
+    """Whether asking about `asked` keys of `table` is better answered by reading it whole."""
+    if asked < SCAN_MIN:
+        return False
+    row = db.one(f"SELECT count(*) FROM {table}")
+    return row is not None and asked * SCAN_SHARE >= int(row[0])
+
+
+def as_set(keys: Collection[str]) -> Set[str]:
+    return keys if isinstance(keys, (set, frozenset)) else set(keys)
 
 
 def qualified(columns: str, alias: str) -> str:
@@ -128,7 +147,8 @@ class Database:
         self.path = path
         self.readonly = readonly
         self.busy_s = busy_s
-        # The engine may call in from worker threads (asyncio.to_thread); one transaction at a time.
+        # Calls come from the event loop and, for a remote store (`writes_over_network`), from the
+        # engine's worker threads too, which make its claim and record writes: one transaction at a time.
         self._lock = threading.RLock()
 
     @classmethod

@@ -12,11 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, runtime_checkable
 
 from reconciler.errors import BlobRejectedError, StoreError
 from reconciler.records import BlobInfo, Owner, is_digest
@@ -26,13 +24,6 @@ CHUNK = 1 << 20
 STALE_TEMP_S = 24 * 3600.0
 _TEMP_RE = re.compile(r"(\d+)-(\d+)-[0-9a-f]+\.part")
 _HEX = frozenset("0123456789abcdef")
-
-
-@runtime_checkable
-class Readable(Protocol):
-    """A binary file-like source: anything with `read(n) -> bytes`."""
-
-    def read(self, n: int = -1, /) -> bytes: ...
 
 
 def fsync_dir(path: Path) -> None:
@@ -90,23 +81,6 @@ class Objects:
     def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes=max_bytes, expected_size=expected_size)
 
-    def put_stream(
-        self,
-        source: Iterable[bytes] | Readable,
-        *,
-        max_bytes: int | None = None,
-        expected_size: int | None = None,
-    ) -> BlobInfo:
-        with self.writer(max_bytes=max_bytes, expected_size=expected_size) as writer:
-            # A file is also an iterable (of lines); read it in fixed chunks instead.
-            if isinstance(source, Readable):
-                while chunk := source.read(CHUNK):
-                    writer.write(chunk)
-            else:
-                for chunk in source:
-                    writer.write(chunk)
-            return writer.commit()
-
     def walk(self) -> Iterator[tuple[str | None, Path]]:
         """Every file under objects/: (digest, path), with digest None for a name that is not one."""
         if not self.objects.is_dir():
@@ -135,6 +109,8 @@ class Objects:
 
     def quarantine(self, path: Path, *, now: float) -> Path:
         """Move a bad file out of objects/ into quarantine/ for a person to inspect."""
+        import secrets  # (random, hmac) only for what writes: a plan reads the store without it
+
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
         target = self.quarantine_dir / f"{path.parent.name}{path.name}.{int(now)}.{secrets.token_hex(4)}"
         try:
@@ -176,6 +152,8 @@ class BlobWriter:
     """An object being written: `write` chunks, then `commit`; leaving the `with` without it discards."""
 
     def __init__(self, objects: Objects, *, max_bytes: int | None, expected_size: int | None) -> None:
+        import secrets
+
         self._objects = objects
         self._max_bytes = max_bytes
         self._expected_size = expected_size

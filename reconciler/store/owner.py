@@ -13,7 +13,6 @@ share a host name can each name themselves, and tests run "another machine" as a
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -66,7 +65,17 @@ def _exists_without_proc(pid: int) -> int | None:
 
 def host_name() -> str:
     """This machine's name in claims: $RECONCILER_HOST, or the host name."""
-    return os.environ.get("RECONCILER_HOST") or socket.gethostname()
+    return os.environ.get("RECONCILER_HOST") or _node_name()
+
+
+def _node_name() -> str:
+    if hasattr(os, "uname"):
+        # What gethostname(2) returns, without importing socket (whose enums of every address family
+        # cost a few ms of every plan's start-up).
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def current_owner() -> Owner:

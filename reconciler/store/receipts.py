@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +53,8 @@ class Receipts:
         target = self.path(output.key)
         me = self._objects.identity.me
         # Named like a blob's temp file, so Store.open removes it if this process dies mid-write.
+        import secrets  # only what writes needs it; a plan reads the store without it
+
         temp = self._objects.tmp / f"{me.pid}-{me.started}-{secrets.token_hex(8)}.part"
         data = json.dumps({"format": FORMAT, **asdict(output)}, sort_keys=True).encode()
         try:

@@ -3,9 +3,10 @@
 boto3 is the client because it is the one every S3-compatible service tests against, it sends
 `If-None-Match: *` and `If-Match: <ETag>` on PutObject (and If-Match on DeleteObject), streams a
 file object up and a body down in chunks, and reads credentials, region, profiles and
-`AWS_ENDPOINT_URL` the standard AWS way. It is synchronous: the store interface the engine calls
-is synchronous too (so is SQLite), and the requests made per video are a handful of small ones,
-so they run inline; big uploads and downloads stream through fixed-size chunks.
+`AWS_ENDPOINT_URL` the standard AWS way. It is synchronous, like the store interface the engine
+calls (and SQLite): a video needs a handful of small requests, and the engine makes a remote store's
+claim and record writes in a worker thread (`writes_over_network`), so the event loop keeps polling
+and downloading meanwhile; big uploads and downloads stream through fixed-size chunks.
 
 Conditional writes return `None` when the condition failed (412, or 409 on a concurrent write):
 a lost race is an answer here, not an error.

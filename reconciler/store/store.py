@@ -18,10 +18,9 @@ classes hold the connection, the root and the clock, and pass them on.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Set
+from collections.abc import Awaitable, Callable, Collection, Mapping, Set
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.catalog.identity import canonical_json
 from reconciler.clock import SystemClock
@@ -29,7 +28,6 @@ from reconciler.errors import StoreDamagedError, StoreError, StoreVersionError
 from reconciler.records import (
     Attempt,
     AttemptState,
-    BlobInfo,
     Clock,
     FailureReason,
     Observation,
@@ -39,13 +37,16 @@ from reconciler.records import (
 )
 from reconciler.store import attempts, outputs
 from reconciler.store.db import BUSY_TIMEOUT_S, Database
-from reconciler.store.gc import GcReport, RemovalKind, gc
-from reconciler.store.layout import Blobs, LayoutChange, LayoutReport, Mirror, layout, mirror, place
-from reconciler.store.objects import BlobWriter, Objects, Readable
+from reconciler.store.objects import BlobWriter, Objects
 from reconciler.store.owner import Identity, this_process
 from reconciler.store.receipts import Receipts, Restored, restore, worth
 from reconciler.store.schema import SCHEMA_VERSION, check_schema, migrate
-from reconciler.store.verify import VerifyReport, verify
+
+if TYPE_CHECKING:
+    # Maintenance and layout load with the method that runs them: plan only reads.
+    from reconciler.store.gc import GcReport
+    from reconciler.store.layout import Blobs, LayoutChange, LayoutReport, Mirror
+    from reconciler.store.verify import VerifyReport
 
 T = TypeVar("T")
 
@@ -166,6 +167,8 @@ class Store(StoreView):
 
     def offload(self, call: Callable[[], T]) -> Awaitable[T]:
         """Run a blocking write off the event loop (asked only of a store whose writes go over a network)."""
+        import asyncio  # only apply and watch write; plan and validate never load the event loop
+
         return asyncio.to_thread(call)
 
     def __init__(
@@ -268,11 +271,6 @@ class Store(StoreView):
         """An incremental writer: `write` chunks as they arrive, then `commit()`; see BlobWriter."""
         return self._objects.writer(max_bytes=max_bytes, expected_size=expected_size)
 
-    def put_stream(
-        self, source: Iterable[bytes] | Readable, *, max_bytes: int | None = None, expected_size: int | None = None
-    ) -> BlobInfo:
-        return self._objects.put_stream(source, max_bytes=max_bytes, expected_size=expected_size)
-
     # Outputs and uploads
 
     def record_output(
@@ -301,9 +299,6 @@ class Store(StoreView):
             cost_usd=cost_usd, namespace=namespace, name_hint=name_hint, attempt_id=attempt_id,
             alive=self._alive, now=self._clock.now(),
         )  # fmt: skip
-
-    def drop_output(self, key: str) -> bool:
-        return outputs.drop_output(self._writable, key)
 
     def remember_upload(self, namespace: str, image_sha256: str, url: str) -> None:
         outputs.remember_upload(self._writable, namespace, image_sha256, url, now=self._clock.now())
@@ -373,6 +368,8 @@ class Store(StoreView):
     # Maintenance and layout
 
     def verify(self) -> VerifyReport:
+        from reconciler.store.verify import verify
+
         report = verify(self._writable, self._objects, now=self._clock.now())
         # Outputs recorded before receipts existed (or whose receipt was lost) get one now.
         for output in self.all_outputs():
@@ -381,6 +378,8 @@ class Store(StoreView):
         return report
 
     def gc(self, roots: Set[str], *, dry_run: bool = False) -> GcReport:
+        from reconciler.store.gc import RemovalKind, gc
+
         report = gc(self._writable, self._objects, roots, alive=self._alive, dry_run=dry_run)
         if not dry_run:
             for removal in report.removed:
@@ -409,17 +408,25 @@ class Store(StoreView):
         """Make `out_dir` mirror `names` (spec name -> key) from what is stored; see store.layout."""
         found = outputs.outputs_for(self._writable, set(names.values()))
         present, lost = self._split(found)
+        from reconciler.store.layout import mirror
+
         return mirror(out_dir, names, stored=present, lost=lost, blobs=self._blobs())
 
     def layout(self, out_dir: Path, wanted: Mapping[str, str]) -> LayoutReport:
         """Make `out_dir` hold `wanted` (name -> blob digest) as `<name>.mp4` files, and none of ours besides."""
+        from reconciler.store.layout import layout
+
         return layout(out_dir, wanted, blobs=self._blobs())
 
     def place(self, out_dir: Path, name: str, digest: str) -> LayoutChange:
         """Put one `<name>.mp4` in place as soon as its video is stored (layout removes strays later)."""
+        from reconciler.store.layout import place
+
         return place(out_dir, name, digest, blobs=self._blobs())
 
     def _blobs(self) -> Blobs:
+        from reconciler.store.layout import Blobs
+
         db = self._writable
         return Blobs(path=self._objects.path, objects=self._objects.objects, sizes=lambda: outputs.sizes(db))
 

@@ -1,6 +1,6 @@
 """Plans for people and for tools: a rich table on a terminal, plain lines when piped, JSON always stable.
 
-The JSON document is versioned (`format_version`); its schema is in the README. Nothing here
+The JSON document is versioned (`format_version`); its schema is in docs/json.md. Nothing here
 decides anything: it only shows a Plan.
 """
 
@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.plan.diff import ORDER, Action, ActionKind, Plan
-from reconciler.plan.lock import Check
+from reconciler.ui.format import duration, plural
+
+if TYPE_CHECKING:
+    from reconciler.plan.lock import Check
 
 PLAN_FORMAT_VERSION = 1
 
@@ -33,14 +36,6 @@ _SYMBOL = {
 }
 
 
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def summary(plan: Plan) -> str:
     """One line: "3 to create, est. $2.14, about 4 min at concurrency 8; 12 up to date; 1 pending"."""
     totals = plan.totals
@@ -48,8 +43,7 @@ def summary(plan: Plan) -> str:
     parts: list[str] = []
     creates = counts[ActionKind.CREATE]
     if creates:
-        plural = "s" if totals.generations != 1 else ""
-        shared = f" ({totals.generations} generation{plural})" if totals.generations != creates else ""
+        shared = f" ({plural(totals.generations, 'generation')})" if totals.generations != creates else ""
         parts.append(
             f"{creates} to create{shared}, est. ${totals.est_cost_usd:.2f}, "
             f"about {duration(totals.est_seconds)} at concurrency {totals.concurrency}"
@@ -70,9 +64,9 @@ def summary(plan: Plan) -> str:
             parts[-1] += f" (up to ${totals.in_doubt_cost_usd:.2f} more; up to ${totals.up_to_cost_usd:.2f} in all)"
     if plan.paid_jobs:
         count = len(plan.paid_jobs)
-        parts.append(f"{count} paid job{'s' if count != 1 else ''} of changed specs to fetch (no cost)")
+        parts.append(f"{plural(count, 'paid job')} of changed specs to fetch (no cost)")
     if plan.orphans.count:
-        parts.append(f"{plan.orphans.count} orphaned output{'s' if plan.orphans.count != 1 else ''} (reconciler gc)")
+        parts.append(f"{plural(plan.orphans.count, 'orphaned output')} (reconciler gc)")
     return "; ".join(parts)
 
 
@@ -160,7 +154,7 @@ def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
 
 
 def document(plan: Plan) -> dict[str, Any]:
-    """The versioned JSON form of a plan (README: "plan --json")."""
+    """The versioned JSON form of a plan (docs/json.md, "plan --json")."""
     totals = plan.totals
     return {
         "format_version": PLAN_FORMAT_VERSION,

@@ -12,12 +12,12 @@ so) rather than stopping the report.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+from reconciler.atomic import write_atomic
 
 POSTER_AT_S = 0.5  # a frame from the first second: past a fade-in, before the first cut
 POSTER_LONGEST_SIDE = 480  # big enough for a card, small enough for a page of a thousand
@@ -124,15 +124,3 @@ def _jpeg(frame: Any, width: int, height: int) -> bytes:
     if not packets:
         raise ValueError("the JPEG encoder gave nothing")
     return b"".join(bytes(p) for p in packets)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one rename: a reader sees the old file or the new, never half."""
-    fd, temp = tempfile.mkstemp(prefix=".poster-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

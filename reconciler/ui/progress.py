@@ -19,6 +19,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from reconciler.engine.events import JobEvent, Outcome, Phase, RunEvent, StopReason, Summary
+from reconciler.ui.format import elapsed, plural
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -60,19 +61,6 @@ def _usd(amount: float) -> str:
     return f"${amount:.3f}" if amount < 10 else f"${amount:,.2f}"
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def _who(names: tuple[str, ...], key: str) -> str:
     if not names:
         return key[:12]
@@ -93,7 +81,7 @@ class LogDisplay:
         if not jobs:  # watch starts empty; an apply with nothing to do says so in its summary
             return
         est = sum(job.est_cost_usd for job in jobs)
-        self._line(at, "starting", f"{_plural(len(jobs), 'generation')}  est {_usd(est)}")
+        self._line(at, "starting", f"{plural(len(jobs), 'generation')}  est {_usd(est)}")
 
     def event(self, event: JobEvent | RunEvent) -> None:
         if isinstance(event, RunEvent):
@@ -173,7 +161,7 @@ def _outcome_document(outcome: Outcome) -> dict[str, Any]:
 
 
 def summary_document(summary: Summary) -> dict[str, Any]:
-    """The versioned JSON form of a run's summary (README: "apply --json")."""
+    """The versioned JSON form of a run's summary (docs/json.md, "apply --json")."""
     return {
         "format_version": SUMMARY_FORMAT_VERSION,
         "command": summary.command,
@@ -199,15 +187,15 @@ def _hints(summary: Summary) -> list[str]:
         hints.append("stopped: nothing was in flight")
     elif summary.stop is StopReason.INTERRUPTED:
         hints.append(
-            f"interrupted: {_plural(unfinished, 'job')} in flight {'is' if unfinished == 1 else 'are'} recorded; "
+            f"interrupted: {plural(unfinished, 'job')} in flight {'is' if unfinished == 1 else 'are'} recorded; "
             "run `reconciler apply` again to collect them (nothing is submitted twice)"
         )
     elif unfinished:
-        hints.append(f"{_plural(unfinished, 'paid job')} not stored yet: apply again to collect them")
+        hints.append(f"{plural(unfinished, 'paid job')} not stored yet: apply again to collect them")
     if summary.stop is StopReason.BUDGET:
         skipped = summary.count(Phase.SKIPPED)
         hints.append(
-            f"stopped at --max-cost: {_plural(skipped, 'spec')} {'was' if skipped == 1 else 'were'} not "
+            f"stopped at --max-cost: {plural(skipped, 'spec')} {'was' if skipped == 1 else 'were'} not "
             "submitted (listed above)"
         )
     if summary.stop is StopReason.CREDITS:
@@ -216,7 +204,7 @@ def _hints(summary: Summary) -> list[str]:
         hints.append("the API refused the key: check SEGMIND_API_KEY")
     if in_doubt:
         hints.append(
-            f"{_plural(in_doubt, 'submit')} {'is' if in_doubt == 1 else 'are'} in doubt: the request history could "
+            f"{plural(in_doubt, 'submit')} {'is' if in_doubt == 1 else 'are'} in doubt: the request history could "
             "not be reached. Apply again when it can, or --resubmit-in-doubt to pay again"
         )
     return hints
@@ -229,12 +217,12 @@ def summary_text(summary: Summary) -> str:
     lines = [f"{summary.command}: " + (", ".join(counts) if counts else "nothing to do")]
     if summary.submitted:
         lines.append(
-            f"submitted {_plural(summary.submitted, 'new job')}: est {_usd(summary.est_cost_usd)}, "
+            f"submitted {plural(summary.submitted, 'new job')}: est {_usd(summary.est_cost_usd)}, "
             f"{_usd(summary.cost_usd)} reported by the API"
         )
     lines.append(
         f"{summary.up_to_date} up to date, {summary.laid_out} laid out, "
-        f"took {_duration(summary.finished_at - summary.started_at)}"
+        f"took {elapsed(summary.finished_at - summary.started_at)}"
     )
     for phase in _LISTED:
         listed = [outcome for outcome in summary.outcomes if outcome.phase is phase]
@@ -379,7 +367,7 @@ class LiveDisplay:
                 Text(first + shared),
                 Text(event.model),
                 Text(event.phase.value, style=_PHASE_STYLE.get(event.phase, "cyan")),
-                _duration(end - row.first_at),
+                elapsed(end - row.first_at),
                 Text((event.request_id or "")[:8]),
                 cost,
             )

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from reconciler.atomic import replacing, write_atomic
 from reconciler.errors import ReportError
 from reconciler.plan.diff import ActionKind, Plan
 from reconciler.records import Output
@@ -28,7 +28,7 @@ from reconciler.spec import SpecEntry
 from reconciler.store import StoreView, output_path
 from reconciler.ui.gallery import Gallery, Media, gallery
 from reconciler.ui.page import render
-from reconciler.ui.poster import poster, poster_dir, write_atomic
+from reconciler.ui.poster import poster, poster_dir
 
 DEFAULT_DIR = "report"
 LIVE_SECONDS = 3  # how often a page written by watch --report reloads itself
@@ -149,11 +149,5 @@ def _place(report_dir: Path, files: dict[str, Path]) -> None:
         if target.is_file():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".report-", dir=target.parent)
-        os.close(fd)
-        try:
+        with replacing(target) as temp:
             shutil.copyfile(source, temp)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise

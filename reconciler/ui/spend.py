@@ -18,6 +18,7 @@ from typing import Any
 
 from reconciler import catalog
 from reconciler.records import Attempt, AttemptState, Output
+from reconciler.ui.format import plural
 
 FORMAT_VERSION = 1
 # States whose request the account paid for (a failed one was refunded; released and claimed never reached it).
@@ -161,9 +162,9 @@ def text(report: Spend) -> str:
     if report.since or report.until:
         span = f" from {report.since or 'the start'} to {report.until or 'today'}"
     out = [
-        f"spent ${report.total_usd:,.2f} on {report.jobs} job{'s' if report.jobs != 1 else ''}{span}"
+        f"spent ${report.total_usd:,.2f} on {plural(report.jobs, 'job')}{span}"
         + (f" ({report.failed} failed and refunded: $0)" if report.failed else "")
-        + (f"; {report.estimated} cost{'s' if report.estimated != 1 else ''} estimated" if report.estimated else "")
+        + (f"; {plural(report.estimated, 'cost')} estimated" if report.estimated else "")
     ]
     for title, rows in (("by model", report.by_model), ("by day (UTC)", report.by_day), ("top specs", report.by_spec)):
         if not rows:

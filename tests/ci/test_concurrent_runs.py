@@ -48,7 +48,7 @@ def test_two_applies_on_one_store_pay_once_per_video_and_leave_one_whole_lock(fa
     assert len(fake.submits()) == len(NAMES)
     assert sum(s["submitted"] for s in summaries) == len(NAMES)  # the other run waited for, or found, the rest
 
-    videos = tomllib.loads((project / "reconciler.plan.lock").read_text())["videos"]
+    videos = tomllib.loads((project / "reconciler.lock").read_text())["videos"]
     assert sorted(videos) == sorted(NAMES)
     for name in NAMES:
         data = (project / "out" / f"{name}.mp4").read_bytes()

@@ -114,5 +114,5 @@ def test_the_lock_errors_are_plain_too(write, project) -> None:
     write("specs/a.yaml", specs_file(spec("cat", "a cat")))
     run = ci("plan", "--locked", "--format", "markdown", cwd=project)
     assert run.code == 1
-    assert "error: reconciler.plan.lock does not match the specs:" in run.err
+    assert "error: reconciler.lock does not match the specs:" in run.err
     assert_plain(run)

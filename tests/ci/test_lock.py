@@ -37,7 +37,7 @@ def test_every_spec_gets_its_key_and_model_and_a_stored_one_its_digest_and_size(
 
 def test_the_text_is_sorted_by_name_versioned_and_says_who_writes_it() -> None:
     text = dumps(build("segmind", SPECS, stored={key(1): output(key(1), 99, 1234)}))
-    assert text.startswith("# reconciler.plan.lock:")
+    assert text.startswith("# reconciler.lock:")
     assert "Written by `reconciler apply`" in text
     assert "Commit it with the specs" in text
     body = text.split("\n\n", 1)[1]
@@ -106,7 +106,7 @@ def test_made_elsewhere_names_specs_whose_video_the_lock_records_and_the_store_l
 
 def test_loads_reads_what_dumps_wrote() -> None:
     lock = build("segmind", SPECS, stored={key(1): output(key(1), 99)})
-    assert loads(dumps(lock), "reconciler.plan.lock") == lock
+    assert loads(dumps(lock), "reconciler.lock") == lock
 
 
 names = st.lists(
@@ -123,15 +123,15 @@ def test_any_lock_survives_a_round_trip_through_its_text_and_is_valid_toml(spec_
     lock = build("segmind", specs, stored=stored)
     text = dumps(lock)
     assert tomllib.loads(text)["version"] == 1
-    assert loads(text, "reconciler.plan.lock") == lock
-    assert dumps(loads(text, "reconciler.plan.lock")) == text
+    assert loads(text, "reconciler.lock") == lock
+    assert dumps(loads(text, "reconciler.lock")) == text
 
 
 def test_a_lock_with_merge_conflict_markers_says_so_and_how_to_rebuild_it() -> None:
     text = dumps(build("segmind", SPECS, stored={}))
     conflicted = text.replace('[videos."tide-7"]', '<<<<<<< HEAD\n[videos."tide-7"]', 1) + "=======\n>>>>>>> topic\n"
     with pytest.raises(SpecErrors) as raised:
-        loads(conflicted, "reconciler.plan.lock")
+        loads(conflicted, "reconciler.lock")
     (error,) = raised.value.errors
     assert error.message == "it has git merge conflict markers"
     assert error.where.line == text[: text.index('[videos."tide-7"]')].count("\n") + 1
@@ -150,6 +150,6 @@ def test_a_lock_with_merge_conflict_markers_says_so_and_how_to_rebuild_it() -> N
 )
 def test_a_broken_lock_is_an_error_naming_the_file(text: str, message: str) -> None:
     with pytest.raises(SpecErrors) as raised:
-        loads(text, "reconciler.plan.lock")
+        loads(text, "reconciler.lock")
     assert message in str(raised.value.errors[0])
-    assert raised.value.errors[0].where.path == "reconciler.plan.lock"
+    assert raised.value.errors[0].where.path == "reconciler.lock"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from reconciler.errors import Location
-from reconciler.plan.diff import ORDER, Action, ActionKind, OrphanSummary, Plan, Totals
+from reconciler.plan.diff import ORDER, Action, ActionKind, Plan, Totals
 from reconciler.plan.lock import Changed, Check, Drift
+from reconciler.records import Orphans
 from reconciler.ui.plans import markdown
 
 
@@ -17,7 +18,7 @@ def plan_of(*actions: Action) -> Plan:
     counts = {kind: sum(1 for a in actions if a.kind is kind) for kind in ORDER}
     cost = round(sum(a.est_cost_usd for a in actions), 6)
     generations = sum(1 for a in actions if a.est_cost_usd)
-    return Plan(actions, OrphanSummary(), Totals(counts, generations, cost, 93.0, 8), "segmind")
+    return Plan(actions, Orphans(), Totals(counts, generations, cost, 93.0, 8), "segmind")
 
 
 def test_a_plan_shows_its_counts_a_table_of_creates_with_costs_and_the_total() -> None:
@@ -73,14 +74,14 @@ def test_warnings_and_the_lock_check_follow_the_plan() -> None:
     text = markdown(
         plan_of(action("cat")),
         warnings=["specs/a.yaml:2:3: warning: not reproducible"],
-        lock=Check("reconciler.plan.lock", drift),
+        lock=Check("reconciler.lock", drift),
     )
     assert text.endswith(
         "Warnings:\n"
         "\n"
         "- specs/a.yaml:2:3: warning: not reproducible\n"
         "\n"
-        "**`reconciler.plan.lock` does not match the specs**: run `reconciler plan --update-lock` (pays nothing) "
+        "**`reconciler.lock` does not match the specs**: run `reconciler plan --update-lock` (pays nothing) "
         "or `reconciler apply`, and commit it.\n"
         "\n"
         "- added: cat\n"

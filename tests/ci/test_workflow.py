@@ -130,7 +130,7 @@ def runner(fake: Fake, project: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def locked_videos(project: Path) -> dict[str, dict[str, Any]]:
-    return tomllib.loads((project / "reconciler.plan.lock").read_text())["videos"]
+    return tomllib.loads((project / "reconciler.lock").read_text())["videos"]
 
 
 def test_the_example_workflow_plans_pull_requests_and_applies_main_against_the_fake(
@@ -148,7 +148,7 @@ def test_the_example_workflow_plans_pull_requests_and_applies_main_against_the_f
     assert comment.startswith("### reconciler plan")
     assert "**11 to create" in comment
     assert "| `golden-eagle` | wan2.7-t2v | $0.625 | not stored |" in comment
-    assert "`reconciler.plan.lock` matches the specs." in comment
+    assert "`reconciler.lock` matches the specs." in comment
     assert (runner.scratch / "plan-summary.md").read_text() == comment
     assert fake.journal() == []  # a plan makes no request at all
 
@@ -173,7 +173,7 @@ def test_the_example_workflow_plans_pull_requests_and_applies_main_against_the_f
     assert stale.failed == "Plan", stale.log
     assert stale.outputs["plan"]["exitcode"] == "1"
     assert "- added: tide-9\n- removed: tide-8" in (project / "plan.md").read_text()
-    assert "error: reconciler.plan.lock does not match the specs:" in (project / "plan.err").read_text()
+    assert "error: reconciler.lock does not match the specs:" in (project / "plan.err").read_text()
 
     # Pushed to main as it is, the stale lock stops apply before it pays for anything.
     pushed = runner.job("apply")
@@ -199,10 +199,10 @@ def test_the_example_workflow_is_wired_as_its_docs_say() -> None:
             assert "${{" not in step.get("run", ""), "expressions go through env:, never into a script"
         (restore,) = [s for s in uses[name] if s["uses"].startswith("actions/cache/restore@")]
         assert restore["with"]["path"] == ".reconciler"
-        assert "hashFiles('reconciler.plan.lock')" in restore["with"]["key"]
+        assert "hashFiles('reconciler.lock')" in restore["with"]["key"]
         assert "github.run_id" in restore["with"]["key"]  # a cache entry is immutable: each run saves its own
         assert restore["with"]["restore-keys"].splitlines() == [
-            "reconciler-${{ hashFiles('reconciler.plan.lock') }}-",  # the last store of these very specs
+            "reconciler-${{ hashFiles('reconciler.lock') }}-",  # the last store of these very specs
             "reconciler-",  # else the latest store of all
         ]
     assert "SEGMIND_API_KEY" not in str(plan)  # pull requests never see the key

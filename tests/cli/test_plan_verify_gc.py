@@ -10,6 +10,7 @@ from pathlib import Path
 from reconciler import keys
 from reconciler.spec import load
 from reconciler.store import AttemptState, FailureReason, Store, current_owner
+from tests.conftest import put_blob
 
 SPECS = """
 videos:
@@ -39,7 +40,7 @@ def key_of(name: str, namespace: str = keys.SEGMIND) -> str:
 
 
 def store_video(store: Store, key: str, data: bytes = b"\x00\x00\x00\x18ftypmp42video") -> None:
-    blob = store.put_stream([data])
+    blob = put_blob(store, [data])
     store.record_output(
         key,
         digest=blob.digest,

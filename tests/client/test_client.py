@@ -9,7 +9,8 @@ import pytest
 
 from mockserver.media import read_tags
 from reconciler import catalog
-from reconciler.api.client import JobState, SegmindApi
+from reconciler.api.answers import JobState
+from reconciler.api.client import SegmindApi
 from reconciler.engine.videocheck import NotAVideo, VideoCheck
 from reconciler.errors import (
     ApiAuthError,

@@ -25,9 +25,10 @@ from mockserver.clock import DEFAULT_START
 from mockserver.config import MockConfig
 from reconciler import catalog, keys
 from reconciler.api.client import SegmindApi
+from reconciler.engine.context import Options, Runtime
 from reconciler.engine.events import JobEvent, Outcome, RunEvent, StopReason
-from reconciler.engine.generation import Work
-from reconciler.engine.run import Options, execute
+from reconciler.engine.run import execute
+from reconciler.engine.work import Work
 from reconciler.spec import load
 from reconciler.store import Store
 
@@ -35,6 +36,21 @@ T = TypeVar("T")
 # Ready tasks get this many turns of the loop before time jumps: an in-process HTTP exchange
 # through ASGITransport takes a few dozen, never hundreds.
 SETTLE_TURNS = 200
+
+
+class Logged(httpx.AsyncBaseTransport):
+    """A transport that notes every request the client sends, then passes it on unchanged."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, log: Callable[[httpx.Request], None]) -> None:
+        self._inner = inner
+        self._log = log
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._log(request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class SimClock:
@@ -151,21 +167,19 @@ class Simulation:
 
     def run(self, works: Sequence[Work], **options: Any) -> tuple[list[Outcome], StopReason | None]:
         async def main() -> tuple[list[Outcome], StopReason | None]:
-            transport = httpx.ASGITransport(app=self.app)
-
-            async def log(request: httpx.Request) -> None:
+            def log(request: httpx.Request) -> None:
                 self.requests.append(request)
                 self.sent_at.append(self.clock.now())
 
+            transport = Logged(httpx.ASGITransport(app=self.app), log)
             with Store.open(self.root / ".reconciler", clock=self.clock) as store:
                 api = SegmindApi(
                     api_key="mock-key", base_url="https://fake", history_url="https://fake",
                     upload_url="https://fake", transport=transport,
                 )  # fmt: skip
-                api._http.event_hooks["request"].append(log)
                 async with api:
                     return await execute(
-                        works, api=api, store=store, clock=self.clock, namespace=keys.SEGMIND,
+                        works, runtime=Runtime(api=api, store=store, clock=self.clock, namespace=keys.SEGMIND),
                         options=Options(handle_signals=False, held_poll_s=5.0, **options), emit=self.events.append,
                     )  # fmt: skip
 

@@ -7,8 +7,15 @@ import random
 
 import pytest
 
-from reconciler.engine.policy import PollSchedule, RetryPolicy, TokenBucket
-from reconciler.errors import ApiBadRequest, ApiInsufficientCredits, ApiRateLimited, ApiServerError, ApiUnreachable
+from reconciler.engine.policy import PollSchedule, RetryPolicy, TokenBucket, never_sent
+from reconciler.errors import (
+    ApiBadRequest,
+    ApiError,
+    ApiInsufficientCredits,
+    ApiRateLimited,
+    ApiServerError,
+    ApiUnreachable,
+)
 from reconciler.plan.latency import SHIFT, Estimate, from_looks
 
 RNG = random.Random(0)
@@ -46,6 +53,24 @@ def test_a_paid_submit_that_may_have_been_sent_is_never_retried_blindly() -> Non
     assert policy.next_delay(1, lost, rng=RNG, paid=True) is None
     assert policy.next_delay(1, refused, rng=RNG, paid=True) is not None
     assert policy.next_delay(1, lost, rng=RNG, paid=False) is not None
+
+
+@pytest.mark.parametrize(
+    ("error", "resendable"),
+    [
+        (ApiUnreachable("connection refused", maybe_sent=False), True),
+        (ApiUnreachable("connection lost", maybe_sent=True), False),
+        (ApiServerError("502 from the API"), False),
+        (ApiRateLimited("slow down", retry_after=1), False),
+    ],
+)
+def test_a_paid_submit_is_resent_blindly_only_when_the_error_proves_it_never_left(
+    error: ApiError, resendable: bool
+) -> None:
+    assert never_sent(error) is resendable
+    # The retry policy applies the same rule to a paid request, and only to a paid one.
+    assert (RetryPolicy().next_delay(1, error, rng=RNG, paid=True) is not None) is resendable
+    assert RetryPolicy().next_delay(1, error, rng=RNG, paid=False) is not None
 
 
 def test_retries_stop_after_the_last_attempt() -> None:

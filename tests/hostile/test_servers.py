@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.api.client import JobState, RateFloor, SegmindApi
+from reconciler.api.answers import JobState
+from reconciler.api.client import RateFloor, SegmindApi
 from reconciler.errors import ApiServerError, ApiUnreachable
 from tests.e2e.conftest import KEY, TIME_SCALE, Fake, serving_fake, spec, specs_file
 from tests.hostile.conftest import MEMORY_LIMIT

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.engine.generation import ImageChanged, image_bytes
+from reconciler.engine.uploads import ImageChanged, image_bytes
 from reconciler.spec import LocalFile
 from reconciler.spec.documents import MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
 from reconciler.spec.files import MAX_MEDIA_BYTES

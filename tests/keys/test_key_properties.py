@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +90,9 @@ def test_changing_any_parameter_that_affects_the_output_changes_the_key(request:
     model, params = request
     full = resolved(model, params)
     param = data.draw(st.sampled_from([p for p in model.params if not p.transport_only]))
-    other = data.draw(valid_value(param).filter(lambda v: catalog.coerce(param, v) != full[param.name]))
+    other = data.draw(
+        valid_value(param).filter(lambda v: resolved(model, full | {param.name: v})[param.name] != full[param.name])
+    )
     changed = full | {param.name: other}
     assert keys.request_key("segmind", model.slug, full) != keys.request_key(
         "segmind", model.slug, resolved(model, changed)
@@ -139,7 +142,7 @@ def test_the_key_does_not_depend_on_the_spec_name_or_file(first: str, second: st
         assert result.errors == ()
         (entry,) = result.partials
         assert entry.params_json is not None
-        return keys._digest(keys.canonical_request("segmind", entry.model, entry.params_json))
+        return keys.params_key("segmind", entry.model, entry.params_json)
 
     assert key_of(first, "a.yaml") == key_of(second, file_name)
 
@@ -160,3 +163,25 @@ def test_a_local_image_counts_by_its_bytes_not_its_path(tmp_path: Path) -> None:
     )
     entries = {e.name: keys.entry_key(keys.SEGMIND, e) for e in load([tmp_path]).entries}
     assert entries["a"] == entries["b"] != entries["c"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_canonical_json_is_sorted_compact_utf8_json(value: Any) -> None:
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert catalog.canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [(float("nan"), ValueError), ({"a": [float("inf")]}, ValueError), ({"a": object()}, TypeError)],
+)
+def test_canonical_json_refuses_nan_infinities_and_foreign_objects(value: Any, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        catalog.canonical_json(value)

@@ -7,7 +7,7 @@ import pytest
 from reconciler import catalog, keys
 from reconciler.errors import Location, UsageError
 from reconciler.plan.diff import ActionKind, Desired, diff, makespan, select
-from reconciler.records import Attempt, AttemptState, FailureReason, Output, Owner
+from reconciler.records import Attempt, AttemptState, FailureReason, Orphans, Output, Owner
 from reconciler.spec import SpecEntry
 
 OWNER = Owner("host", "boot", 1234, 99)
@@ -127,11 +127,12 @@ def test_a_permanent_failure_is_bought_again_only_when_asked() -> None:
 
 
 def test_orphans_are_carried_into_the_plan_and_its_summary() -> None:
-    from reconciler.plan.diff import Orphan, OrphanSummary
     from reconciler.ui.plans import summary
 
-    stray = Orphan("sha256:" + "cd" * 32, "wan2.7-t2v", 10, "sha256:" + "ab" * 32)
-    plan = plan_of([entry("eagle")], orphans=OrphanSummary(count=3, size=30, listed=(stray,)))
+    stray = Output(
+        "sha256:" + "cd" * 32, "sha256:" + "ab" * 32, 10, "wan2.7-t2v", "req-9", 0.6, keys.SEGMIND, None, 1.0
+    )
+    plan = plan_of([entry("eagle")], orphans=Orphans(count=3, size=30, listed=(stray,)))
     assert plan.orphans.listed == (stray,)
     assert summary(plan).endswith("; 3 orphaned outputs (reconciler gc)")
 

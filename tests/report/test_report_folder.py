@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import av
 
+from tests.conftest import put_blob
 from tests.e2e.conftest import spec, specs_file
 
 HREF = re.compile(r'(?:src|data-video)="([^"]+)"')
@@ -166,7 +167,7 @@ def test_a_stored_video_that_cannot_be_decoded_gets_a_card_and_a_warning_not_a_c
     write("specs/a.yaml", specs_file(spec("broken", "a cat"), spec("later", "a dog")))
     [broken, _] = load(["specs"]).entries
     with Store.open(project / ".reconciler") as store:
-        blob = store.put_stream([b"this is not an mp4 at all"])
+        blob = put_blob(store, [b"this is not an mp4 at all"])
         store.record_output(keys.entry_key(keys.SEGMIND, broken), digest=blob.digest, size=blob.size,
                             model=broken.model, request_id="req-1", cost_usd=0.1, namespace=keys.SEGMIND)  # fmt: skip
     run = cli("report")

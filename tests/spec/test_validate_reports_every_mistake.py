@@ -159,6 +159,13 @@ CASES = [
         None,
         id="bad tag",
     ),
+    pytest.param(
+        "videos:\n  clip:\n    model: wan2.1-t2v\n    prompt: hi\n    : 5\n",
+        "specs/a.yaml:2:3:",  # PyYAML cannot read an empty key, so the entry is pointed at
+        "unknown parameter ''",
+        None,
+        id="a key left empty",
+    ),
 ]
 
 

@@ -43,9 +43,10 @@ from mockserver.app import create_app
 from mockserver.config import MockConfig
 from reconciler import catalog, keys
 from reconciler.api.client import SegmindApi
+from reconciler.engine.context import Options, Runtime
 from reconciler.engine.events import JobEvent, RunEvent, Summary
-from reconciler.engine.reconcile import Runtime, reconcile
-from reconciler.engine.run import Options
+from reconciler.engine.reconcile import reconcile
+from reconciler.engine.work import works_for
 from reconciler.plan.assemble import assemble
 from reconciler.plan.diff import Desired, Plan
 from reconciler.records import Owner
@@ -410,7 +411,7 @@ class Sim:
             runtime = Runtime(api=api, store=engine.store, clock=self.clock, namespace=NAMESPACE)
             every_name = {d.entry.name: d.key for d in desired}
             return await reconcile(
-                plan, desired, every_name, runtime=runtime, options=options, emit=engine.events.append
+                plan, works_for(plan, desired), every_name, runtime=runtime, options=options, emit=engine.events.append
             )
 
     def plan(self, store: StoreView, desired: list[Desired], *, retry_failed: bool = False) -> Plan:

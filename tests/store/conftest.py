@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.store import Owner, Store, current_owner
+from tests.conftest import put_blob
 
 
 class FakeClock:
@@ -53,7 +54,7 @@ def record(store: Store) -> Callable[..., str]:
     """Store bytes and record them as the output of a key; returns the blob digest."""
 
     def _record(key: str, data: bytes, *, attempt_id: int | None = None) -> str:
-        info = store.put_stream([data])
+        info = put_blob(store, [data])
         store.record_output(
             key, digest=info.digest, size=info.size, model="wan2.7-t2v", request_id="r-" + key[-6:],
             cost_usd=0.5, namespace="fake", attempt_id=attempt_id,

@@ -255,8 +255,11 @@ def test_a_stored_result_whose_output_was_dropped_is_fetched_again_not_paid_agai
 ) -> None:
     first = claim(store, key(1))
     store.record_submitted(first.id, "req-paid")
-    record(key(1), b"video", attempt_id=first.id)
-    store.drop_output(key(1))  # as verify does for a damaged blob
+    digest = record(key(1), b"video", attempt_id=first.id)
+    damaged = store.blob_path(digest)
+    damaged.chmod(0o644)
+    damaged.write_bytes(b"bit rot")
+    assert store.verify().problems  # verify quarantines the damaged blob and drops its output
     again = claim(store, key(1))
     assert (again.state, again.request_id, again.supersedes) == (AttemptState.COMPLETED, "req-paid", first.id)
     store.record_state(again.id, AttemptState.EXPIRED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 
 from reconciler.errors import BlobRejectedError
 from reconciler.store import Store
+from tests.conftest import put_blob
 
 
 def temp_files(root: Path) -> list[Path]:
@@ -24,7 +26,7 @@ def temp_files(root: Path) -> list[Path]:
 
 def test_a_blob_is_stored_under_the_sha256_of_its_bytes(store: Store, root: Path) -> None:
     data = b"a small video" * 1000
-    info = store.put_stream([data[:5000], data[5000:]])
+    info = put_blob(store, [data[:5000], data[5000:]])
     hexdigest = hashlib.sha256(data).hexdigest()
     assert info.digest == f"sha256:{hexdigest}"
     assert info.size == len(data)
@@ -35,19 +37,21 @@ def test_a_blob_is_stored_under_the_sha256_of_its_bytes(store: Store, root: Path
 
 
 def test_a_blob_is_read_only_once_written(store: Store) -> None:
-    info = store.put_stream([b"immutable"])
+    info = put_blob(store, [b"immutable"])
     assert stat.S_IMODE(info.path.stat().st_mode) == 0o444
 
 
 def test_a_file_like_source_is_read_in_chunks(store: Store) -> None:
     data = os.urandom(3 << 20)
-    info = store.put_stream(io.BytesIO(data))
+    with store.blob_writer() as writer:
+        shutil.copyfileobj(io.BytesIO(data), writer)
+        info = writer.commit()
     assert info.path.read_bytes() == data
 
 
 def test_the_same_bytes_twice_make_one_object(store: Store, root: Path) -> None:
-    first = store.put_stream([b"same"])
-    second = store.put_stream([b"sa", b"me"])
+    first = put_blob(store, [b"same"])
+    second = put_blob(store, [b"sa", b"me"])
     assert first == second
     assert len(list((root / "objects" / "sha256").rglob("*"))) == 2  # one shard dir, one file
     assert temp_files(root) == []
@@ -81,14 +85,14 @@ def test_an_abandoned_writer_leaves_no_object_and_no_temp_file(store: Store, roo
 
 def test_a_blob_larger_than_the_limit_is_refused_and_discarded(store: Store, root: Path) -> None:
     with pytest.raises(BlobRejectedError, match="limit of 10 bytes"):
-        store.put_stream([b"123456", b"7890", b"1"], max_bytes=10)
+        put_blob(store, [b"123456", b"7890", b"1"], max_bytes=10)
     assert temp_files(root) == []
     assert list((root / "objects" / "sha256").iterdir()) == []
 
 
 def test_a_truncated_download_never_becomes_an_object(store: Store, root: Path) -> None:
     with pytest.raises(BlobRejectedError, match="truncated"):
-        store.put_stream([b"only half"], expected_size=100)
+        put_blob(store, [b"only half"], expected_size=100)
     assert list((root / "objects" / "sha256").iterdir()) == []
     assert temp_files(root) == []
 
@@ -135,10 +139,10 @@ def test_a_temp_file_older_than_a_day_is_removed_even_if_its_pid_is_alive(store:
 
 
 def test_writing_the_bytes_of_a_damaged_object_again_heals_it(store: Store) -> None:
-    info = store.put_stream([b"original"])
+    info = put_blob(store, [b"original"])
     os.chmod(info.path, 0o644)
     info.path.write_bytes(b"damaged!")
-    again = store.put_stream([b"original"])
+    again = put_blob(store, [b"original"])
     assert again.path.read_bytes() == b"original"
     assert stat.S_IMODE(again.path.stat().st_mode) == 0o444
 
@@ -153,7 +157,10 @@ WRITER = textwrap.dedent(
     n = 0
     while True:  # until killed: one blob after another, each 1-8 MiB
         n += 1
-        store.put_stream([chunk] * (1 + n % 8) + [str(n).encode()])
+        with store.blob_writer() as writer:
+            for part in [chunk] * (1 + n % 8) + [str(n).encode()]:
+                writer.write(part)
+            writer.commit()
         print(n, flush=True)
     """
 )

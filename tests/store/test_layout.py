@@ -10,6 +10,7 @@ import pytest
 
 from reconciler.errors import OutputNameError
 from reconciler.store import AttemptState, LayoutAction, Store
+from tests.conftest import put_blob
 
 
 def key(n: int) -> str:
@@ -22,20 +23,20 @@ def out(tmp_path: Path) -> Path:
 
 
 def test_a_wanted_output_is_a_hard_link_to_its_blob(store: Store, out: Path) -> None:
-    info = store.put_stream([b"video one"])
+    info = put_blob(store, [b"video one"])
     report = store.layout(out, {"one": info.digest})
     assert report.paths(LayoutAction.LINKED) == (out / "one.mp4",)
     assert os.path.samefile(out / "one.mp4", info.path)
 
 
 def test_names_with_slashes_become_subdirectories(store: Store, out: Path) -> None:
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     store.layout(out, {"launch/teaser": info.digest})
     assert (out / "launch" / "teaser.mp4").read_bytes() == b"video"
 
 
 def test_laying_out_twice_changes_nothing(store: Store, out: Path) -> None:
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     store.layout(out, {"one": info.digest})
     report = store.layout(out, {"one": info.digest})
     assert report.paths(LayoutAction.UNCHANGED) == (out / "one.mp4",)
@@ -43,8 +44,8 @@ def test_laying_out_twice_changes_nothing(store: Store, out: Path) -> None:
 
 
 def test_a_changed_output_is_replaced(store: Store, out: Path) -> None:
-    old = store.put_stream([b"old cut"])
-    new = store.put_stream([b"new cut"])
+    old = put_blob(store, [b"old cut"])
+    new = put_blob(store, [b"new cut"])
     store.layout(out, {"one": old.digest})
     report = store.layout(out, {"one": new.digest})
     assert report.paths(LayoutAction.REPLACED) == (out / "one.mp4",)
@@ -53,7 +54,7 @@ def test_a_changed_output_is_replaced(store: Store, out: Path) -> None:
 
 
 def test_a_removed_or_renamed_spec_loses_its_file_and_emptied_directories(store: Store, out: Path) -> None:
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     store.layout(out, {"drafts/old-name": info.digest})
     report = store.layout(out, {"final/new-name": info.digest})
     assert report.paths(LayoutAction.REMOVED) == (out / "drafts" / "old-name.mp4",)
@@ -62,7 +63,7 @@ def test_a_removed_or_renamed_spec_loses_its_file_and_emptied_directories(store:
 
 
 def test_files_that_layout_could_not_have_made_are_left_alone(store: Store, out: Path) -> None:
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     (out / "notes").mkdir(parents=True)
     (out / "notes" / "README.txt").write_text("mine")
     (out / "empty-dir-of-mine").mkdir()
@@ -77,7 +78,7 @@ def test_a_symlink_inside_out_is_never_followed(store: Store, out: Path, tmp_pat
     (elsewhere / "precious.mp4").write_bytes(b"not ours")
     out.mkdir()
     (out / "link").symlink_to(elsewhere, target_is_directory=True)
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     report = store.layout(out, {"link/precious": info.digest, "one": info.digest})
     assert len(report.problems) == 1
     assert "symlink" in report.problems[0]
@@ -87,14 +88,14 @@ def test_a_symlink_inside_out_is_never_followed(store: Store, out: Path, tmp_pat
 
 @pytest.mark.parametrize("name", ["", "../escape", "/etc/passwd", "a//b", "a/./b", "a\\b"])
 def test_a_name_that_would_escape_out_is_refused_before_anything_changes(store: Store, out: Path, name: str) -> None:
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     with pytest.raises(OutputNameError):
         store.layout(out, {"fine": info.digest, name: info.digest})
     assert not out.exists()
 
 
 def test_a_missing_blob_is_reported_and_other_outputs_still_laid_out(store: Store, out: Path) -> None:
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     report = store.layout(out, {"one": info.digest, "two": "sha256:" + "0" * 64})
     assert report.paths(LayoutAction.LINKED) == (out / "one.mp4",)
     assert "not in the store" in report.problems[0]
@@ -104,7 +105,7 @@ def test_a_missing_blob_is_reported_and_other_outputs_still_laid_out(store: Stor
 def test_an_out_dir_on_another_filesystem_gets_copies(store: Store, tmp_path: Path) -> None:
     import tempfile
 
-    info = store.put_stream([b"video across devices"])
+    info = put_blob(store, [b"video across devices"])
     with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
         shm_out = Path(shm) / "out"
         if os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
@@ -116,7 +117,7 @@ def test_an_out_dir_on_another_filesystem_gets_copies(store: Store, tmp_path: Pa
 
 
 def test_an_unwanted_mp4_symlink_into_the_store_is_removed_without_touching_its_target(store: Store, out: Path) -> None:
-    info = store.put_stream([b"ours"])
+    info = put_blob(store, [b"ours"])
     out.mkdir()
     (out / "old.mp4").symlink_to(info.path)
     store.layout(out, {})
@@ -138,7 +139,7 @@ def test_an_mp4_symlink_to_somewhere_else_is_left_alone_and_named(store: Store, 
 
 
 def test_a_temp_file_left_by_a_crashed_layout_is_cleaned_up(store: Store, out: Path) -> None:
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     out.mkdir()
     (out / ".one.mp4.0123456789ab.layout-tmp").write_bytes(b"half")
     store.layout(out, {"one": info.digest})
@@ -165,7 +166,7 @@ def test_a_copy_of_a_stored_video_is_the_reconcilers_and_is_removed_when_unwante
 
 
 def test_a_file_of_the_users_where_a_spec_goes_is_left_alone_not_replaced(store: Store, out: Path) -> None:
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     out.mkdir()
     (out / "one.mp4").write_bytes(b"mine")
     report = store.layout(out, {"one": info.digest})
@@ -174,7 +175,7 @@ def test_a_file_of_the_users_where_a_spec_goes_is_left_alone_not_replaced(store:
 
 
 def test_an_old_video_whose_blob_is_gone_is_kept_as_it_may_be_the_last_copy(store: Store, out: Path) -> None:
-    info = store.put_stream([b"paid for once"])
+    info = put_blob(store, [b"paid for once"])
     store.layout(out, {"old": info.digest})
     info.path.unlink()  # gc, or a person, removed the blob: out/old.mp4 now holds the only copy
     report = store.layout(out, {})
@@ -186,7 +187,7 @@ def test_a_symlinked_out_dir_is_followed_and_said(store: Store, tmp_path: Path) 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "out").symlink_to(elsewhere, target_is_directory=True)
-    info = store.put_stream([b"video"])
+    info = put_blob(store, [b"video"])
     report = store.layout(tmp_path / "out", {"one": info.digest})
     assert report.notes
     assert f"is a symlink to {elsewhere}" in report.notes[0]

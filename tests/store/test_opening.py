@@ -12,6 +12,7 @@ import pytest
 import reconciler
 from reconciler.errors import StoreBusyError, StoreError, StoreVersionError
 from reconciler.store import SCHEMA_VERSION, Store
+from tests.conftest import put_blob
 
 
 def key(n: int) -> str:
@@ -48,7 +49,7 @@ def test_the_state_database_uses_wal_and_is_versioned(root: Path, clock) -> None
 
 def test_what_was_recorded_is_there_after_reopening(root: Path, clock) -> None:
     with Store.open(root, clock=clock) as store:
-        info = store.put_stream([b"video"])
+        info = put_blob(store, [b"video"])
         store.record_output(
             key(1), digest=info.digest, size=info.size, model="m", request_id="r", cost_usd=1.0, namespace="fake"
         )

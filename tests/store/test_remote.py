@@ -22,7 +22,7 @@ from reconciler.store.claims import (
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
 from reconciler.store.remote import RemoteStore
-from tests.conftest import S3Server
+from tests.conftest import S3Server, put_blob
 from tests.store.conftest import FakeClock
 
 KEY = "sha256:" + "ab" * 32
@@ -171,7 +171,7 @@ def test_an_output_is_written_blob_first_and_another_cache_fetches_it_verified(
     first, second = open_remote("a"), open_remote("b")
     held = claim(first)
     first.record_submitted(held.id, "req-1")
-    blob = first.put_stream([b"video bytes " * 1000])
+    blob = put_blob(first, [b"video bytes " * 1000])
     first.record_output(
         KEY, digest=blob.digest, size=blob.size, model="wan-2.2-t2v-fast", request_id="req-1", cost_usd=0.1,
         namespace="mock", attempt_id=held.id,
@@ -189,7 +189,7 @@ def test_an_output_is_written_blob_first_and_another_cache_fetches_it_verified(
 def test_a_corrupt_remote_blob_is_never_taken_into_the_cache(open_remote: Any, s3: S3Server, bucket: str) -> None:
     first, second = open_remote("a"), open_remote("b")
     held = claim(first)
-    blob = first.put_stream([b"good bytes"])
+    blob = put_blob(first, [b"good bytes"])
     first.record_output(
         KEY, digest=blob.digest, size=blob.size, model="m", request_id=None, cost_usd=None, namespace="mock",
         attempt_id=held.id,

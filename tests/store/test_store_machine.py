@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from reconciler.store import AttemptState, FailureReason, ProblemKind, RemovalKind, Store, current_owner
+from tests.conftest import put_blob
 
 KEYS = ["sha256:" + hashlib.sha256(f"key-{n}".encode()).hexdigest() for n in range(4)]
 OPEN = {AttemptState.CLAIMED, AttemptState.SUBMITTED, AttemptState.COMPLETED}
@@ -72,7 +73,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(data=contents)
     def put(self, data: bytes) -> None:
-        info = self.store.put_stream([data[:3], data[3:]])
+        info = put_blob(self.store, [data[:3], data[3:]])
         assert info.digest == digest_of(data)
         self.blobs[info.digest] = data
         self.damaged.discard(info.digest)  # writing damaged bytes' content again heals the object
@@ -86,13 +87,6 @@ class StoreMachine(RuleBasedStateMachine):
             key, digest=digest, size=len(self.blobs[digest]), model="m", request_id=None, cost_usd=None, namespace="f"
         )
         self.outputs[key] = digest
-
-    @precondition(lambda self: bool(self.outputs))
-    @rule(pick=picks)
-    def drop_output(self, pick: int) -> None:
-        key = sorted(self.outputs)[pick % len(self.outputs)]
-        assert self.store.drop_output(key)
-        del self.outputs[key]
 
     # Attempts
 
@@ -148,7 +142,7 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(pick=picks, data=contents)
     def store_result(self, pick: int, data: bytes) -> None:
         attempt = self._pick(pick, OPEN)
-        info = self.store.put_stream([data])
+        info = put_blob(self.store, [data])
         self.blobs[info.digest] = data
         self.damaged.discard(info.digest)
         self.store.record_output(

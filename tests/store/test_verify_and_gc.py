@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.store import AttemptState, Owner, ProblemKind, RemovalKind, Store
+from tests.conftest import put_blob
 
 
 def key(n: int) -> str:
@@ -88,7 +89,7 @@ def test_a_stray_file_under_objects_is_quarantined(store: Store, root: Path) -> 
 
 
 def test_orphan_blobs_are_reported_by_verify_but_kept(store: Store) -> None:
-    digest = store.put_stream([b"nobody points here"]).digest
+    digest = put_blob(store, [b"nobody points here"]).digest
     report = store.verify()
     assert report.clean
     assert [orphan.digest for orphan in report.orphans] == [digest]
@@ -133,7 +134,7 @@ def test_gc_never_removes_an_in_flight_attempt_or_its_key(store: Store, record: 
 
 def test_gc_defers_unreferenced_blobs_while_a_live_apply_is_running(store: Store) -> None:
     attempt = store.claim(key(1), namespace="f", model="m", request_body={})
-    downloading = store.put_stream([b"about to be recorded"])
+    downloading = put_blob(store, [b"about to be recorded"])
     report = store.gc(set(), dry_run=False)
     assert [d.name for d in report.deferred] == [downloading.digest]
     assert store.has_blob(downloading.digest)
@@ -146,7 +147,7 @@ def test_gc_defers_unreferenced_blobs_while_a_live_apply_is_running(store: Store
 
 def test_a_dead_owners_open_attempt_does_not_hold_back_gc_of_orphans(store: Store, dead_owner: Owner) -> None:
     store.claim(key(1), namespace="f", model="m", request_body={}, owner=dead_owner)
-    orphan = store.put_stream([b"left behind"])
+    orphan = put_blob(store, [b"left behind"])
     report = store.gc(set(), dry_run=False)
     assert [r.name for r in report.removed] == [orphan.digest]
     assert store.open_attempts()[0].key == key(1)

@@ -1,0 +1,227 @@
+"""Benchmark: how long the small commands take as whole processes, beside Python's own start-up.
+
+    python bench/startup.py [--runs 20] [--before REVISION] [--write]
+
+`--before REVISION` measures the reconciler of that git revision too, taking turns with this one:
+a fair before and after on a machine whose load changes from one minute to the next.
+
+A copy of the repository's specs/ (11 videos) is applied once with `--mock`, so `plan --mock` is
+warm: everything stored, nothing to do, parse cache filled. Then each command runs `--runs` times,
+the commands taking turns (so a burst of load elsewhere falls on all of them alike), output piped
+(never a terminal), each `reconciler` command as its console script runs it. `python -c pass` is
+the floor no command can go under, `import click` the floor of any click program. Goals (issue 17):
+`reconciler --help` at most 0.06 s and `reconciler plan` of specs/ at most 0.10 s. Prints a
+markdown section for bench/RESULTS.md; `--write` replaces that section in the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from machine import ROOT, describe_machine, publish
+
+# What the `reconciler` console script runs (`-m reconciler` would add runpy's own start-up).
+ENTRY = "from reconciler.cli import main; main()"
+
+FLOORS: list[tuple[str, list[str]]] = [
+    ("`python -c pass` (the floor)", ["-c", "pass"]),
+    ("`python -c 'import click'` (the floor of a click program)", ["-c", "import click"]),
+]
+COMMANDS: list[tuple[str, list[str], str]] = [
+    ("`reconciler --help`", ["-c", ENTRY, "--help"], "≤ 0.060 s"),
+    ("`reconciler validate specs/`", ["-c", ENTRY, "validate", "specs/"], ""),
+    ("`reconciler plan --mock` (warm, no changes)", ["-c", ENTRY, "plan", "--mock"], "≤ 0.100 s"),
+]
+
+
+# What each import costs alone, for the table of where start-up time goes: the parsers a cold run
+# loads, the standard modules plan needs, the pure core, and what only apply and watch should load.
+IMPORTS = [
+    "click",
+    "yaml",
+    "ryml",
+    "tomllib",
+    "sqlite3",
+    "json",
+    "pickle",
+    "reconciler.catalog",
+    "reconciler.spec",
+    "reconciler.plan.diff",
+    "reconciler.store.store",
+    "reconciler.cli",
+    "httpx",
+    "rich.console",
+    "reconciler.engine.run",
+    "watchfiles",
+    "av",
+    "boto3",
+]
+
+
+LOADED = (
+    ": the machine was loaded by other work running in parallel, so every figure is pessimistic (the best"
+    " of the runs least so); the rows took turns, so they compare fairly with one another."
+)
+
+WHERE_THE_TIME_GOES = [
+    "Before issue 17 every command imported every command module, so `--help` paid for the API client"
+    " (httpx, which imports rich and pygments for its own command line), the engine, asyncio, the lock"
+    " format, tomllib and statistics. Now the group maps each command to"
+    " its module and help line and imports one command when it runs (`--help` imports none); the API"
+    " backend loads for `plan --refresh`, apply and watch; the store package loads a name when it is"
+    " first used, and gc, layout and verify with the methods that run them; the lock format, tomllib,"
+    " statistics, tempfile, secrets, socket and difflib load only in the branch that needs them."
+    " `tests/cli/test_import_boundary.py` holds the line. What is left: click itself (inspect, uuid,"
+    " datetime and gettext at import), and the frozen dataclasses of the values plan needs (spec,"
+    " records, plan, catalog), each made by exec-ing its generated methods at import; YAML and TOML"
+    " parsers load only when a file is parsed (a warm run parses none).",
+]
+
+
+def environment(code: Path) -> dict[str, str]:
+    """The environment of a process that runs the reconciler of `code`, as installed: bytecode compiled
+    once and read from __pycache__ (PYTHONDONTWRITEBYTECODE, set in some shells and CI images, would
+    have every process compile the package from source)."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p) != ROOT]
+    env["PYTHONPATH"] = os.pathsep.join([str(code), *paths])
+    return env
+
+
+def timed(cwd: Path, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, check=False)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.decode()[-2000:]}")
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def checkout(revision: str, into: Path) -> Path | None:
+    """The reconciler of a git revision, exported into `into` (to measure it beside this checkout);
+    None when this checkout does not have that revision (a shallow clone, a copy without .git)."""
+    archive = subprocess.run(["git", "archive", revision, "reconciler"], cwd=ROOT, capture_output=True, check=False)
+    if archive.returncode != 0:
+        print(f"not measuring {revision}: {archive.stderr.decode().strip()}", file=sys.stderr)
+        return None
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def prepare(work: Path, trees: list[Path]) -> str:
+    """Compile each tree, copy specs/ into `work` and apply it against the fake; the warm plan's last line."""
+    for tree in trees:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "reconciler")], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "mockserver")], check=True)
+    shutil.copytree(ROOT / "specs", work / "specs")
+    env = environment(ROOT)
+    apply = [sys.executable, "-m", "reconciler", "apply", "--mock", "--yes"]
+    subprocess.run(apply, cwd=work, env=env, capture_output=True, check=True)
+    plan = [sys.executable, "-m", "reconciler", "plan", "--mock", "--detailed-exitcode"]
+    done = subprocess.run(plan, cwd=work, env=env, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the plan after apply --mock is not empty:\n{done.stdout.decode()}{done.stderr.decode()}")
+    return done.stdout.decode().strip().splitlines()[-1]
+
+
+def import_seconds(module: str, env: dict[str, str], runs: int) -> float:
+    """The least time `import module` took in a fresh process over `runs` runs (-X importtime, cumulative)."""
+    best = float("inf")
+    for _ in range(runs):
+        command = [sys.executable, "-X", "importtime", "-c", f"import {module}"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        for line in done.stderr.splitlines():
+            parts = line.split("|")
+            if len(parts) == 3 and parts[2].strip() == module:
+                best = min(best, int(parts[1]) / 1e6)
+    return best
+
+
+def row(label: str, wall: list[float], cpu: list[float], goal: str) -> str:
+    return (
+        f"| {label} | {statistics.median(wall):.3f} s | {min(wall):.3f} s | {max(wall):.3f} s"
+        f" | {statistics.median(cpu):.3f} s | {min(cpu):.3f} s | {goal} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--before", metavar="REVISION", help="also measure this git revision, taking turns with it")
+    parser.add_argument("--write", action="store_true", help="replace this section of bench/RESULTS.md")
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    try:
+        trees = [("", ROOT)]
+        old = checkout(options.before, work / "before") if options.before else None
+        if old is not None:
+            trees.append((f", before: {options.before}", old))
+        (work / "project").mkdir()
+        project = work / "project"
+        last = prepare(project, [tree for _, tree in trees])
+        runs: list[tuple[str, list[str], dict[str, str], str]] = [
+            (label, args, environment(ROOT), "") for label, args in FLOORS
+        ]
+        for label, args, goal in COMMANDS:
+            runs += [(label + suffix, args, environment(tree), "" if suffix else goal) for suffix, tree in trees]
+        walls: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
+        cpus: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
+        load_before = os.getloadavg()[0]
+        for _ in range(options.runs):
+            for label, args, env, _ in runs:
+                wall, cpu = timed(project, args, env)
+                walls[label].append(wall)
+                cpus[label].append(cpu)
+        costs = {module: import_seconds(module, environment(ROOT), max(5, options.runs // 2)) for module in IMPORTS}
+        load_after = os.getloadavg()[0]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    command = f"python bench/startup.py --runs {options.runs}" + (
+        f" --before {options.before}" if old is not None else ""
+    )
+    section = "\n".join(
+        [
+            "## Start-up: the small commands as whole processes",
+            "",
+            describe_machine(),
+            "",
+            f"Command: `{command}` ({options.runs} runs of each, taking turns; output piped; each `reconciler`"
+            " command run as its console script does, its bytecode compiled beforehand as an install has it;"
+            f" the warm plan's last line: `{last}`). Wall time, then CPU time (user + system) of the same runs,"
+            f" which a loaded machine inflates less. Load average (1 min) {load_before:.2f} before and"
+            f" {load_after:.2f} after{LOADED if max(load_before, load_after) > 1 else '.'}",
+            "",
+            "| command | median | best | worst | CPU median | CPU best | goal |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            *(row(label, walls[label], cpus[label], goal) for label, _, _, goal in runs),
+            "",
+            f"What one import costs alone (`python -X importtime -c 'import M'`, cumulative, the least of"
+            f" {max(5, options.runs // 2)} runs; shared modules such as re or typing count in each):",
+            "",
+            "| module | import |",
+            "| --- | ---: |",
+            *(f"| `{module}` | {seconds * 1000:.1f} ms |" for module, seconds in costs.items()),
+            "",
+            *WHERE_THE_TIME_GOES,
+            "",
+        ]
+    )
+    publish(section, write=options.write)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The values of the spec language: what loading hands out, and what one file's parse leaves for later.
+
+    one file's FileResult (cacheable): SpecEntry, or PartialEntry --media.finish_entries--> SpecEntry
+
+A FileResult is all that one file's bytes decide; a ParseCache keeps FileResults between runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Protocol, TypeAlias
+
+from reconciler.errors import Location, SpecError
+
+# Bump when the meaning of a spec file changes: cached results of the old language are ignored.
+# 2: local audio files; local files outside the spec directories are refused.
+LANGUAGE_VERSION: Final = 2
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A local file given for an image or audio parameter; it counts by its bytes, not its path."""
+
+    param: str
+    path: str  # absolute path of the file
+    sha256: str  # hex digest of its bytes
+    media_type: str  # image/png, image/jpeg, image/webp, audio/mpeg or audio/wav
+
+
+LocalImage = LocalFile  # the engine's name for it, from when only images could be local
+
+
+@dataclass(frozen=True)
+class SpecEntry:
+    """One declared video, resolved: every parameter present, coerced, defaulted."""
+
+    name: str
+    model: str
+    params: Mapping[str, Any]  # as sent to the API, except local images (see `images`)
+    params_json: str  # canonical JSON of the identity parameters: what the key is made of
+    tags: tuple[str, ...]
+    where: Location
+    images: tuple[LocalImage, ...] = ()
+    # Its content key by namespace, derived once at load and kept in the parse cache (`Derive`);
+    # empty when not derived: `keys.entry_key` computes what is missing.
+    keys: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SpecWarning:
+    where: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: warning: {self.message}"
+
+
+@dataclass(frozen=True)
+class SpecSet:
+    """Everything declared under some paths."""
+
+    entries: tuple[SpecEntry, ...]
+    files: tuple[str, ...]
+    warnings: tuple[SpecWarning, ...] = ()
+
+
+@dataclass(frozen=True)
+class PartialEntry:
+    """An entry that names local files (images, audio): finished, its files hashed, on every load."""
+
+    name: str
+    model: str
+    params: dict[str, Any]  # every parameter but the local files, which `image_refs` names
+    tags: tuple[str, ...]
+    where: Location
+    image_refs: tuple[tuple[str, str, Location], ...]  # (param, path as written, where): images, audio
+
+
+# What one file decides of an entry: all of it (a SpecEntry), or all but its local files.
+FileEntry: TypeAlias = "SpecEntry | PartialEntry"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The cacheable outcome of one file: a pure function of its path and bytes."""
+
+    partials: tuple[FileEntry, ...] = ()  # its entries, in order
+    errors: tuple[SpecError, ...] = ()
+    warnings: tuple[SpecWarning, ...] = ()
+
+
+class Derive(Protocol):
+    """What a layer above derives from a resolved request (its content keys), kept in the parse cache with it.
+
+    `version` is part of the cache digest, so a derivation of another version is never served.
+    """
+
+    @property
+    def version(self) -> str: ...
+
+    def __call__(self, model: str, params_json: str) -> dict[str, str]: ...
+
+
+class ParseCache(Protocol):
+    """Keeps FileResults by a digest of (path, bytes, language and catalog versions).
+
+    It may also know a file's digest without its bytes being read: `digest_of` answers only when
+    the file is certainly unchanged since `saw` recorded it (loading reads and hashes it otherwise).
+    """
+
+    def get(self, digest: str) -> FileResult | None: ...
+
+    def put(self, digest: str, result: FileResult) -> None: ...
+
+    def digest_of(self, path: Path, name: str) -> str | None:
+        """The digest of the file at `path` (known to the cache as `name`), if certainly unchanged, else None."""
+        ...
+
+    def saw(self, name: str, digest: str) -> None:
+        """The file `digest_of` just looked at under `name` has `digest` (its bytes were read and hashed)."""
+        ...
+
+
+@dataclass
+class Collector:
+    """The mistakes and warnings found while reading one file."""
+
+    errors: list[SpecError] = field(default_factory=list)
+    warnings: list[SpecWarning] = field(default_factory=list)
+
+    def error(self, where: Location, message: str, hint: str | None = None) -> None:
+        self.errors.append(SpecError(where, message, hint))

@@ -1,0 +1,46 @@
+"""A plan's questions about thousands of keys at once (answered by reading the tables whole) get the
+same answers as questions about a few (answered by index): outputs, latest attempts, orphans."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from reconciler.store import Store
+
+MANY = 1_500  # more than the store answers key by key
+
+
+def key(n: int) -> str:
+    return "sha256:" + hashlib.sha256(f"key-{n}".encode()).hexdigest()
+
+
+def claim(store: Store, k: str):
+    return store.claim(k, namespace="fake", model="wan2.7-t2v", request_body={"prompt": "p"})
+
+
+def test_observing_thousands_of_keys_finds_exactly_the_stored_and_claimed_ones(
+    store: Store, record: Callable[..., str]
+) -> None:
+    stored = {key(n): record(key(n), b"video %d" % n) for n in range(0, 12)}
+    claimed = {key(n): claim(store, key(n)) for n in (20, 21, 22)}
+    asked = [key(n) for n in range(1, MANY)]  # key(0) is stored but not asked about
+    observed = store.observe(asked)
+    assert {k: o.digest for k, o in observed.outputs.items()} == {k: d for k, d in stored.items() if k != key(0)}
+    assert observed.attempts == claimed
+
+
+def test_orphans_among_thousands_of_named_keys_are_counted_sized_and_listed_in_key_order(
+    store: Store, record: Callable[..., str]
+) -> None:
+    sizes = {}
+    for n in range(12):
+        data = b"video %d" % n + b"x" * n
+        record(key(n), data)
+        sizes[key(n)] = len(data)
+    named = [key(n) for n in range(6, 6 + MANY)]
+    stray = sorted(k for k in sizes if k not in named)
+    orphans = store.orphans(named, limit=3)
+    assert (orphans.count, orphans.size) == (len(stray), sum(sizes[k] for k in stray))
+    assert [o.key for o in orphans.listed] == stray[:3]
+    assert [o.key for o in store.orphans(named, limit=None).listed] == stray

@@ -11,7 +11,7 @@
     │   ├── StoreVersionError       the store was written by a newer (or unknown) version
     │   ├── BlobRejectedError       a blob was refused before becoming an object (too big, truncated)
     │   ├── AttemptStateError       an attempt cannot move to the requested state (e.g. it was taken over)
-    │   ├── KeyFailedError          another machine failed the key for good after this run planned it
+    │   ├── KeyFailedError          another run or machine failed the key for good after this run planned it
     │   └── OutputNameError         an output name would escape out/ or collide with a directory
     └── ApiError                    the Segmind API answered with an error, or could not be reached
         ├── ApiBadRequest           400 (and other unexpected 4xx): permanent
@@ -236,7 +236,8 @@ class AttemptStateError(StoreError):
 
 
 class KeyFailedError(StoreError):
-    """A claim refused: another machine recorded the key failed for good (only --retry-failed buys it again)."""
+    """A claim refused: another run or machine failed the key for good after this run planned it
+    (only --retry-failed buys it again)."""
 
 
 class OutputNameError(StoreError):

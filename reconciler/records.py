@@ -153,6 +153,13 @@ class Attempt:
     def is_open(self) -> bool:
         return self.state.is_open
 
+    @property
+    def failed_for_good(self) -> bool:
+        """What plan shows failed without --retry-failed: a permanent reason, or too many failures in a row."""
+        return self.state is AttemptState.FAILED and (
+            self.reason is FailureReason.PERMANENT or self.failures_in_a_row >= FAILURES_IN_A_ROW
+        )
+
     @classmethod
     def from_row(cls, row: Sequence[Any], *, owner: Owner, owner_alive: bool) -> Attempt:
         # Positional and without keyword lookups: plan converts thousands of these per run.

@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import AttemptStateError
+from reconciler.errors import AttemptStateError, KeyFailedError
 from reconciler.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
 from reconciler.store.db import Database, Row, Transaction, as_set, json_list, qualified, scans
 from reconciler.store.owner import Alive
@@ -104,8 +104,14 @@ def claim(
     owner: Owner,
     alive: Alive,
     now: float,
+    retry_failed: bool = False,
 ) -> Attempt | None:
-    """A new open attempt owned by `owner`, or None if the key is stored or held by a live owner."""
+    """A new open attempt owned by `owner`, or None if the key is stored or held by a live owner.
+
+    A key whose latest attempt failed for good is refused (KeyFailedError) unless `retry_failed`:
+    plan showed it failed, so a run claiming it planned before another run on this store failed it
+    (it waited on that run's claim), and buying it now is what nobody asked for.
+    """
     with db.write() as tx:
         if tx.one("SELECT 1 FROM outputs WHERE key = ?", (key,)) is not None:
             return None
@@ -117,8 +123,18 @@ def claim(
         previous = [rows.attempt(row) for row in held]
         latest = None
         if not previous:
-            last = tx.one(f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE key = ? ORDER BY id DESC LIMIT 1", (key,))
+            last = tx.one(
+                f"SELECT {qualified(ATTEMPT_COLUMNS, 'a')}, {_FAILURES_IN_A_ROW} FROM attempts AS a"
+                " WHERE a.key = ? ORDER BY a.id DESC LIMIT 1",
+                (key,),
+            )
             latest = rows.attempt(last) if last is not None else None
+            if latest is not None and latest.failed_for_good and not retry_failed:
+                raise KeyFailedError(
+                    f"{key} was failed for good by another run on this store ({latest.owner}: "
+                    f"{latest.error or 'no error given'}) after this run planned it; nothing was bought"
+                    " (--retry-failed to buy it again)"
+                )
         start = takeover(previous, latest)
         if start is None:
             return None

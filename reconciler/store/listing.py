@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Observation, Output
+from reconciler.records import Attempt, Observation, Output
 from reconciler.store.claims import (
     CLAIMS,
     OUTPUTS,
@@ -171,15 +171,8 @@ def _failures_of(bucket: Bucket, listed: Mapping[str, Listed], keys: Collection[
     return found
 
 
-def failed_for_good(attempt: Attempt) -> bool:
-    """What plan shows failed without --retry-failed: a permanent reason, or too many failures in a row."""
-    return attempt.state is AttemptState.FAILED and (
-        attempt.reason is FailureReason.PERMANENT or attempt.failures_in_a_row >= FAILURES_IN_A_ROW
-    )
-
-
 def _unsettled(latest: Attempt | None) -> bool:
-    return latest is None or not (latest.is_open or failed_for_good(latest))
+    return latest is None or not (latest.is_open or latest.failed_for_good)
 
 
 def in_flight(bucket: Bucket, keys: Collection[str], *, now: float, grace_s: float, alive: Alive) -> dict[str, Attempt]:

@@ -58,7 +58,7 @@ from reconciler.store.claims import (
 )
 from reconciler.store.layout import Mirror
 from reconciler.store.lease import LeaseThread, Offload, Renewer
-from reconciler.store.listing import Lookup, failed_for_good, of_key, with_listed
+from reconciler.store.listing import Lookup, of_key, with_listed
 from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
 from reconciler.store.store import Store
@@ -390,7 +390,7 @@ class RemoteStore(Store):
         attempt = super().record_state(attempt_id, state, error=error, reason=reason, completed_at=completed_at)
         if state is AttemptState.FAILED:
             latest = super().attempts_for([attempt.key]).get(attempt.key)
-            if latest is not None and latest.id == attempt.id and failed_for_good(latest):
+            if latest is not None and latest.id == attempt.id and latest.failed_for_good:
                 # Written before the claim goes, so another machine always finds one or the other.
                 from reconciler.store.s3 import Listed
 

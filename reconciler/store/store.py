@@ -324,15 +324,16 @@ class Store(StoreView):
         that verify dropped); download it by request id, and mark it EXPIRED if the API lost it.
         `attempt.supersedes` names the earlier attempt this one continues. `owner` defaults to
         this process; tests pass another to play a dead or remote run. `retry_failed` (the run was
-        given --retry-failed) lets a shared store clear another machine's failure record of the key;
-        without it that claim raises KeyFailedError (see RemoteStore).
+        given --retry-failed) lets the claim start a key whose latest attempt failed for good (and a
+        shared store clear another machine's failure record of it); without it such a claim raises
+        KeyFailedError: another run failed the key after this one planned it.
         """
         body = canonical_json(dict(request_body))
         # An output whose blob was deleted is no output: forget it, so the claim below fetches it again.
         outputs.drop_lost(self._writable, self._objects, key)
         return attempts.claim(
             self._writable, key=key, namespace=namespace, model=model, request_json=body,
-            owner=owner or self._identity.me, alive=self._alive, now=self._clock.now(),
+            owner=owner or self._identity.me, alive=self._alive, now=self._clock.now(), retry_failed=retry_failed,
         )  # fmt: skip
 
     def record_submitted(self, attempt_id: int, request_id: str) -> Attempt:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import AttemptStateError
+from reconciler.errors import AttemptStateError, KeyFailedError
 from reconciler.store import AttemptState, FailureReason, Owner, Store, current_owner, is_alive
 from reconciler.store.owner import start_ticks
 
@@ -75,7 +75,34 @@ def test_a_failed_attempt_keeps_its_error_and_reason(store: Store) -> None:
         "422: prompt blocked",
         FailureReason.PERMANENT,
     )
-    assert claim(store, key(1)) is not None, "a failed key may be claimed again; whether to is the caller's call"
+    with pytest.raises(KeyFailedError, match="--retry-failed"):
+        claim(store, key(1))  # failed for good: only a run asked to retry it may buy it again
+    again = store.claim(key(1), namespace="fake", model="wan2.7-t2v", request_body=BODY, retry_failed=True)
+    assert again is not None, "a failed key may be claimed again when the caller asks to retry it"
+
+
+def test_a_run_that_planned_a_key_before_another_run_failed_it_for_good_is_refused_its_claim(
+    store: Store, root: Path, clock
+) -> None:
+    # Run B planned `create` while run A held the key; A's job then failed for good (a content
+    # block), and B, done waiting, claims: buying the same refusal again is what nobody asked for.
+    first = claim(store, key(1))
+    store.record_submitted(first.id, "req-1")
+    store.record_state(first.id, AttemptState.FAILED, error="422: blocked", reason=FailureReason.PERMANENT)
+    with Store.open(root, clock=clock) as other_run, pytest.raises(KeyFailedError) as refused:
+        other_run.claim(key(1), namespace="fake", model="wan2.7-t2v", request_body=BODY)
+    assert "422: blocked" in str(refused.value)
+    assert [a.state for a in store.open_attempts()] == []
+
+
+def test_three_failures_in_a_row_refuse_a_claim_but_two_do_not(store: Store) -> None:
+    for n in range(3):
+        attempt = claim(store, key(1))
+        assert attempt is not None, f"the key may be tried again after {n} temporary failures"
+        store.record_submitted(attempt.id, f"req-{n}")
+        store.record_state(attempt.id, AttemptState.FAILED, error="500: worker lost", reason=FailureReason.TEMPORARY)
+    with pytest.raises(KeyFailedError, match="500: worker lost"):
+        claim(store, key(1))
 
 
 def test_a_failure_without_a_reason_is_refused(store: Store) -> None:
@@ -329,7 +356,7 @@ def test_the_latest_attempt_counts_the_failures_in_a_row_since_anything_else(
     store.release(released.id)  # a claim given back unsent does not break the run
     fail(1)
     assert store.attempts_for([key])[key].failures_in_a_row == 3
-    ok = store.claim(key, namespace="fake", model="wan2.7-t2v", request_body={})
+    ok = store.claim(key, namespace="fake", model="wan2.7-t2v", request_body={}, retry_failed=True)
     assert ok is not None
     store.record_submitted(ok.id, "r-ok")
     store.record_state(ok.id, AttemptState.EXPIRED, error="gone")  # got somewhere: the run starts over

@@ -95,9 +95,12 @@ class StoreMachine(RuleBasedStateMachine):
         held = [a for a in self.attempts if a.key == key and a.state in OPEN]
         if key in self.outputs and self.outputs[key] not in self.blobs:
             del self.outputs[key]  # its blob is gone: the output is forgotten and the key claimed again
+        # As a run given --retry-failed: a key failed for good is claimable (its refusal without the
+        # flag is tested in test_attempts.py).
         got = self.store.claim(
-            key, namespace="f", model="m", request_body={"k": key}, owner=self.dead if dead else None
-        )
+            key, namespace="f", model="m", request_body={"k": key}, owner=self.dead if dead else None,
+            retry_failed=True,
+        )  # fmt: skip
         if key in self.outputs or any(a.live for a in held):
             assert got is None
             return

@@ -1,4 +1,17 @@
-"""The local store: content-addressed blobs, the SQLite state of outputs and attempts, verify, gc, out/.
+"""The store: what was paid for and kept, on this machine or shared by every machine.
+
+    store.py      the local store as the rest sees it: one root, opened once (StoreView to read, Store to write)
+    objects.py    content-addressed blobs, written atomically, never changed
+    db.py, schema.py, outputs.py, attempts.py, receipts.py
+                  SQLite (the only sqlite3 importer): outputs, the write-ahead attempts, receipts to rebuild from
+    owner.py      who holds a claim, and whether that process still lives
+    verify.py, gc.py, layout.py
+                  re-hash and repair; forget what no spec needs; out/<name>.mp4
+    location.py, connect.py
+                  where a --store points, and opening it (a directory, or a bucket with that directory as cache)
+    remote.py, listing.py, claims.py, lease.py, sync.py, s3.py
+                  the shared store: writes with conditional PUTs, bulk reads, claim records, lease
+                  renewal, push/pull, and the S3 edge (the only boto3 importer)
 
 Open it with `Store.open(root)` to write, or `Store.open_readonly(root)` to look (plan). Every
 error it raises is a `reconciler.errors.StoreError`.

@@ -13,7 +13,10 @@ from reconciler.cli.common import (
     api_options,
     backend,
     build_plan,
+    concurrency_option,
+    out_option,
     paths_argument,
+    retry_failed_option,
     show_plan,
     site,
     store_option,
@@ -35,21 +38,21 @@ from reconciler.runtime.config import load_settings
     "--yes", "-y", "--auto-approve", "yes", is_flag=True, help="Submit without asking (needed off a terminal)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line, then a summary document.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
+@concurrency_option
 @click.option(
     "--max-cost",
     type=COST_CAP,
     metavar="USD",
     help="Stop submitting before the estimated spend of this run would pass USD (exit 3).",
 )
-@click.option("--retry-failed", is_flag=True, help="Buy again what failed for good (e.g. content blocks).")
+@retry_failed_option
 @click.option(
     "--resubmit-in-doubt",
     is_flag=True,
     help="When the request history cannot say whether a lost submit made a job, submit again (may pay twice).",
 )
 @lockfile.lock_options
-@click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
+@out_option
 @api_options
 def apply(
     paths: tuple[str, ...],

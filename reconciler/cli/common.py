@@ -99,6 +99,16 @@ def store_option(func: Any) -> Any:
     )(func)
 
 
+# The options apply and watch share, said once (plan's own say what they mean for an estimate).
+concurrency_option = click.option(
+    "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight."
+)
+retry_failed_option = click.option(
+    "--retry-failed", is_flag=True, help="Buy again what failed for good (e.g. content blocks)."
+)
+out_option = click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
+
+
 def paths_argument(func: Any) -> Any:
     return click.argument("paths", nargs=-1, type=click.Path(path_type=str))(func)
 

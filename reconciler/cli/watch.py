@@ -9,7 +9,10 @@ import click
 from reconciler.cli.common import (
     api_options,
     backend,
+    concurrency_option,
+    out_option,
     paths_argument,
+    retry_failed_option,
     site,
     store_option,
     targeting,
@@ -27,10 +30,10 @@ from reconciler.runtime.config import load_settings
     "--yes", "-y", "--auto-approve", "yes", is_flag=True, help="Submit each batch of new videos without asking."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON event per line.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Jobs in flight.")
+@concurrency_option
 @click.option("--max-cost", type=COST_CAP, metavar="USD", help="Cap on the session's estimated spend.")
-@click.option("--retry-failed", is_flag=True, help="Buy again what failed for good (e.g. content blocks).")
-@click.option("--out", "out_dir", metavar="DIR", help="Where to lay out <name>.mp4 (default: out).")
+@retry_failed_option
+@out_option
 @click.option(
     "--debounce-ms",
     type=click.IntRange(10, 10_000),

@@ -246,7 +246,12 @@ def _walk(tree: Any, root: int) -> Any:
 
     bits = type_of(handle, root)
     if bits & container:
-        return collection(root, bool(bits & is_map))
+        try:
+            return collection(root, bool(bits & is_map))
+        finally:
+            # `collection` calls itself, so it sits in a cycle with its own cell, holding this file's
+            # tree; plan pauses the cycle collector, so break the cycle for reference counting to free it.
+            del collection
     raw = val_of(handle, root)  # a file that is one scalar: not a spec, but the message says what it is
     if bits & null or raw is None:
         return None

@@ -57,6 +57,7 @@ class FileParseCache:
         self._looked: dict[str, tuple[tuple[int, int, int, int, int], int]] = {}  # name -> (stat, when looked)
         self._files_changed = False
         self._fd = -1
+        self._room = 0  # bytes a record may read (set when a cache file is loaded)
         self._close: Callable[[], object] = lambda: None
         self._load()
 
@@ -67,13 +68,17 @@ class FileParseCache:
 
     def _load(self) -> None:
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            # Non-blocking: a FIFO put where the cache was is passed over, never waited on.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError:
             return
         try:
+            info = os.fstat(fd)
             head = os.pread(fd, 16, 0)
             size = int.from_bytes(head[8:], "little")
-            stored = marshal.loads(os.pread(fd, size, 16)) if head[:8] == MAGIC else None
+            # Every length read from the file is bounded by the file's size before anything is read.
+            whole = stat.S_ISREG(info.st_mode) and head[:8] == MAGIC and 16 + size <= info.st_size
+            stored = marshal.loads(os.pread(fd, size, 16)) if whole else None
         except Exception:  # a corrupt or foreign cache is only a slower run, never an error
             stored = None
         if not (
@@ -86,6 +91,7 @@ class FileParseCache:
             return
         # The open file stays readable if another run replaces it; it is closed with this cache.
         self._fd, self._base, self._index, self._files = fd, 16 + size, stored["index"], stored["files"]
+        self._room = info.st_size - self._base  # the most any record may read
         self._close = weakref.finalize(self, os.close, fd)
 
     def _record(self, digest: str) -> bytes | None:
@@ -94,6 +100,8 @@ class FileParseCache:
         if (found := self._index.get(digest)) is None:
             return None
         _, offset, length = found
+        if not (isinstance(offset, int) and isinstance(length, int) and offset >= 0 and 0 <= length <= self._room):
+            return None  # an index that points past the file's end is a corrupt cache: a miss
         data = os.pread(self._fd, length, self._base + offset)
         return data if len(data) == length else None
 

@@ -85,3 +85,14 @@ def test_a_file_replaced_by_another_of_the_same_size_is_read_again(write: Callab
     assert [
         e.params["seed"] for e in load(["specs"], cache=FileParseCache(project / "parse", now_ns=later)).entries
     ] == [2]
+
+
+def test_a_fifo_where_the_cache_was_is_passed_over_not_waited_on(write: Callable[..., Path], project: Path) -> None:
+    write("specs/a.yaml", SPEC)
+    path = project / "cache" / "parse"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    # Opening a FIFO for reading blocks until a writer comes; the cache must not open it that way.
+    entries = load(["specs"], cache=FileParseCache(path)).entries
+    assert [e.name for e in entries] == ["a", "b"]
+

@@ -243,7 +243,8 @@ class RemoteStore(Store):
         )  # fmt: skip
 
     def fetch_blob(self, digest: str, size: int) -> None:
-        with self.blob_writer(expected_size=size) as writer:
+        # Bounded by the record: a bucket streaming more than it said is cut off, never written on.
+        with self.blob_writer(max_bytes=size, expected_size=size) as writer:
             if not self.bucket.download(blob_name(digest), writer.write):
                 raise StoreError(f"blob {digest} is missing from {self.bucket.url}; its output record is dangling")
             blob = writer.commit()

@@ -95,4 +95,3 @@ def test_a_fifo_where_the_cache_was_is_passed_over_not_waited_on(write: Callable
     # Opening a FIFO for reading blocks until a writer comes; the cache must not open it that way.
     entries = load(["specs"], cache=FileParseCache(path)).entries
     assert [e.name for e in entries] == ["a", "b"]
-

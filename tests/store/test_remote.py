@@ -203,6 +203,26 @@ def test_a_corrupt_remote_blob_is_never_taken_into_the_cache(open_remote: Any, s
     assert not second.has_blob(blob.digest)
 
 
+def test_a_remote_blob_longer_than_its_record_says_is_cut_off_not_written_on(
+    open_remote: Any, s3: S3Server, bucket: str
+) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    held = claim(first)
+    blob = put_blob(first, [b"good bytes"])
+    first.record_output(
+        KEY, digest=blob.digest, size=blob.size, model="m", request_id=None, cost_usd=None, namespace="mock",
+        attempt_id=held.id,
+    )  # fmt: skip
+    hexdigest = blob.digest.removeprefix("sha256:")
+    s3.client().put_object(
+        Bucket=bucket, Key=f"team/objects/sha256/{hexdigest[:2]}/{hexdigest[2:]}", Body=b"good bytes" * 100_000
+    )
+    with pytest.raises(StoreError, match="past the limit of 10 bytes"):
+        second.outputs_for([KEY])
+    assert not second.has_blob(blob.digest)
+    assert list((second.root / "tmp").glob("*")) == []  # nothing of it kept
+
+
 def test_a_claim_object_reconciler_did_not_write_is_a_store_error_not_a_crash(
     open_remote: Any, s3: S3Server, bucket: str
 ) -> None:

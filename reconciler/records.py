@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -89,9 +89,12 @@ class Owner:
 OUTPUT_COLUMNS = "key, digest, size, model, request_id, cost_usd, namespace, name_hint, created"
 
 
-@dataclass(frozen=True)
-class Output:
-    """A paid result kept in the store: the key it answers and the blob that holds it."""
+class Output(NamedTuple):
+    """A paid result kept in the store: the key it answers and the blob that holds it.
+
+    Immutable, and a NamedTuple rather than a frozen dataclass: plan reads one per stored spec
+    (100,000 in a big project), and a tuple is made five times faster.
+    """
 
     key: str
     digest: str
@@ -105,7 +108,7 @@ class Output:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Output:
-        return cls(*row)
+        return cls._make(row)
 
 
 ATTEMPT_COLUMNS = (
@@ -175,6 +178,15 @@ _STATES = {state.value: state for state in AttemptState}
 
 
 @dataclass(frozen=True)
+class Orphans:
+    """Stored outputs that no current spec names: plan lists them, gc removes them. Empty by default."""
+
+    count: int = 0
+    size: int = 0  # bytes of their outputs (a blob two orphans share counts twice)
+    listed: tuple[Output, ...] = ()  # the first of them by key, as many as were asked for
+
+
+@dataclass(frozen=True)
 class Observation:
     """What the store holds for a set of keys, read in one snapshot: plan's view of the world."""
 
@@ -182,12 +194,5 @@ class Observation:
     attempts: Mapping[str, Attempt]  # key -> its latest attempt, for the keys that have any
     # key -> an output whose blob is gone from objects/ (deleted by hand): not stored, so not in `outputs`
     lost: Mapping[str, Output] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Orphans:
-    """Stored outputs that no current spec names: plan lists them, gc removes them. Empty by default."""
-
-    count: int = 0
-    size: int = 0  # bytes of their outputs (a blob two orphans share counts twice)
-    listed: tuple[Output, ...] = ()  # the first of them by key, as many as were asked for
+    # The outputs no root names (when asked with roots: every spec's key in both namespaces).
+    orphans: Orphans = field(default_factory=Orphans)

@@ -18,16 +18,16 @@ from typing import Protocol
 from reconciler import keys
 from reconciler.plan import latency
 from reconciler.plan.diff import Desired, Plan, diff, paid_jobs
-from reconciler.records import Attempt, Observation, Orphans
+from reconciler.records import Attempt, Observation
 from reconciler.spec import SpecEntry
 
 
 class StoreView(Protocol):
     """What planning reads of a store (local or shared): the store implements it, plan never imports it."""
 
-    def observe(self, keys: Collection[str]) -> Observation: ...
-
-    def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans: ...
+    def observe(
+        self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
+    ) -> Observation: ...
 
     def open_attempts(self) -> list[Attempt]: ...
 
@@ -64,12 +64,10 @@ def assemble(
     `adoptable` (key -> request id) names the creates the account's history already holds.
     """
     wanted = {d.key for d in desired}
-    observed = view.observe({d.key for d in chosen})
-    stray = Orphans()
-    if orphans:
-        # The same roots gc keeps: every spec's key in both namespaces.
-        other = other_namespace(namespace)
-        stray = view.orphans(wanted | {keys.entry_key(other, d.entry) for d in desired}, limit=orphan_limit)
+    # The same roots gc keeps: every spec's key in both namespaces.
+    other = other_namespace(namespace)
+    roots = wanted | {keys.entry_key(other, d.entry) for d in desired} if orphans else None
+    observed = view.observe({d.key for d in chosen}, roots=roots, orphan_limit=orphan_limit)
     expected = {
         model: latency.estimate(
             model, view.latency_samples(model, namespace, limit=latency.WINDOW), scale=latency_scale
@@ -80,7 +78,7 @@ def assemble(
         chosen,
         outputs=observed.outputs,
         attempts=observed.attempts,
-        orphans=stray,
+        orphans=observed.orphans,
         paid=paid_jobs(view.open_attempts(), wanted),
         namespace=namespace,
         concurrency=concurrency,

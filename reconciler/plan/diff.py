@@ -16,7 +16,7 @@ import fnmatch
 import heapq
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler import catalog
 from reconciler.errors import Location, UsageError
@@ -45,16 +45,17 @@ ORDER: tuple[ActionKind, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Desired:
+class Desired(NamedTuple):
     """A spec and its content key in the namespace being reconciled."""
 
     entry: SpecEntry
     key: str
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
+    """What apply will do for one spec, and why. A NamedTuple (immutable, like every plan value)
+    rather than a frozen dataclass: a plan makes one per spec, and a tuple is made five times faster."""
+
     name: str
     key: str
     model: str
@@ -213,16 +214,14 @@ def diff(
     # Enum member on its class costs as much as the rest of an iteration's lookups.
     create, noop, in_doubt = ActionKind.CREATE, ActionKind.NOOP, ActionKind.IN_DOUBT
     per_model = {slug: (model, latency.get(slug, model.avg_latency_s)) for slug, model in catalog.BY_SLUG.items()}
-    for item in desired:
-        entry, key = item.entry, item.key
+    for entry, key in desired:
         model, seconds = per_model[entry.model]
         owner = first_of.setdefault(key, entry.name)
         shares = owner if owner != entry.name else None
-        output = outputs.get(key)
-        attempt = attempts.get(key)
-        if output is not None:
-            kind, reason = noop, "stored"
+        if key in outputs:
+            kind, reason, attempt = noop, "stored", None  # what was tried before no longer matters
         else:
+            attempt = attempts.get(key)
             kind, reason = classify(attempt, retry_failed=retry_failed)
         adopted = adoptable.get(key) if kind is create else None
         if adopted is not None:
@@ -248,7 +247,7 @@ def diff(
                 est_cost_usd=model.avg_cost_usd if paying else 0.0,
                 est_seconds=seconds,
                 shares_with=shares,
-                request_id=adopted or (attempt.request_id if attempt is not None and output is None else None),
+                request_id=adopted or (attempt.request_id if attempt is not None else None),
                 up_to_cost_usd=model.avg_cost_usd if paying or doubtful else 0.0,
             )
         )

@@ -109,7 +109,7 @@ def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive |
 
 def _derived(part: FileEntry, derive: Derive) -> FileEntry:
     # An entry with local files has no params_json yet: its keys wait for its files' hashes.
-    return replace(part, keys=derive(part.model, part.params_json)) if isinstance(part, SpecEntry) else part
+    return part._replace(keys=derive(part.model, part.params_json)) if isinstance(part, SpecEntry) else part
 
 
 def resolve_file(shown: str, data: bytes) -> FileResult:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol, TypeAlias
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 from reconciler.errors import Location, SpecError
 
@@ -31,10 +32,15 @@ class LocalFile:
 
 LocalImage = LocalFile  # the engine's name for it, from when only images could be local
 
+NO_KEYS: Final[Mapping[str, str]] = MappingProxyType({})  # an entry whose keys were not derived
 
-@dataclass(frozen=True)
-class SpecEntry:
-    """One declared video, resolved: every parameter present, coerced, defaulted."""
+
+class SpecEntry(NamedTuple):
+    """One declared video, resolved: every parameter present, coerced, defaulted.
+
+    Immutable; a NamedTuple rather than a frozen dataclass because a big project loads 100,000 of
+    them on every plan, and a tuple is made five times faster.
+    """
 
     name: str
     model: str
@@ -45,7 +51,15 @@ class SpecEntry:
     images: tuple[LocalImage, ...] = ()
     # Its content key by namespace, derived once at load and kept in the parse cache (`Derive`);
     # empty when not derived: `keys.entry_key` computes what is missing.
-    keys: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    keys: Mapping[str, str] = NO_KEYS
+
+    # Compared without `keys`: they are derived from the rest, and known or not is no difference.
+    # (Never hashed: its parameters are a mapping.)
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpecEntry) and self[:7] == other[:7]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ class Claim:
 
 def record_bytes(output: Output) -> bytes:
     """The output record written next to its blob: the Output itself, as JSON."""
-    return json.dumps(asdict(output), sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(output._asdict(), sort_keys=True, separators=(",", ":")).encode()
 
 
 def record_from_bytes(data: bytes) -> Output:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from reconciler.records import Attempt, Observation, Output
@@ -217,7 +218,7 @@ def with_listed(
     if not found and not failed and not claimed:
         return local
     lost = {key: output for key, output in local.lost.items() if key not in found}
-    return Observation(outputs=merged, attempts=dict(local.attempts) | failed | claimed, lost=lost)
+    return replace(local, outputs=merged, attempts=dict(local.attempts) | failed | claimed, lost=lost)
 
 
 class RemoteView(StoreView):
@@ -257,9 +258,11 @@ class RemoteView(StoreView):
         listed = self._lookup.find([key for key in keys if key not in found])
         return found | {key: _listed_as_output(item) for key, item in listed.items()}
 
-    def observe(self, keys: Collection[str]) -> Observation:
+    def observe(
+        self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
+    ) -> Observation:
         # No grace here: a lapsed lease shows in doubt (its cost counted as possible) a little early.
         return with_listed(
-            super().observe(keys), self._lookup, lambda: self.bucket, keys,
+            super().observe(keys, roots=roots, orphan_limit=orphan_limit), self._lookup, lambda: self.bucket, keys,
             now=self._clock.now(), grace_s=0.0, alive=self._alive,
         )  # fmt: skip

@@ -6,6 +6,7 @@ transaction that also closes the attempt that produced it, and only after the bl
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection
 
 from reconciler.errors import AttemptStateError, StoreError
@@ -57,8 +58,8 @@ def record_output(
 def outputs_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, Output]:
     """The outputs of those keys that have one, in one query: indexed, or a scan when they are many."""
     if scans(db, "outputs", len(keys)):
-        wanted = as_set(keys)
-        return {row[0]: Output(*row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs") if row[0] in wanted}
+        wanted, make = as_set(keys), Output._make
+        return {row[0]: make(row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs") if row[0] in wanted}
     rows = db.rows(
         f"SELECT {qualified(OUTPUT_COLUMNS, 'o')} FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value",
         (json_list(keys),),
@@ -88,38 +89,50 @@ def drop_lost(db: Database, objects: Objects, key: str) -> bool:
 
 
 def orphans(db: Database, keys: Collection[str], *, limit: int | None) -> Orphans:
-    """The outputs no key in `keys` names: how many, their bytes, and the first `limit` by key.
-
-    Counted as "all minus those named" so no orphan row is read unless it is listed: a store with
-    90,000 old outputs costs plan two index counts, not 90,000 values. When `keys` are many (a plan
-    of 100,000 specs names 200,000 keys), one pass over the keys and sizes is cheaper than asking.
-    """
+    """The outputs no key in `keys` names: how many, their bytes, and the first `limit` by key."""
     with db.read() as tx:
-        if scans(tx, "outputs", len(keys)):
-            named_keys = as_set(keys)
-            stray = [
-                (key, size)
-                for key, size in tx.rows("SELECT key, size FROM outputs ORDER BY key")
-                if key not in named_keys
-            ]
-            shown = [key for key, _ in (stray if limit is None else stray[:limit])]
-            listed = outputs_for(tx, shown) if shown else {}
-            return Orphans(
-                count=len(stray), size=sum(size for _, size in stray), listed=tuple(listed[key] for key in shown)
-            )
-        wanted = json_list(keys)
+        return survey(tx, (), keys, limit=limit)[1]
+
+
+def survey(
+    tx: Transaction, keys: Collection[str], roots: Collection[str], *, limit: int | None
+) -> tuple[dict[str, Output], Orphans]:
+    """In one snapshot: the outputs of `keys` (as `outputs_for`), and the orphans of `roots` (as `orphans`).
+
+    Orphans are counted as "all minus those named", so no orphan row is read unless it is listed:
+    a store with 90,000 old outputs costs plan two index counts, not 90,000 values. When the keys
+    asked about are many (a plan of 100,000 specs names 200,000 roots), the table is read once,
+    whole, and both answers come from that one pass.
+    """
+    if scans(tx, "outputs", max(len(keys), len(roots))):
+        wanted, named, make = as_set(keys), as_set(roots), Output._make
+        rows = tx.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs")
+        found = {row[0]: make(row) for row in rows if row[0] in wanted}
+        stray = [row for row in rows if row[0] not in named]
+        shown = stray if limit is None or len(stray) <= limit else heapq.nsmallest(limit, stray)
+        return found, Orphans(
+            count=len(stray), size=sum(row[2] for row in stray), listed=tuple(make(row) for row in sorted(shown))
+        )
+    found = outputs_for(tx, keys) if keys else {}
+    if not roots:
         every = tx.one("SELECT count(*), total(size) FROM outputs")
-        named = tx.one(
-            "SELECT count(*), total(o.size) FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value", (wanted,)
-        )
         assert every is not None
-        assert named is not None
-        rows = tx.rows(
-            f"SELECT {OUTPUT_COLUMNS} FROM outputs WHERE key NOT IN (SELECT value FROM json_each(?))"
-            " ORDER BY key LIMIT ?",
-            (wanted, -1 if limit is None else limit),
-        )
-    return Orphans(count=every[0] - named[0], size=int(every[1] - named[1]), listed=tuple(Output(*row) for row in rows))
+        rows = tx.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs ORDER BY key LIMIT ?", (-1 if limit is None else limit,))
+        return found, Orphans(count=every[0], size=int(every[1]), listed=tuple(Output._make(row) for row in rows))
+    named_json = json_list(roots)
+    every = tx.one("SELECT count(*), total(size) FROM outputs")
+    hit = tx.one(
+        "SELECT count(*), total(o.size) FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value", (named_json,)
+    )
+    assert every is not None
+    assert hit is not None
+    rows = tx.rows(
+        f"SELECT {OUTPUT_COLUMNS} FROM outputs WHERE key NOT IN (SELECT value FROM json_each(?)) ORDER BY key LIMIT ?",
+        (named_json, -1 if limit is None else limit),
+    )
+    return found, Orphans(
+        count=every[0] - hit[0], size=int(every[1] - hit[1]), listed=tuple(Output._make(row) for row in rows)
+    )
 
 
 def all_outputs(db: Database) -> list[Output]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import StoreError
@@ -56,7 +56,7 @@ class Receipts:
         import secrets  # only what writes needs it; a plan reads the store without it
 
         temp = self._objects.tmp / f"{me.pid}-{me.started}-{secrets.token_hex(8)}.part"
-        data = json.dumps({"format": FORMAT, **asdict(output)}, sort_keys=True).encode()
+        data = json.dumps({"format": FORMAT, **output._asdict()}, sort_keys=True).encode()
         try:
             self._objects.tmp.mkdir(parents=True, exist_ok=True)
             new_shard = not target.parent.exists()

@@ -222,9 +222,11 @@ class RemoteStore(Store):
             found[key] = self.fetch(listed)
         return found
 
-    def observe(self, keys: Collection[str]) -> Observation:
+    def observe(
+        self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
+    ) -> Observation:
         return with_listed(
-            super().observe(keys), self._lookup, lambda: self.bucket, keys,
+            super().observe(keys, roots=roots, orphan_limit=orphan_limit), self._lookup, lambda: self.bucket, keys,
             now=self._clock.now(), grace_s=self.grace_s, alive=self._alive,
         )  # fmt: skip
 

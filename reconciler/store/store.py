@@ -98,22 +98,32 @@ class StoreView:
         """The outputs of `keys` recorded as stored whose blob is gone from objects/ (deleted by hand)."""
         return self._split({} if (db := self._db) is None else outputs.outputs_for(db, keys))[1]
 
-    def observe(self, keys: Collection[str]) -> Observation:
-        """Outputs and latest attempts of `keys` from one snapshot, so the two always agree."""
+    def observe(
+        self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
+    ) -> Observation:
+        """Outputs and latest attempts of `keys` from one snapshot, so the two always agree.
+
+        With `roots`, also the orphans (outputs no root names; the first `orphan_limit` listed), from
+        the same snapshot and, for a big plan, from the same one read of the outputs.
+        """
         db = self._db
         if db is None:
             return Observation(outputs={}, attempts={})
         with db.read() as tx:
-            found, latest = outputs.outputs_for(tx, keys), attempts.latest_for(tx, keys, alive=self._alive)
+            found, stray = outputs.survey(tx, keys, roots, limit=orphan_limit) if roots is not None else (
+                outputs.outputs_for(tx, keys), Orphans()
+            )  # fmt: skip
+            latest = attempts.latest_for(tx, keys, alive=self._alive)
         present, lost = self._split(found)
-        return Observation(outputs=present, attempts=latest, lost=lost)
+        return Observation(outputs=present, attempts=latest, lost=lost, orphans=stray)
 
     def _split(self, found: Mapping[str, Output]) -> tuple[dict[str, Output], dict[str, Output]]:
         """(outputs whose blob is there, outputs whose blob is gone): the files, not the rows, say what is stored."""
         there = self._objects.present(output.digest for output in found.values())
-        present = {key: output for key, output in found.items() if output.digest in there}
         lost = {key: output for key, output in found.items() if output.digest not in there}
-        return present, lost
+        if not lost:
+            return dict(found), lost  # the usual case, without a second pass over 100,000 outputs
+        return {key: output for key, output in found.items() if key not in lost}, lost
 
     def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans:
         """Outputs that no key in `keys` names (count, bytes, and the first `limit`), without reading the rest."""

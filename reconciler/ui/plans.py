@@ -79,14 +79,17 @@ def _cost(action: Action) -> str:
 def plain(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
     """Stable, greppable lines: `+ name  model  $cost  reason  (file:line)`."""
     for kind in ORDER:
+        if kind is ActionKind.NOOP and not show_noop:
+            continue  # not even gathered: most of a big project's specs are up to date
         actions = [a for a in plan.actions if a.kind is kind]
-        if not actions or (kind is ActionKind.NOOP and not show_noop):
+        if not actions:
             continue
         out.write(f"{kind.value} ({len(actions)}):\n")
         width = max(len(a.name) for a in actions)
         model_width = max(len(a.model) for a in actions)
+        costed = any(a.up_to_cost_usd for a in actions)  # once per kind: 10,000 pending specs made this quadratic
         for action in actions:
-            cost = f"{_cost(action):>7}  " if any(a.up_to_cost_usd for a in actions) else ""
+            cost = f"{_cost(action):>7}  " if costed else ""
             out.write(
                 f"  {_SYMBOL[kind]} {action.name:<{width}}  {action.model:<{model_width}}  {cost}"
                 f"{action.reason}  ({action.where})\n"
@@ -134,10 +137,9 @@ def table(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
     grid.add_column("est. cost", no_wrap=True, justify="right")
     grid.add_column("why", overflow="fold", ratio=1)
     for kind in ORDER:
-        actions = [a for a in plan.actions if a.kind is kind]
-        if not actions or (kind is ActionKind.NOOP and not show_noop):
+        if kind is ActionKind.NOOP and not show_noop:
             continue
-        for action in actions:
+        for action in [a for a in plan.actions if a.kind is kind]:
             style = _STYLE[kind]
             grid.add_row(
                 f"[{style}]{_SYMBOL[kind]} {kind.value}[/]",

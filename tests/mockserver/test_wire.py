@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import pytest
 
 pytestmark = pytest.mark.anyio
@@ -255,15 +252,3 @@ async def test_a_blocked_prompt_reads_like_a_moderation_refusal_and_the_fake_rec
     assert "moderation" in body["error"]
     (job,) = await fake.jobs()
     assert job["blocked_term"] == "nsfw"
-
-
-async def test_a_status_poll_takes_well_under_a_millisecond(fake):
-    job_id = await fake.submit_ok("wan2.1-t2v", WAN21)
-    samples = []
-    for _ in range(300):
-        start = time.perf_counter()
-        response = await fake.status(job_id)
-        samples.append(time.perf_counter() - start)
-        assert response.status_code == 200
-    # Measured through httpx's in-process transport, so this bounds server and client together.
-    assert statistics.median(samples) < 0.001

@@ -188,16 +188,16 @@ class S3Server:
 
 
 @pytest.fixture
-def endless(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Any]]:
-    """Start an EndlessBucket (tests/hostile/hosts.py; by its token) with the AWS_* variables pointing at it."""
+def endless(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """Start an EndlessBucket (tests/hostile/hosts.py) with the AWS_* variables pointing at it."""
     from contextlib import ExitStack
 
     from tests.hostile.hosts import EndlessBucket, serve
 
     with ExitStack() as stack:
 
-        def _start(token: str) -> EndlessBucket:
-            host = EndlessBucket(token=token)
+        def _start(token: str, *, per_page: int = 1) -> EndlessBucket:
+            host = EndlessBucket(token=token, per_page=per_page)
             point_aws_at(stack.enter_context(serve(host.app())), monkeypatch)
             return host
 

@@ -37,7 +37,8 @@ CHUNK = 1 << 20
 # one prefix: sync, gc and verify list every blob (one per video) or every output record in a single
 # listing, so a store of 10 million videos (a million dollars at the cheapest model) still lists;
 # plan lists a big bucket's records as 16 listings by the key's first hex digit, each bounded alike.
-# A server paging forever is stopped after 10,000 requests (16 times that for plan's listings).
+# A server paging forever is stopped after 10,000 requests (16 times that for plan's listings), and
+# one answering more than PAGE_OBJECTS objects in a page (it is asked for no more) at that page.
 PAGE_OBJECTS: Final = 1_000
 MAX_LISTING_PAGES: Final = 10_000
 _LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
@@ -226,11 +227,19 @@ class Bucket:
         cut = len(self._name(""))
         extra = {"ContinuationToken": token} if token else {}
         page = self._call(
-            f"list {under}", lambda: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **extra)
+            f"list {under}",
+            lambda: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=PAGE_OBJECTS, **extra),
         )
+        contents = page.get("Contents", ())
+        if len(contents) > PAGE_OBJECTS:
+            # Pages bigger than asked would leave MAX_LISTING_PAGES no bound on a listing's memory.
+            raise StoreError(
+                f"the bucket at {self.url} answered {len(contents):,} objects in one page of its listing of"
+                f" {under}, asked for at most {PAGE_OBJECTS:,}; is it an S3-compatible service?"
+            )
         items = tuple(
             Listed(str(item["Key"])[cut:], int(item["Size"]), str(item["ETag"]), _seconds(item["LastModified"]))
-            for item in page.get("Contents", ())
+            for item in contents
         )
         if not page.get("IsTruncated"):
             return items, None

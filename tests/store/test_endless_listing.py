@@ -48,6 +48,13 @@ def test_a_page_that_says_more_without_a_token_is_an_error_not_the_last_page(end
         Bucket("endless", "team").list_page("outputs/")
 
 
+def test_a_page_of_more_objects_than_asked_for_stops_the_listing_so_its_memory_stays_bounded(endless) -> None:
+    bucket = endless("fresh", per_page=1_001)
+    with pytest.raises(StoreError, match="answered 1,001 objects in one page of its listing of objects/, asked for"):
+        list(Bucket("endless", "team").list("objects/"))
+    assert len(bucket.seen) == 1
+
+
 def test_plans_sixteen_listings_of_a_big_bucket_are_each_bounded(endless, tmp_path: Path) -> None:
     bucket = endless("fresh")
     view = RemoteView(Store.open_readonly(tmp_path / ".reconciler"), lambda: Bucket("endless", "team", max_pages=5))

@@ -97,6 +97,25 @@ def put_blob(
         return writer.commit()
 
 
+def aws_env(url: str) -> dict[str, str]:
+    """The standard AWS_* variables for an S3 API at `url`, with test credentials."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing-key-id",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret-never-printed",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": url,
+    }
+
+
+def point_aws_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the standard AWS_* variables at `url` (no profile, no shared files, no real account)."""
+    for name, value in aws_env(url).items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
 class S3Server:
     """moto's S3 API served over HTTP on a loopback port, and a boto3 client of it for test oracles.
 
@@ -134,12 +153,7 @@ class S3Server:
         self._count = 0
 
     def env(self) -> dict[str, str]:
-        return {
-            "AWS_ACCESS_KEY_ID": "testing-key-id",
-            "AWS_SECRET_ACCESS_KEY": "testing-secret-never-printed",
-            "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": self.url,
-        }
+        return aws_env(self.url)
 
     def client(self) -> Any:
         import boto3
@@ -173,6 +187,23 @@ class S3Server:
         self._thread.join()
 
 
+@pytest.fixture
+def endless(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """Start an EndlessBucket (tests/hostile/hosts.py) with the AWS_* variables pointing at it."""
+    from contextlib import ExitStack
+
+    from tests.hostile.hosts import EndlessBucket, serve
+
+    with ExitStack() as stack:
+
+        def _start(token: str, *, per_page: int = 1) -> EndlessBucket:
+            host = EndlessBucket(token=token, per_page=per_page)
+            point_aws_at(stack.enter_context(serve(host.app())), monkeypatch)
+            return host
+
+        yield _start
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     server = S3Server()
@@ -185,11 +216,7 @@ def s3_server() -> Iterator[S3Server]:
 @pytest.fixture
 def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
     """The S3 server with the standard AWS_* variables pointing at it (no profile, no real account)."""
-    for name, value in s3_server.env().items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    point_aws_at(s3_server.url, monkeypatch)
     s3_server.honour_conditions = True
     yield s3_server
     s3_server.honour_conditions = True

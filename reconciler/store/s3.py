@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import boto3
 import botocore.config
@@ -30,6 +30,17 @@ import botocore.utils
 from reconciler.errors import StoreError
 
 CHUNK = 1 << 20
+# S3 answers a listing in pages of up to 1,000 objects, each naming the token of the next. A server
+# that always says "more" (broken, or hostile) would keep every command that lists the bucket going
+# and its memory growing, so one listing stops with a StoreError after MAX_LISTING_PAGES pages, the
+# way the request history's read stops (api/client.py). 10,000 pages are 10 million objects under
+# one prefix: sync, gc and verify list every blob (one per video) or every output record in a single
+# listing, so a store of 10 million videos (a million dollars at the cheapest model) still lists;
+# plan lists a big bucket's records as 16 listings by the key's first hex digit, each bounded alike.
+# A server paging forever is stopped after 10,000 requests (16 times that for plan's listings), and
+# one answering more than PAGE_OBJECTS objects in a page (it is asked for no more) at that page.
+PAGE_OBJECTS: Final = 1_000
+MAX_LISTING_PAGES: Final = 10_000
 _LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -47,9 +58,12 @@ class Listed:
 class Bucket:
     """One bucket and prefix, reached through one boto3 client (thread-safe, shared by the lease thread)."""
 
-    def __init__(self, bucket: str, prefix: str, *, client: Any | None = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str, *, client: Any | None = None, max_pages: int = MAX_LISTING_PAGES
+    ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.max_pages = max_pages  # per listing (see MAX_LISTING_PAGES)
         self.requests = 0  # every request sent, for the benchmarks' requests-per-video figure
         self._counting = threading.Lock()  # readers list and read from several threads at once
         if client is None:
@@ -183,13 +197,29 @@ class Bucket:
         return True
 
     def list(self, under: str) -> Iterator[Listed]:
-        """Every object whose name starts with `under`, a page (up to 1,000) per request."""
+        """Every object whose name starts with `under`, a page (up to 1,000) per request.
+
+        Raises StoreError when the server keeps saying "more" past `max_pages` pages, or hands back
+        a token it gave before (its listing goes round in a circle): either way it would never end.
+        """
         token: str | None = None
-        while True:
+        given: set[str] = set()
+        for _ in range(self.max_pages):
             page, token = self.list_page(under, token)
             yield from page
             if token is None:
                 return
+            if token in given:
+                raise StoreError(
+                    f"the bucket at {self.url} gave the same continuation token twice while listing {under}"
+                    f" (after {len(given) + 1:,} pages), so its listing would go round forever;"
+                    " is it an S3-compatible service?"
+                )
+            given.add(token)
+        raise StoreError(
+            f"the bucket at {self.url} kept answering more pages after {self.max_pages:,} pages of up to"
+            f" {PAGE_OBJECTS:,} objects while listing {under}; is it an S3-compatible service?"
+        )
 
     def list_page(self, under: str, token: str | None = None) -> tuple[tuple[Listed, ...], str | None]:
         """One page (up to 1,000 objects) of the listing of `under`, and the token of the next (None: the last)."""
@@ -197,13 +227,30 @@ class Bucket:
         cut = len(self._name(""))
         extra = {"ContinuationToken": token} if token else {}
         page = self._call(
-            f"list {under}", lambda: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **extra)
+            f"list {under}",
+            lambda: self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=PAGE_OBJECTS, **extra),
         )
+        contents = page.get("Contents", ())
+        if len(contents) > PAGE_OBJECTS:
+            # Pages bigger than asked would leave MAX_LISTING_PAGES no bound on a listing's memory.
+            raise StoreError(
+                f"the bucket at {self.url} answered {len(contents):,} objects in one page of its listing of"
+                f" {under}, asked for at most {PAGE_OBJECTS:,}; is it an S3-compatible service?"
+            )
         items = tuple(
             Listed(str(item["Key"])[cut:], int(item["Size"]), str(item["ETag"]), _seconds(item["LastModified"]))
-            for item in page.get("Contents", ())
+            for item in contents
         )
-        return items, (page.get("NextContinuationToken") if page.get("IsTruncated") else None)
+        if not page.get("IsTruncated"):
+            return items, None
+        following = page.get("NextContinuationToken")
+        if not following:
+            # Taken as the last page, the rest of the bucket would silently look absent.
+            raise StoreError(
+                f"the bucket at {self.url} said its listing of {under} goes on but gave no continuation"
+                " token to read on with; is it an S3-compatible service?"
+            )
+        return items, str(following)
 
 
 def _seconds(modified: str | dt.datetime) -> float:

@@ -1,4 +1,4 @@
-"""Small hostile hosts for the client's boundary, served on loopback aliases in a thread.
+"""Small hostile hosts for the client's boundary (and a bucket listing forever), served on loopback in a thread.
 
     with serve(FileHost(fake.url).app(), host="127.0.0.2") as url:    # a file host that logs headers
         fake.configure(public_url=url)                                # the fake hands out its URLs
@@ -174,3 +174,36 @@ class Flood(Log):
                 Route("/inference-request/request-history", history),
             ]
         )
+
+
+@dataclass
+class EndlessBucket(Log):
+    """An "S3-compatible" service whose every ListObjectsV2 page (of `per_page` objects) says there is more.
+
+    token: "fresh" hands a new continuation token each page (a listing that never ends); "same" the
+    same token every time (a listing that goes round in a circle); "none" none at all.
+    """
+
+    token: str = "fresh"
+    per_page: int = 1
+
+    def app(self) -> Starlette:
+        async def listing(request: Request) -> Response:
+            await self.record(request)
+            page = len(self.seen)  # counted right after this request's entry: unique even when listings overlap
+            following = {"fresh": f"page-{page + 1}", "same": "the-same-token", "none": ""}[self.token]
+            objects = "".join(
+                f"<Contents><Key>team/outputs/sha256/page-{page}-{n}</Key><Size>5</Size><ETag>&quot;e&quot;</ETag>"
+                "<LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents>"
+                for n in range(self.per_page)
+            )
+            more = f"<NextContinuationToken>{following}</NextContinuationToken>" if following else ""
+            return Response(
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>endless</Name>'
+                f"<MaxKeys>1000</MaxKeys><KeyCount>{self.per_page}</KeyCount><IsTruncated>true</IsTruncated>"
+                f"{objects}{more}</ListBucketResult>",
+                media_type="application/xml",
+            )
+
+        return Starlette(routes=_any_path(listing))

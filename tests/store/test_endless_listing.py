@@ -1,0 +1,64 @@
+"""A listing that never ends is stopped: every bucket listing is bounded in pages, and circles are caught.
+
+The service is a small real host (tests/hostile/hosts.py EndlessBucket, uvicorn on loopback) answering every
+ListObjectsV2 with "more"; the page cap is a parameter of the bucket, small here to keep tests fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import StoreError
+from reconciler.store import Store
+from reconciler.store.listing import RemoteView
+from reconciler.store.s3 import Bucket
+
+
+def key(n: int) -> str:
+    return "sha256:" + hashlib.sha256(f"key-{n}".encode()).hexdigest()
+
+
+def test_a_listing_that_always_says_more_stops_after_its_page_cap_with_the_bucket_named(endless) -> None:
+    bucket = endless("fresh")
+    listing = Bucket("endless", "team", max_pages=40).list("outputs/")
+    listed: list[str] = []
+    with pytest.raises(StoreError) as error:
+        listed.extend(item.name for item in listing)
+    assert str(error.value) == (
+        "the bucket at s3://endless/team kept answering more pages after 40 pages of up to 1,000 objects"
+        " while listing outputs/; is it an S3-compatible service?"
+    )
+    assert len(bucket.seen) == 40
+    assert len(listed) == 40  # one object a page, and nothing read past the cap
+
+
+def test_a_listing_that_hands_back_a_token_again_stops_at_the_repeat(endless) -> None:
+    bucket = endless("same")
+    with pytest.raises(StoreError, match="gave the same continuation token twice while listing claims/"):
+        list(Bucket("endless", "team", max_pages=40).list("claims/"))
+    assert len(bucket.seen) == 2
+
+
+def test_a_page_that_says_more_without_a_token_is_an_error_not_the_last_page(endless) -> None:
+    endless("none")
+    with pytest.raises(StoreError, match="goes on but gave no continuation token"):
+        Bucket("endless", "team").list_page("outputs/")
+
+
+def test_a_page_of_more_objects_than_asked_for_stops_the_listing_so_its_memory_stays_bounded(endless) -> None:
+    bucket = endless("fresh", per_page=1_001)
+    with pytest.raises(StoreError, match="answered 1,001 objects in one page of its listing of objects/, asked for"):
+        list(Bucket("endless", "team").list("objects/"))
+    assert len(bucket.seen) == 1
+
+
+def test_plans_sixteen_listings_of_a_big_bucket_are_each_bounded(endless, tmp_path: Path) -> None:
+    bucket = endless("fresh")
+    view = RemoteView(Store.open_readonly(tmp_path / ".reconciler"), lambda: Bucket("endless", "team", max_pages=5))
+    with pytest.raises(StoreError, match="kept answering more pages after 5 pages"):
+        view.observe([key(n) for n in range(40)])  # more keys missing than are looked up one by one
+    # The first page, then 16 listings by the key's first hex digit, each stopped at 5 pages.
+    assert len(bucket.seen) == 1 + 16 * 5

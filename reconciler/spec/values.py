@@ -54,12 +54,14 @@ class SpecEntry(NamedTuple):
     keys: Mapping[str, str] = NO_KEYS
 
     # Compared without `keys`: they are derived from the rest, and known or not is no difference.
-    # (Never hashed: its parameters are a mapping.)
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SpecEntry) and self[:7] == other[:7]
 
     def __ne__(self, other: object) -> bool:
         return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self[:7])  # as compared (a TypeError for parameters kept as a dict, like a dict's)
 
 
 @dataclass(frozen=True)

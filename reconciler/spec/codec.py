@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.errors import Location, SpecError
+from reconciler.records import maker
 from reconciler.spec.values import FileEntry, FileResult, PartialEntry, SpecEntry, SpecWarning
 
 
@@ -33,13 +34,14 @@ def encode(result: FileResult) -> bytes:
 def decode(record: bytes) -> FileResult:
     entries, errors, warnings = marshal.loads(record)
     return FileResult(
-        partials=tuple(_entry(fields) for fields in entries),
+        partials=tuple(map(_entry, entries)),
         errors=tuple(SpecError(Location(*where), message, hint) for where, message, hint in errors),
         warnings=tuple(SpecWarning(Location(*where), message) for where, message in warnings),
     )
 
 
 _FINISHED, _PARTIAL = 0, 1
+_spec_entry, _location = maker(SpecEntry), maker(Location)
 
 
 def _plain(entry: FileEntry, tags: tuple[str, ...]) -> tuple[Any, ...]:
@@ -55,7 +57,8 @@ def _plain(entry: FileEntry, tags: tuple[str, ...]) -> tuple[Any, ...]:
 def _entry(fields: tuple[Any, ...]) -> FileEntry:
     if fields[0] == _FINISHED:
         _, name, model, params, params_json, tags, where, keys = fields
-        return SpecEntry(name, model, EncodedParams(params), params_json, tags, Location(*where), (), keys)
+        # Each made from one tuple in its field order: a warm plan of 100,000 specs makes 100,000 of each.
+        return _spec_entry((name, model, EncodedParams(params), params_json, tags, _location(where), (), keys))
     _, name, model, params, tags, where, refs = fields
     image_refs = tuple((param, written, Location(*spot)) for param, written, spot in refs)
     return PartialEntry(name, model, params, tags, Location(*where), image_refs)

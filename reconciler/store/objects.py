@@ -17,13 +17,15 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.errors import BlobRejectedError, StoreError
-from reconciler.records import DIGEST_RE, BlobInfo, Owner, is_digest
+from reconciler.records import BlobInfo, Owner, is_digest
 from reconciler.store.owner import Identity
 
 CHUNK = 1 << 20
 STALE_TEMP_S = 24 * 3600.0
 _TEMP_RE = re.compile(r"(\d+)-(\d+)-[0-9a-f]+\.part")
-_HEX = frozenset("0123456789abcdef")
+HEX_DIGITS = "0123456789abcdef"
+_HEX = frozenset(HEX_DIGITS)
+DIGEST_LENGTH = len("sha256:") + 64
 # From this many digests on, `present` lists shard directories instead of stat-ing each blob
 # (about where a listing of all 256 shards of a big store costs what that many stats do).
 LIST_FROM = 2_000
@@ -96,8 +98,8 @@ class Objects:
                 continue  # no blob of this shard is here
             except OSError:  # a shard that cannot be listed may still be searched: ask each file
                 found.update(d for d in wanted if d[7:9] == shard and os.path.isfile(f"{base}/{shard}/{d[9:]}"))
-        digest = DIGEST_RE.fullmatch
-        return {d for d in wanted & found if digest(d)}  # a file named like no digest is no blob
+        # A file named like no digest is no blob (found names all begin "sha256:" and a shard's hex pair).
+        return {d for d in wanted & found if len(d) == DIGEST_LENGTH and not d[9:].strip(HEX_DIGITS)}
 
     def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes=max_bytes, expected_size=expected_size)

@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Collection
 
 from reconciler.errors import AttemptStateError, StoreError
-from reconciler.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output
+from reconciler.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output, maker
 from reconciler.store import attempts
 from reconciler.store.db import Database, Transaction, as_set, json_list, qualified, scans
 from reconciler.store.objects import Objects
@@ -58,7 +58,7 @@ def record_output(
 def outputs_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, Output]:
     """The outputs of those keys that have one, in one query: indexed, or a scan when they are many."""
     if scans(db, "outputs", len(keys)):
-        wanted, make = as_set(keys), Output._make
+        wanted, make = as_set(keys), maker(Output)
         return {row[0]: make(row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs") if row[0] in wanted}
     rows = db.rows(
         f"SELECT {qualified(OUTPUT_COLUMNS, 'o')} FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value",
@@ -105,7 +105,7 @@ def survey(
     whole, and both answers come from that one pass.
     """
     if scans(tx, "outputs", max(len(keys), len(roots))):
-        wanted, named, make = as_set(keys), as_set(roots), Output._make
+        wanted, named, make = as_set(keys), as_set(roots), maker(Output)
         rows = tx.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs")
         found = {row[0]: make(row) for row in rows if row[0] in wanted}
         stray = [row for row in rows if row[0] not in named]

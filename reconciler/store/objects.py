@@ -26,9 +26,6 @@ _TEMP_RE = re.compile(r"(\d+)-(\d+)-[0-9a-f]+\.part")
 HEX_DIGITS = "0123456789abcdef"
 _HEX = frozenset(HEX_DIGITS)
 DIGEST_LENGTH = len("sha256:") + 64
-# From this many digests on, `present` lists shard directories instead of stat-ing each blob
-# (about where a listing of all 256 shards of a big store costs what that many stats do).
-LIST_FROM = 2_000
 SHARDS = frozenset(f"{n:02x}" for n in range(256))
 
 
@@ -79,15 +76,16 @@ class Objects:
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
-    def present(self, digests: Iterable[str]) -> set[str]:
+    def present(self, digests: Iterable[str], *, listing: bool = False) -> set[str]:
         """Those of `digests` whose object is here (a regular file, as `has` says).
 
-        A few are looked at one stat each; many (a plan of 100,000 stored specs) by listing the
-        shard directories they fall in, which reads each directory once instead of stat-ing each file.
+        One stat each; or, with `listing` (asked about a good share of a big store's blobs, as a
+        plan of 100,000 stored specs is), by listing the shard directories they fall in, which
+        reads each directory once instead of looking up each file.
         """
         base = str(self.objects)
         wanted = set(digests)
-        if len(wanted) < LIST_FROM:
+        if not listing:
             return {d for d in wanted if is_digest(d) and os.path.isfile(f"{base}/{d[7:9]}/{d[9:]}")}
         found: set[str] = set()
         for shard in {d[7:9] for d in wanted} & SHARDS:

@@ -36,11 +36,14 @@ from reconciler.records import (
     Owner,
 )
 from reconciler.store import attempts, outputs
-from reconciler.store.db import BUSY_TIMEOUT_S, Database
+from reconciler.store.db import BUSY_TIMEOUT_S, Database, scans
 from reconciler.store.objects import BlobWriter, Objects
 from reconciler.store.owner import Identity, this_process
 from reconciler.store.receipts import Receipts, Restored, restore, worth
 from reconciler.store.schema import SCHEMA_VERSION, check_schema, migrate
+
+# Blobs asked about at once from which listing their directories may pay (see `_split`).
+LIST_FROM = 2_000
 
 if TYPE_CHECKING:
     # Maintenance and layout load with the method that runs them: plan only reads.
@@ -119,7 +122,10 @@ class StoreView:
 
     def _split(self, found: Mapping[str, Output]) -> tuple[dict[str, Output], dict[str, Output]]:
         """(outputs whose blob is there, outputs whose blob is gone): the files, not the rows, say what is stored."""
-        there = self._objects.present(output.digest for output in found.values())
+        digests = {output.digest for output in found.values()}
+        # Listing the blob directories pays when asked about many, and a good share of those there.
+        listing = len(digests) >= LIST_FROM and (db := self._db) is not None and scans(db, "outputs", len(digests))
+        there = self._objects.present(digests, listing=listing)
         lost = {key: output for key, output in found.items() if output.digest not in there}
         if not lost:
             return dict(found), lost  # the usual case, without a second pass over 100,000 outputs

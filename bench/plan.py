@@ -1,10 +1,11 @@
 """Benchmark: whole-process `reconciler plan` with 10, 10,000 and 100,000 specs, all stored.
 
-    python bench/plan.py [--specs 10 10000 100000] [--outputs 100000] [--runs 5] [--write]
+    python bench/plan.py [--specs 10 10000 100000] [--outputs 100000] [--runs 5] [--before REVISION] [--write]
 
 For each size, the specs are 100 per file (the shape of bench/validate.py) and every one of them
-is stored, in a store of at least `--outputs` outputs (the rest orphans), each output its own blob file. Cold is a run with no
-parse cache, warm a run with no spec changed. Each run is one process, measured from outside:
+is stored, in a store of at least `--outputs` outputs (the rest orphans), each output its own
+blob file. Cold is a run with no parse cache, warm a run with no spec changed. `--before REVISION`
+measures the reconciler of that git revision too, taking turns with this one. Each run is one process, measured from outside:
 wall and CPU seconds, peak RSS. Goals on a 2-core machine: issue 4, 10,000 specs warm at most
 1 s and cold at most 2.5 s; issue 17, 100,000 specs warm at most 1.5 s in under 400 MB, and a warm
 plan of 10,000 specs at most 1.5 times a warm plan of 10.
@@ -20,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import Measured, describe_machine, measured, publish
+from machine import ROOT, Measured, describe_machine, measured, publish
+from startup import checkout, environment
 from validate import make_specs
 
 from reconciler import keys
@@ -52,20 +54,29 @@ def fill(root: Path, wanted: list[str], extra: int) -> None:
         tx.executemany(f"INSERT INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def measure(specs: int, outputs: int, runs: int) -> tuple[list[Measured], list[Measured]]:
-    """(cold runs, warm runs) of `plan` over `specs` specs, all stored."""
+def measure(specs: int, outputs: int, runs: int, trees: list[Path]) -> list[tuple[list[Measured], list[Measured]]]:
+    """(cold runs, warm runs) of `plan` over `specs` specs, all stored, for the reconciler of each tree.
+
+    Each tree plans its own copy of the project (a parse cache is its code's own); the trees take
+    turns run by run, so a burst of load elsewhere falls on all of them alike.
+    """
     work = Path(tempfile.mkdtemp(prefix="bench-plan-"))
     try:
-        (work / "specs").mkdir()
-        make_specs(work / "specs", files=max(1, specs // 100), per_file=min(specs, 100))
-        wanted = [keys.entry_key(keys.SEGMIND, e) for e in load([work / "specs"]).entries]
-        fill(work / ".reconciler", wanted, max(0, outputs - len(wanted)))
-        colds, warms = [], []
+        projects = []
+        for n, _ in enumerate(trees):
+            project = work / str(n)
+            (project / "specs").mkdir(parents=True)
+            make_specs(project / "specs", files=max(1, specs // 100), per_file=min(specs, 100))
+            wanted = [keys.entry_key(keys.SEGMIND, e) for e in load([project / "specs"]).entries]
+            fill(project / ".reconciler", wanted, max(0, outputs - len(wanted)))
+            projects.append(project)
+        results: list[tuple[list[Measured], list[Measured]]] = [([], []) for _ in trees]
         for _ in range(runs):
-            shutil.rmtree(work / ".reconciler" / "cache", ignore_errors=True)
-            colds.append(measured(work, None, "plan"))
-            warms.append(measured(work, None, "plan"))
-        return colds, warms
+            for tree, project, (colds, warms) in zip(trees, projects, results, strict=True):
+                shutil.rmtree(project / ".reconciler" / "cache", ignore_errors=True)
+                colds.append(measured(project, environment(tree), "plan"))
+                warms.append(measured(project, environment(tree), "plan"))
+        return results
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -90,27 +101,41 @@ def main() -> None:
     parser.add_argument("--specs", type=int, nargs="+", default=SIZES, help="sizes (100 specs to a file)")
     parser.add_argument("--outputs", type=int, default=100_000, help="at least this many outputs in the store")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--before", metavar="REVISION", help="also measure this git revision, taking turns with it")
     parser.add_argument("--write", action="store_true", help="replace this section of bench/RESULTS.md")
     options = parser.parse_args()
     rows = ["| run | median | best | worst | CPU (median) | peak RSS | goal |", *["| --- " * 7 + "|"]]
     lasts = []
-    warm: dict[int, float] = {}
-    for size in options.specs:
-        colds, warms = measure(size, options.outputs, options.runs)
-        cold_goal, warm_goal = WALL_GOALS.get(size, ("", ""))
-        rows.append(row(f"{size:,} specs, cold (no parse cache)", colds, cold_goal, ""))
-        rows.append(row(f"{size:,} specs, warm (no spec changed)", warms, warm_goal, RSS_GOALS.get(size, "")))
-        warm[size] = statistics.median(r.wall_s for r in warms)
-        lasts.append(f"`{warms[-1].last_line}`")
+    warm: dict[tuple[int, str], float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-plan-before-") as elsewhere:
+        trees = [("", ROOT)]
+        old = checkout(options.before, Path(elsewhere) / "before") if options.before else None
+        if old is not None:
+            trees.append((f", before: {options.before}", old))
+        for size in options.specs:
+            results = measure(size, options.outputs, options.runs, [tree for _, tree in trees])
+            cold_goal, warm_goal = WALL_GOALS.get(size, ("", ""))
+            for (suffix, _), (colds, warms) in zip(trees, results, strict=True):
+                goals = ("", "", "") if suffix else (cold_goal, warm_goal, RSS_GOALS.get(size, ""))
+                rows.append(row(f"{size:,} specs, cold (no parse cache){suffix}", colds, goals[0], ""))
+                rows.append(row(f"{size:,} specs, warm (no spec changed){suffix}", warms, goals[1], goals[2]))
+                warm[size, suffix] = statistics.median(r.wall_s for r in warms)
+            lasts.append(f"`{results[0][1][-1].last_line}`")
     ratio = []
-    if 10 in warm and 10_000 in warm:
-        ratio = ["", f"Warm 10,000 specs / warm 10 specs: {warm[10_000] / warm[10]:.2f}x (goal ≤ 1.5x)."]
+    for suffix, _ in trees:
+        if (10, suffix) in warm and (10_000, suffix) in warm:
+            ratio.append(
+                f"Warm 10,000 specs / warm 10 specs{suffix}: {warm[10_000, suffix] / warm[10, suffix]:.2f}x"
+                + ("" if suffix else " (goal ≤ 1.5x).")
+            )
+    if ratio:
+        ratio.insert(0, "")
     command = "python bench/plan.py"
     if options.specs != SIZES:
         command += " --specs " + " ".join(map(str, options.specs))
     if options.outputs != 100_000:
         command += f" --outputs {options.outputs}"
-    command += f" --runs {options.runs}"
+    command += f" --runs {options.runs}" + (f" --before {options.before}" if old is not None else "")
     section = "\n".join(
         [
             "## reconciler plan: " + _sizes(options.specs) + " specs, all stored",

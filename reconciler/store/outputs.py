@@ -114,11 +114,6 @@ def survey(
             count=len(stray), size=sum(row[2] for row in stray), listed=tuple(make(row) for row in sorted(shown))
         )
     found = outputs_for(tx, keys) if keys else {}
-    if not roots:
-        every = tx.one("SELECT count(*), total(size) FROM outputs")
-        assert every is not None
-        rows = tx.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs ORDER BY key LIMIT ?", (-1 if limit is None else limit,))
-        return found, Orphans(count=every[0], size=int(every[1]), listed=tuple(Output._make(row) for row in rows))
     named_json = json_list(roots)
     every = tx.one("SELECT count(*), total(size) FROM outputs")
     hit = tx.one(

@@ -1,4 +1,4 @@
-"""The shapes of the catalog: parameter kinds, parameters, models, and problems found in a request.
+"""The shapes of the catalog: parameter kinds, parameters and models.
 
 This module is the single source of truth for parameters. The reconciler resolves specs with it
 (`check`), and the bundled fake validates request bodies with the very same function, so the two
@@ -122,13 +122,3 @@ class Model:
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params if p.has_default}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One way a parameter set breaks the catalog's rules; `param` is None for the set as a whole."""
-
-    param: str | None
-    message: str
-    hint: str | None = None
-    on_key: bool = False  # the problem is the key itself (unknown parameter), not its value

@@ -151,7 +151,7 @@ def test_a_warm_plan_imports_no_parser_and_nothing_to_write_files_with(stored: P
     assert within(modules, ("tempfile", "shutil")) == set()  # it replaces no file
 
 
-@pytest.mark.parametrize("package", ["reconciler.store", "reconciler.spec"])
+@pytest.mark.parametrize("package", ["reconciler.store", "reconciler.spec", "reconciler.catalog"])
 def test_every_name_a_package_offers_loads_on_first_use(package: str) -> None:
     offered = importlib.import_module(package)
     for name in offered.__all__:

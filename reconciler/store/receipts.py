@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 from reconciler.errors import StoreError
 from reconciler.records import OUTPUT_COLUMNS, Output, is_digest
@@ -26,8 +27,7 @@ from reconciler.store.objects import Objects, fsync_dir
 FORMAT = 1
 
 
-@dataclass(frozen=True)
-class Restored:
+class Restored(NamedTuple):
     """What a rebuild found: outputs put back, receipts whose blob is gone, files it could not read."""
 
     restored: tuple[Output, ...]

@@ -1,6 +1,6 @@
 """Benchmark: how long the small commands take as whole processes, beside Python's own start-up.
 
-    python bench/startup.py [--runs 20] [--before REVISION] [--write]
+    python bench/startup.py [--runs 20] [--before REVISION] [--instructions] [--write]
 
 `--before REVISION` measures the reconciler of that git revision too, taking turns with this one:
 a fair before and after on a machine whose load changes from one minute to the next.
@@ -12,12 +12,17 @@ the commands taking turns (so a burst of load elsewhere falls on all of them ali
 the floor no command can go under, `import click` the floor of any click program. Goals (issue 17):
 `reconciler --help` at most 0.06 s and `reconciler plan` of specs/ at most 0.10 s. Prints a
 markdown section for bench/RESULTS.md; `--write` replaces that section in the file.
+
+`--instructions` also counts the instructions each command executes once, under valgrind's
+callgrind: a count a loaded machine does not change (within a fraction of a percent), to compare two
+revisions when the wall times of a shared machine swing by half.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -166,10 +171,22 @@ def import_seconds(module: str, env: dict[str, str], runs: int) -> float:
     return best
 
 
-def row(label: str, wall: list[float], cpu: list[float], goal: str) -> str:
+def instructions(cwd: Path, args: list[str], env: dict[str, str]) -> int | None:
+    """The instructions one process executes (valgrind's callgrind), or None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, *args]
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    return int(found.group(1)) if done.returncode == 0 and found else None
+
+
+def row(label: str, wall: list[float], cpu: list[float], goal: str, count: int | None = None) -> str:
+    cell = "" if count is None else f" {count / 1e6:.1f} M |"
     return (
         f"| {label} | {statistics.median(wall):.3f} s | {min(wall):.3f} s | {max(wall):.3f} s"
-        f" | {statistics.median(cpu):.3f} s | {min(cpu):.3f} s | {goal} |"
+        f" | {statistics.median(cpu):.3f} s | {min(cpu):.3f} s |{cell} {goal} |"
     )
 
 
@@ -177,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--before", metavar="REVISION", help="also measure this git revision, taking turns with it")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
     parser.add_argument("--write", action="store_true", help="replace this section of bench/RESULTS.md")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
@@ -201,14 +219,20 @@ def main() -> None:
                 wall, cpu = timed(project, args, env)
                 walls[label].append(wall)
                 cpus[label].append(cpu)
+        counts = (
+            {label: instructions(project, args, env) for label, args, env, _ in runs} if options.instructions else {}
+        )
         costs = {module: import_seconds(module, environment(ROOT), max(5, options.runs // 2)) for module in IMPORTS}
         load_after = os.getloadavg()[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    command = f"python bench/startup.py --runs {options.runs}" + (
-        f" --before {options.before}" if old is not None else ""
+    command = (
+        f"python bench/startup.py --runs {options.runs}"
+        + (f" --before {options.before}" if old is not None else "")
+        + (" --instructions" if options.instructions else "")
     )
+    with_counts = bool(counts) and all(count is not None for count in counts.values())
     section = "\n".join(
         [
             "## Start-up: the small commands as whole processes",
@@ -221,9 +245,14 @@ def main() -> None:
             f" which a loaded machine inflates less. Load average (1 min) {load_before:.2f} before and"
             f" {load_after:.2f} after{LOADED if max(load_before, load_after) > 1 else '.'}",
             "",
-            "| command | median | best | worst | CPU median | CPU best | goal |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
-            *(row(label, walls[label], cpus[label], goal) for label, _, _, goal in runs),
+            "| command | median | best | worst | CPU median | CPU best |"
+            + (" instructions |" if with_counts else "")
+            + " goal |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if with_counts else "") + " --- |",
+            *(
+                row(label, walls[label], cpus[label], goal, counts[label] if with_counts else None)
+                for label, _, _, goal in runs
+            ),
             "",
             f"What one import costs alone (`python -X importtime -c 'import M'`, cumulative, the least of"
             f" {max(5, options.runs // 2)} runs; shared modules such as re or typing count in each):",

@@ -1,6 +1,6 @@
 """Benchmark: how long the small commands take as whole processes, beside Python's own start-up.
 
-    python bench/startup.py [--runs 20] [--before REVISION] [--write]
+    python bench/startup.py [--runs 20] [--before REVISION] [--instructions] [--write]
 
 `--before REVISION` measures the reconciler of that git revision too, taking turns with this one:
 a fair before and after on a machine whose load changes from one minute to the next.
@@ -12,12 +12,17 @@ the commands taking turns (so a burst of load elsewhere falls on all of them ali
 the floor no command can go under, `import click` the floor of any click program. Goals (issue 17):
 `reconciler --help` at most 0.06 s and `reconciler plan` of specs/ at most 0.10 s. Prints a
 markdown section for bench/RESULTS.md; `--write` replaces that section in the file.
+
+`--instructions` also counts the instructions each command executes once, under valgrind's
+callgrind: a count a loaded machine does not change (within a fraction of a percent), to compare two
+revisions when the wall times of a shared machine swing by half.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -44,7 +49,8 @@ COMMANDS: list[tuple[str, list[str], str]] = [
 
 
 # What each import costs alone, for the table of where start-up time goes: the parsers a cold run
-# loads, the standard modules plan needs, the pure core, and what only apply and watch should load.
+# loads, the standard modules plan needs, the pure core (the catalog and spec packages load a name
+# when it is first used, so their modules are named), and what only apply and watch should load.
 IMPORTS = [
     "click",
     "yaml",
@@ -53,8 +59,9 @@ IMPORTS = [
     "sqlite3",
     "json",
     "pickle",
-    "reconciler.catalog",
-    "reconciler.spec",
+    "reconciler.catalog.models",
+    "reconciler.spec.loading",
+    "reconciler.spec.documents",
     "reconciler.plan.diff",
     "reconciler.store.store",
     "reconciler.cli",
@@ -84,6 +91,20 @@ WHERE_THE_TIME_GOES = [
     " datetime and gettext at import), and the frozen dataclasses of the values plan needs (spec,"
     " records, plan, catalog), each made by exec-ing its generated methods at import; YAML and TOML"
     " parsers load only when a file is parsed (a warm run parses none).",
+    "",
+    "The second round of issue 17: the spec and catalog packages, like the store, load a name when it is"
+    " first used (`reconciler/exports.py`), so a warm plan imports neither the parsers (documents,"
+    " positions, yamldoc, tomldoc, expansion, resolution) nor the catalog's rules; `atomic.py` imports"
+    " tempfile (with shutil, random, bz2 and lzma) only when it replaces a file, which a warm plan never"
+    " does; a command's modules load with the cycle collector paused and are then frozen out of its sight"
+    " (it walked them while they loaded, and on every later pass); and six small records made at start-up"
+    " (Settings, Identity, Start, Restored, Estimate, catalog.Param) are NamedTuples, because Python 3.11"
+    " makes a frozen dataclass by compiling each of its generated methods: about a millisecond each, six"
+    " times a NamedTuple. What is left of ours: some twenty frozen dataclasses of the values a plan works"
+    " with (spec values, records, the plan, errors, the catalog's Model), sqlite3, json, and hashlib (the"
+    " repository's specs name a local image, hashed on every load). `reconciler --help` is click's: `import"
+    " click`, then its help machinery (gettext, which imports locale when LANG is set; shutil for the"
+    " terminal's width; textwrap), which costs more than the goal leaves above `import click` alone.",
 ]
 
 
@@ -150,10 +171,22 @@ def import_seconds(module: str, env: dict[str, str], runs: int) -> float:
     return best
 
 
-def row(label: str, wall: list[float], cpu: list[float], goal: str) -> str:
+def instructions(cwd: Path, args: list[str], env: dict[str, str]) -> int | None:
+    """The instructions one process executes (valgrind's callgrind), or None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, *args]
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    return int(found.group(1)) if done.returncode == 0 and found else None
+
+
+def row(label: str, wall: list[float], cpu: list[float], goal: str, count: int | None = None) -> str:
+    cell = "" if count is None else f" {count / 1e6:.1f} M |"
     return (
         f"| {label} | {statistics.median(wall):.3f} s | {min(wall):.3f} s | {max(wall):.3f} s"
-        f" | {statistics.median(cpu):.3f} s | {min(cpu):.3f} s | {goal} |"
+        f" | {statistics.median(cpu):.3f} s | {min(cpu):.3f} s |{cell} {goal} |"
     )
 
 
@@ -161,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--before", metavar="REVISION", help="also measure this git revision, taking turns with it")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
     parser.add_argument("--write", action="store_true", help="replace this section of bench/RESULTS.md")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
@@ -185,14 +219,20 @@ def main() -> None:
                 wall, cpu = timed(project, args, env)
                 walls[label].append(wall)
                 cpus[label].append(cpu)
+        counts = (
+            {label: instructions(project, args, env) for label, args, env, _ in runs} if options.instructions else {}
+        )
         costs = {module: import_seconds(module, environment(ROOT), max(5, options.runs // 2)) for module in IMPORTS}
         load_after = os.getloadavg()[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    command = f"python bench/startup.py --runs {options.runs}" + (
-        f" --before {options.before}" if old is not None else ""
+    command = (
+        f"python bench/startup.py --runs {options.runs}"
+        + (f" --before {options.before}" if old is not None else "")
+        + (" --instructions" if options.instructions else "")
     )
+    with_counts = bool(counts) and all(count is not None for count in counts.values())
     section = "\n".join(
         [
             "## Start-up: the small commands as whole processes",
@@ -205,9 +245,14 @@ def main() -> None:
             f" which a loaded machine inflates less. Load average (1 min) {load_before:.2f} before and"
             f" {load_after:.2f} after{LOADED if max(load_before, load_after) > 1 else '.'}",
             "",
-            "| command | median | best | worst | CPU median | CPU best | goal |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
-            *(row(label, walls[label], cpus[label], goal) for label, _, _, goal in runs),
+            "| command | median | best | worst | CPU median | CPU best |"
+            + (" instructions |" if with_counts else "")
+            + " goal |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if with_counts else "") + " --- |",
+            *(
+                row(label, walls[label], cpus[label], goal, counts[label] if with_counts else None)
+                for label, _, _, goal in runs
+            ),
             "",
             f"What one import costs alone (`python -X importtime -c 'import M'`, cumulative, the least of"
             f" {max(5, options.runs // 2)} runs; shared modules such as re or typing count in each):",

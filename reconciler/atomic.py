@@ -13,7 +13,6 @@ writer's leftovers are found and removed when the store is next opened.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,8 @@ def replacing(path: Path, *, mode: int | None = None) -> Iterator[Path]:
 
     The temp file is created 0600; `mode` sets the replacement's permissions instead.
     """
+    import tempfile  # with shutil and random behind it: a run that replaces no file (a warm plan) never loads it
+
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     temp = Path(name)

@@ -1,4 +1,4 @@
-"""Coercion and checking of parameter values against the catalog's rules.
+"""Coercion and checking of parameter values against the catalog's rules, and the Problems found.
 
 Shared by the spec resolver and the fake server, so both accept and reject exactly the same values.
 """
@@ -6,9 +6,20 @@ Shared by the spec resolver and the fake server, so both accept and reject exact
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from reconciler.catalog.types import Kind, Model, Param, Problem, show
+from reconciler.catalog.types import Kind, Model, Param, show
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way a parameter set breaks the catalog's rules; `param` is None for the set as a whole."""
+
+    param: str | None
+    message: str
+    hint: str | None = None
+    on_key: bool = False  # the problem is the key itself (unknown parameter), not its value
 
 
 def describe_type(value: Any) -> str:

@@ -8,6 +8,7 @@ holds each line here equal to the command's own help, so the two cannot drift.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -23,7 +24,18 @@ class LazyCommand(NamedTuple):
 
     def load(self) -> click.Command:
         module, _, attribute = self.target.partition(":")
-        command = getattr(importlib.import_module(module), attribute)
+        # A command's modules make tens of thousands of objects that live as long as the process,
+        # and no garbage: the cycle collector's passes over them while they load, and every later
+        # pass of the command's own work, would walk them for nothing (validate: 7% of its start-up
+        # instructions). So it is paused while they load, and they are frozen out of its sight.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            command = getattr(importlib.import_module(module), attribute)
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
         if not isinstance(command, click.Command):
             raise TypeError(f"{self.target} is not a click command")
         return command

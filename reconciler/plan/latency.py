@@ -19,7 +19,7 @@ not explore before trusting it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from reconciler import catalog
 
@@ -32,8 +32,7 @@ SHIFT = 3
 CENSORED_SHARE = 0.8
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """A model's latency on one backend: its recent samples (newest first), and the prior before any."""
 
     prior_s: float

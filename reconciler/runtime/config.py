@@ -13,9 +13,8 @@ built-in defaults. An unknown key or a wrong type is an error naming the file, n
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.spec.files import Refused, read_regular
@@ -24,8 +23,9 @@ FILE_NAME: Final = "reconciler.toml"
 MAX_SETTINGS_BYTES: Final = 2**20
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """The settings of reconciler.toml, or their defaults."""
+
     specs: tuple[str, ...] = ("specs",)
     store: str = ".reconciler"
     out: str = "out"

@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Final
 
 from reconciler.errors import Location, SpecError
-from reconciler.spec.documents import SUFFIXES
+
+YAML_SUFFIXES: Final = (".yaml", ".yml")
+TOML_SUFFIXES: Final = (".toml",)
+SUFFIXES: Final = YAML_SUFFIXES + TOML_SUFFIXES
 
 
 def display_path(path: Path) -> str:

@@ -7,15 +7,16 @@ This module holds the shared document value and the dispatch by suffix; each for
 the positions of its keys, live in their own module. Neither parser reports positions of values,
 so entry names are found by a cheap line scan (every entry needs its line) and anything else only
 when a file has a mistake to point at. Pure: reads no files itself. The limits a hostile file is
-refused by are in `limits` (re-exported here).
+refused by are in `limits`, and the suffixes of spec files in `discovery` (both re-exported here).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from reconciler.errors import Location, SpecError
+from reconciler.spec.discovery import SUFFIXES, TOML_SUFFIXES, YAML_SUFFIXES
 from reconciler.spec.limits import MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES, too_deep, too_large
 from reconciler.spec.positions import PathKey, compose, compose_locate, entry_lines
 from reconciler.spec.tomldoc import parse_toml, toml_entry_lines, toml_locate
@@ -34,10 +35,6 @@ __all__ = [
     "too_deep",
     "too_large",
 ]
-
-YAML_SUFFIXES: Final = (".yaml", ".yml")
-TOML_SUFFIXES: Final = (".toml",)
-SUFFIXES: Final = YAML_SUFFIXES + TOML_SUFFIXES
 
 
 @dataclass(frozen=True)

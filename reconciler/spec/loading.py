@@ -19,9 +19,8 @@ from pathlib import Path
 from reconciler import catalog
 from reconciler.errors import Location, SpecError, SpecErrors
 from reconciler.spec.discovery import discover, display_path
-from reconciler.spec.documents import MAX_FILE_BYTES, parse, too_large
-from reconciler.spec.expansion import document_entries
 from reconciler.spec.files import Refused, TooLarge, read_regular, roots_of
+from reconciler.spec.limits import MAX_FILE_BYTES, too_large
 from reconciler.spec.media import finish_entries
 from reconciler.spec.values import (
     LANGUAGE_VERSION,
@@ -114,6 +113,10 @@ def _derived(part: FileEntry, derive: Derive) -> FileEntry:
 
 def resolve_file(shown: str, data: bytes) -> FileResult:
     """Everything one file's bytes decide: its entries, mistakes and warnings."""
+    # The parsers (and expansion, resolution) load with the first file to parse: a warm load parses none.
+    from reconciler.spec.documents import parse
+    from reconciler.spec.expansion import document_entries
+
     try:
         doc = parse(shown, data)
     except SpecError as exc:

@@ -22,8 +22,9 @@ to read a --store option) does not import SQLite and every store module with it.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from reconciler.exports import exports
 
 if TYPE_CHECKING:
     from reconciler.clock import SystemClock
@@ -71,7 +72,6 @@ _HOMES = {
     "reconciler.store.store": ("Store", "StoreView"),
     "reconciler.store.verify": ("Problem", "ProblemKind", "VerifyReport"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "OPEN_STATES",
@@ -105,11 +105,5 @@ __all__ = [
     "output_path",
 ]
 
-
-def __getattr__(name: str) -> object:
-    home = _HOME_OF.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # found once: later lookups are plain attribute reads
-    return value
+if not TYPE_CHECKING:  # type checkers read the names from the imports above, and so know each one's type
+    __getattr__ = exports(__name__, _HOMES)

@@ -13,8 +13,7 @@ begins is decided by `takeover`, a pure function of the attempts before it; `cla
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.errors import AttemptStateError, KeyFailedError
 from reconciler.records import ATTEMPT_COLUMNS, OPEN_STATES, Attempt, AttemptState, FailureReason, Owner
@@ -53,8 +52,7 @@ class Rows:
         return Attempt.from_row(row, owner=known[0], owner_alive=known[1])
 
 
-@dataclass(frozen=True)
-class Start:
+class Start(NamedTuple):
     """How a new claim on a key begins, decided from the attempts before it (see `takeover`)."""
 
     state: AttemptState

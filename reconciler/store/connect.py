@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.records import Clock
-from reconciler.store.location import Remote
 from reconciler.store.owner import Identity
 from reconciler.store.store import Store, StoreView
 
 if TYPE_CHECKING:
+    from reconciler.store.location import Remote
     from reconciler.store.s3 import Bucket
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from reconciler.records import Owner
 
@@ -97,8 +97,7 @@ def is_alive(owner: Owner) -> bool:
     return started == owner.started or 0 in (started, owner.started)
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """Who a store's user is, and how it tells whether another owner is still running.
 
     A real run is `this_process()`. It is injected like the clock: the simulation gives each engine

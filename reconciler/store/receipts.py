@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from reconciler.errors import StoreError
 from reconciler.records import OUTPUT_COLUMNS, Output, is_digest
@@ -26,8 +26,7 @@ from reconciler.store.objects import Objects, fsync_dir
 FORMAT = 1
 
 
-@dataclass(frozen=True)
-class Restored:
+class Restored(NamedTuple):
     """What a rebuild found: outputs put back, receipts whose blob is gone, files it could not read."""
 
     restored: tuple[Output, ...]

@@ -6,6 +6,7 @@ and reads back the names in its sys.modules when the command is done.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -33,6 +34,19 @@ import json
 with open(sys.argv[1], "w", encoding="utf-8") as out:
     json.dump({"code": code, "modules": sorted(sys.modules)}, out)
 """
+
+# What reads a spec file's text: a run served by the parse cache needs none of it.
+PARSING = (
+    "yaml",
+    "ryml",
+    "tomllib",
+    "reconciler.spec.documents",
+    "reconciler.spec.positions",
+    "reconciler.spec.yamldoc",
+    "reconciler.spec.tomldoc",
+    "reconciler.spec.expansion",
+    "reconciler.spec.resolution",
+)
 
 # The network, the engine, the terminal UI, file watching, video decoding, the bucket, the fake.
 HEAVY = ("httpx", "reconciler.engine", "reconciler.api.client", "rich", "watchfiles", "av", "boto3", "mockserver")
@@ -130,8 +144,16 @@ def test_plan_of_the_fake_namespace_does_not_start_the_fake(stored: Path) -> Non
     assert within(imported(stored, "plan", "--mock"), HEAVY) == set()
 
 
-def test_every_name_the_store_package_offers_loads_on_first_use() -> None:
-    import reconciler.store
+def test_a_warm_plan_imports_no_parser_and_nothing_to_write_files_with(stored: Path) -> None:
+    imported(stored, "plan")
+    modules = imported(stored, "plan")
+    assert within(modules, PARSING) == set()
+    assert within(modules, ("tempfile", "shutil")) == set()  # it replaces no file
 
-    for name in reconciler.store.__all__:
-        assert getattr(reconciler.store, name) is not None, name
+
+@pytest.mark.parametrize("package", ["reconciler.store", "reconciler.spec", "reconciler.catalog"])
+def test_every_name_a_package_offers_loads_on_first_use(package: str) -> None:
+    offered = importlib.import_module(package)
+    for name in offered.__all__:
+        assert getattr(offered, name) is not None, name
+    assert not hasattr(offered, "no_such_name")

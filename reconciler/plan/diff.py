@@ -217,10 +217,17 @@ def diff(
     per_model = {slug: (model, latency.get(slug, model.avg_latency_s)) for slug, model in catalog.BY_SLUG.items()}
     for entry, key in desired:
         model, seconds = per_model[entry.model]
-        owner = first_of.setdefault(key, entry.name)
-        shares = owner if owner != entry.name else None
-        if key in outputs:
-            kind, reason, attempt = noop, "stored", None  # what was tried before no longer matters
+        name = entry.name
+        owner = first_of.setdefault(key, name)
+        shares = owner if owner != name else None
+        if key in outputs:  # what was tried before no longer matters
+            if shares is None:  # most specs of a big project: stored, nothing to say but that
+                kinds.append(noop)
+                actions.append(
+                    make((name, key, model.slug, noop, "stored", entry.where, 0.0, seconds, None, None, 0.0))
+                )
+                continue
+            kind, reason, attempt = noop, "stored", None
         else:
             attempt = attempts.get(key)
             kind, reason = classify(attempt, retry_failed=retry_failed)
@@ -242,7 +249,7 @@ def diff(
         actions.append(
             make(
                 (
-                    entry.name, key, model.slug, kind, reason, entry.where,
+                    name, key, model.slug, kind, reason, entry.where,
                     model.avg_cost_usd if paying else 0.0, seconds, shares,
                     adopted or (attempt.request_id if attempt is not None else None),
                     model.avg_cost_usd if paying or doubtful else 0.0,

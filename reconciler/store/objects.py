@@ -23,9 +23,7 @@ from reconciler.store.owner import Identity
 CHUNK = 1 << 20
 STALE_TEMP_S = 24 * 3600.0
 _TEMP_RE = re.compile(r"(\d+)-(\d+)-[0-9a-f]+\.part")
-HEX_DIGITS = "0123456789abcdef"
-_HEX = frozenset(HEX_DIGITS)
-DIGEST_LENGTH = len("sha256:") + 64
+_HEX = frozenset("0123456789abcdef")
 SHARDS = frozenset(f"{n:02x}" for n in range(256))
 
 
@@ -96,8 +94,9 @@ class Objects:
                 continue  # no blob of this shard is here
             except OSError:  # a shard that cannot be listed may still be searched: ask each file
                 found.update(d for d in wanted if d[7:9] == shard and os.path.isfile(f"{base}/{shard}/{d[9:]}"))
-        # A file named like no digest is no blob (found names all begin "sha256:" and a shard's hex pair).
-        return {d for d in wanted & found if len(d) == DIGEST_LENGTH and not d[9:].strip(HEX_DIGITS)}
+        # Only digests asked about come back, and what the store asks about are digests it recorded
+        # (`record_output` takes none that is not one): no further check of each name is needed.
+        return wanted & found
 
     def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes=max_bytes, expected_size=expected_size)

@@ -41,14 +41,17 @@ def fill(root: Path, wanted: list[str], extra: int) -> None:
     (plan looks at every stored video's file, so one blob shared by all would flatter it)."""
     Store.open(root).close()
     objects = root / "objects" / "sha256"
+    for n in range(256):
+        (objects / f"{n:02x}").mkdir(exist_ok=True)
+    base = str(objects)
     now = time.time()
     filler = ("sha256:" + hashlib.sha256(f"other-{n}".encode()).hexdigest() for n in range(extra))
     rows = []
     for n, key in enumerate([*wanted, *filler]):
         data = b"one video for output %d" % n
         hexdigest = hashlib.sha256(data).hexdigest()
-        (objects / hexdigest[:2]).mkdir(exist_ok=True)
-        (objects / hexdigest[:2] / hexdigest[2:]).write_bytes(data)
+        with open(f"{base}/{hexdigest[:2]}/{hexdigest[2:]}", "wb") as blob:
+            blob.write(data)
         rows.append((key, f"sha256:{hexdigest}", len(data), "wan2.7-t2v", "req", 0.5, "segmind", None, now))
     with Database.open(root / "state.sqlite", readonly=False) as db, db.write() as tx:
         tx.executemany(f"INSERT INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -60,8 +60,9 @@ def list_by_prefix(bucket: Bucket, under: str) -> list[Listed]:
     One listing of a big bucket is a page after another, each waiting for the last one's token; the
     16 listings of `under` + 0..f page on their own, side by side.
     """
+    budget = bucket.budget()  # the 16 together read no more than one listing may (s3.MAX_LISTED_OBJECTS)
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="reconciler-list") as pool:
-        parts = list(pool.map(lambda digit: list(bucket.list(under + digit)), "0123456789abcdef"))
+        parts = list(pool.map(lambda digit: list(bucket.list(under + digit, budget=budget)), "0123456789abcdef"))
     return [item for part in parts for item in part]
 
 

@@ -15,6 +15,7 @@ a lost race is an answer here, not an error.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,15 +33,18 @@ from reconciler.errors import StoreError
 CHUNK = 1 << 20
 # S3 answers a listing in pages of up to 1,000 objects, each naming the token of the next. A server
 # that always says "more" (broken, or hostile) would keep every command that lists the bucket going
-# and its memory growing, so one listing stops with a StoreError after MAX_LISTING_PAGES pages, the
-# way the request history's read stops (api/client.py). 10,000 pages are 10 million objects under
-# one prefix: sync, gc and verify list every blob (one per video) or every output record in a single
-# listing, so a store of 10 million videos (a million dollars at the cheapest model) still lists;
-# plan lists a big bucket's records as 16 listings by the key's first hex digit, each bounded alike.
-# A server paging forever is stopped after 10,000 requests (16 times that for plan's listings), and
-# one answering more than PAGE_OBJECTS objects in a page (it is asked for no more) at that page.
+# and its memory growing, so listings are bounded the way the request history's read is
+# (api/client.py), twice over:
+# - one listing stops after MAX_LISTING_PAGES pages (empty pages count too), and at a token it was
+#   given before (its listing goes round in a circle) or one longer than MAX_TOKEN_CHARS;
+# - one listing, or listings side by side that share a Budget (plan's 16 by prefix), read at most
+#   MAX_LISTED_OBJECTS objects together, about 0.3 KB of memory each.
+# Two million objects are a store of two million videos' blobs or records (about $600,000 at the
+# cheapest model), in about 600 MB; a bigger store is not what this tool is made for yet.
 PAGE_OBJECTS: Final = 1_000
-MAX_LISTING_PAGES: Final = 10_000
+MAX_LISTED_OBJECTS: Final = 2_000_000
+MAX_LISTING_PAGES: Final = MAX_LISTED_OBJECTS // PAGE_OBJECTS
+MAX_TOKEN_CHARS: Final = 10_000  # S3's are a few hundred characters
 _LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -55,15 +59,37 @@ class Listed:
     modified: float  # seconds since the epoch, by the server's clock
 
 
+class Budget:
+    """How many more objects some listings may read, together (thread-safe: plan's run side by side)."""
+
+    def __init__(self, objects: int) -> None:
+        self.objects = objects
+        self._left = objects
+        self._lock = threading.Lock()
+
+    def spend(self, count: int) -> bool:
+        """Take `count` objects from the budget; False once it is overdrawn."""
+        with self._lock:
+            self._left -= count
+            return self._left >= 0
+
+
 class Bucket:
     """One bucket and prefix, reached through one boto3 client (thread-safe, shared by the lease thread)."""
 
     def __init__(
-        self, bucket: str, prefix: str, *, client: Any | None = None, max_pages: int = MAX_LISTING_PAGES
+        self,
+        bucket: str,
+        prefix: str,
+        *,
+        client: Any | None = None,
+        max_pages: int = MAX_LISTING_PAGES,
+        max_objects: int = MAX_LISTED_OBJECTS,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.max_pages = max_pages  # per listing (see MAX_LISTING_PAGES)
+        self.max_objects = max_objects  # per listing, or per Budget shared by listings (see MAX_LISTED_OBJECTS)
         self.requests = 0  # every request sent, for the benchmarks' requests-per-video figure
         self._counting = threading.Lock()  # readers list and read from several threads at once
         if client is None:
@@ -196,26 +222,42 @@ class Bucket:
             body.close()
         return True
 
-    def list(self, under: str) -> Iterator[Listed]:
+    def budget(self) -> Budget:
+        """A budget for listings run side by side: together they read no more than one listing may."""
+        return Budget(self.max_objects)
+
+    def list(self, under: str, *, budget: Budget | None = None) -> Iterator[Listed]:
         """Every object whose name starts with `under`, a page (up to 1,000) per request.
 
         Raises StoreError when the server keeps saying "more" past `max_pages` pages, or hands back
         a token it gave before (its listing goes round in a circle): either way it would never end.
         """
+        budget = budget or self.budget()
         token: str | None = None
-        given: set[str] = set()
+        given: set[bytes] = set()  # digests of the tokens: a hostile server's tokens could be long
         for _ in range(self.max_pages):
             page, token = self.list_page(under, token)
+            if not budget.spend(len(page)):
+                raise StoreError(
+                    f"the bucket at {self.url} listed more than {budget.objects:,} objects (while listing"
+                    f" {under}); a store that big is beyond this tool, or the service is not S3-compatible"
+                )
             yield from page
             if token is None:
                 return
-            if token in given:
+            if len(token) > MAX_TOKEN_CHARS:
+                raise StoreError(
+                    f"the bucket at {self.url} gave a continuation token of {len(token):,} characters while"
+                    f" listing {under}; is it an S3-compatible service?"
+                )
+            seen = hashlib.sha256(token.encode()).digest()
+            if seen in given:
                 raise StoreError(
                     f"the bucket at {self.url} gave the same continuation token twice while listing {under}"
                     f" (after {len(given) + 1:,} pages), so its listing would go round forever;"
                     " is it an S3-compatible service?"
                 )
-            given.add(token)
+            given.add(seen)
         raise StoreError(
             f"the bucket at {self.url} kept answering more pages after {self.max_pages:,} pages of up to"
             f" {PAGE_OBJECTS:,} objects while listing {under}; is it an S3-compatible service?"
@@ -232,7 +274,7 @@ class Bucket:
         )
         contents = page.get("Contents", ())
         if len(contents) > PAGE_OBJECTS:
-            # Pages bigger than asked would leave MAX_LISTING_PAGES no bound on a listing's memory.
+            # Pages bigger than asked would be read whole before MAX_LISTED_OBJECTS could stop them.
             raise StoreError(
                 f"the bucket at {self.url} answered {len(contents):,} objects in one page of its listing of"
                 f" {under}, asked for at most {PAGE_OBJECTS:,}; is it an S3-compatible service?"

@@ -181,7 +181,8 @@ class EndlessBucket(Log):
     """An "S3-compatible" service whose every ListObjectsV2 page (of `per_page` objects) says there is more.
 
     token: "fresh" hands a new continuation token each page (a listing that never ends); "same" the
-    same token every time (a listing that goes round in a circle); "none" none at all.
+    same token every time (a listing that goes round in a circle); "none" none at all; "long" a new
+    token of 20,000 characters each page.
     """
 
     token: str = "fresh"
@@ -191,7 +192,13 @@ class EndlessBucket(Log):
         async def listing(request: Request) -> Response:
             await self.record(request)
             page = len(self.seen)  # counted right after this request's entry: unique even when listings overlap
-            following = {"fresh": f"page-{page + 1}", "same": "the-same-token", "none": ""}[self.token]
+            following = {
+                "fresh": f"page-{page + 1}",
+                "same": "the-same-token",
+                "none": "",
+                "long": f"{page:x}" * 20_000,
+            }[self.token]
+            following = following[:20_000]
             objects = "".join(
                 f"<Contents><Key>team/outputs/sha256/page-{page}-{n}</Key><Size>5</Size><ETag>&quot;e&quot;</ETag>"
                 "<LastModified>2026-01-01T00:00:00.000Z</LastModified></Contents>"

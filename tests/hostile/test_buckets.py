@@ -2,7 +2,7 @@
 
 The service is a small host (hosts.EndlessBucket) answering every ListObjectsV2 with "more"; the
 real CLI runs as a process under the memory limit, and what it asked is counted by the host itself.
-A listing that pages forever is stopped at the cap (10,001 requests, about a minute of boto3 here):
+A listing that pages forever is stopped at the cap (2,001 requests, seconds of boto3 here):
 tests/store/test_endless_listing.py proves the cap through the store with a small one.
 """
 

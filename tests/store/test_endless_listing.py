@@ -62,3 +62,20 @@ def test_plans_sixteen_listings_of_a_big_bucket_are_each_bounded(endless, tmp_pa
         view.observe([key(n) for n in range(40)])  # more keys missing than are looked up one by one
     # The first page, then 16 listings by the key's first hex digit, each stopped at 5 pages.
     assert len(bucket.seen) == 1 + 16 * 5
+
+
+def test_a_token_longer_than_any_s3_gives_stops_the_listing(endless) -> None:
+    bucket = endless("long")
+    with pytest.raises(StoreError, match="gave a continuation token of 20,000 characters while listing outputs/"):
+        list(Bucket("endless", "team").list("outputs/"))
+    assert len(bucket.seen) == 1
+
+
+def test_plans_sixteen_listings_side_by_side_share_one_budget_of_objects(endless, tmp_path: Path) -> None:
+    bucket = endless("fresh", per_page=10)
+    view = RemoteView(Store.open_readonly(tmp_path / ".reconciler"), lambda: Bucket("endless", "team", max_objects=100))
+    with pytest.raises(StoreError, match="listed more than 100 objects"):
+        view.observe([key(n) for n in range(40)])
+    # The first page (10 objects), then the 16 listings together: their budget is spent after about
+    # ten pages more, give or take one page in flight for each of the readers side by side.
+    assert len(bucket.seen) <= 1 + 10 + 16

@@ -35,7 +35,7 @@ from pathlib import Path
 from machine import ROOT, describe_machine, publish
 
 # What the `reconciler` console script runs (`-m reconciler` would add runpy's own start-up).
-ENTRY = "from reconciler.cli import main; main()"
+ENTRY = "from reconciler.cli import run; run()"
 
 FLOORS: list[tuple[str, list[str]]] = [
     ("`python -c pass` (the floor)", ["-c", "pass"]),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from reconciler import __version__
+from reconciler.cli import process
 from reconciler.cli.lazy import LazyCommand, LazyGroup
 
 if TYPE_CHECKING:
@@ -91,6 +92,12 @@ def _report(error: ReconcilerError) -> int:
     else:
         click.echo(click.style("error: ", fg="red", bold=True) + str(error), err=True)
     return error.exit_code
+
+
+def run() -> NoReturn:
+    """The console script's entry (and `python -m reconciler`'s): this process is one command, start to end."""
+    process.own()
+    main()
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

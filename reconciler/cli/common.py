@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import click
 
 from reconciler import keys
+from reconciler.cli import process
 from reconciler.errors import SpecError, UsageError
 from reconciler.runtime.config import load_settings
 from reconciler.spec import SpecSet, load
@@ -195,8 +196,9 @@ def many_values() -> Iterator[None]:
 
     A plan of 100,000 specs makes a million acyclic objects (entries, keys, outputs, actions);
     the collector's passes over them, each longer as they pile up, took a quarter of a warm plan.
-    Reference counting frees them as usual. What is still alive after is frozen (`gc.freeze`):
-    it lives as long as the command, so later passes (a long apply) need not walk it again.
+    Reference counting frees them as usual. What is still alive after is set aside from the
+    collector (`process.set_aside`, in a process that is the command's own): it lives as long as
+    the command, so later passes (a long apply) need not walk it again.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -205,7 +207,7 @@ def many_values() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-        gc.freeze()
+        process.set_aside()
 
 
 def show_plan(specs: SpecSet, result: Plan, *, show_noop: bool) -> None:

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import click
 
+from reconciler.cli import process
+
 
 class LazyCommand(NamedTuple):
     """Where a command lives (`package.module:attribute`) and the first sentence of its help."""
@@ -27,13 +29,13 @@ class LazyCommand(NamedTuple):
         # A command's modules make tens of thousands of objects that live as long as the process,
         # and no garbage: the cycle collector's passes over them while they load, and every later
         # pass of the command's own work, would walk them for nothing (validate: 7% of its start-up
-        # instructions). So it is paused while they load, and they are frozen out of its sight.
+        # instructions). So it is paused while they load, and they are set aside (see process.py).
         collecting = gc.isenabled()
         gc.disable()
         try:
             command = getattr(importlib.import_module(module), attribute)
         finally:
-            gc.freeze()
+            process.set_aside()
             if collecting:
                 gc.enable()
         if not isinstance(command, click.Command):

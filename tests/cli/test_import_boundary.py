@@ -89,9 +89,9 @@ def within(modules: set[str], packages: tuple[str, ...]) -> set[str]:
 
 
 def command_modules() -> set[str]:
-    """Every module of reconciler/cli but the group itself: the commands and what they share."""
+    """Every module of reconciler/cli but the group and its machinery: the commands and what they share."""
     folder = Path(reconciler.cli.__file__).parent
-    commands = {p.stem for p in folder.glob("*.py")} - {"__init__", "lazy"}
+    commands = {p.stem for p in folder.glob("*.py")} - {"__init__", "lazy", "process"}
     return {f"reconciler.cli.{name}" for name in commands}
 
 

@@ -63,6 +63,10 @@ class SpecEntry(NamedTuple):
     def __hash__(self) -> int:
         return hash(self[:7])  # as compared (a TypeError for parameters kept as a dict, like a dict's)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled and deep-copied with its keys as a dict: NO_KEYS, a mapping proxy, cannot be pickled.
+        return (SpecEntry, (*self[:7], dict(self.keys)))
+
 
 @dataclass(frozen=True)
 class SpecWarning:

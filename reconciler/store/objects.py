@@ -89,13 +89,16 @@ class Objects:
         for shard in {d[7:9] for d in wanted} & SHARDS:
             try:
                 with os.scandir(f"{base}/{shard}") as entries:
-                    found.update(f"sha256:{shard}{entry.name}" for entry in entries if entry.is_file())
+                    found.update(
+                        f"sha256:{shard}{entry.name}" for entry in entries if len(entry.name) == 62 and entry.is_file()
+                    )
             except (FileNotFoundError, NotADirectoryError):
                 continue  # no blob of this shard is here
             except OSError:  # a shard that cannot be listed may still be searched: ask each file
                 found.update(d for d in wanted if d[7:9] == shard and os.path.isfile(f"{base}/{shard}/{d[9:]}"))
-        # Only digests asked about come back, and what the store asks about are digests it recorded
-        # (`record_output` takes none that is not one): no further check of each name is needed.
+        # Only digests asked about come back, named "sha256:" + a shard's hex pair + 62 characters;
+        # what the store asks about are digests it recorded (`record_output` takes none that is not
+        # one), so the 62 need no look of their own at each: they are hex.
         return wanted & found
 
     def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+import pytest
+
 from reconciler.store import Store
 
 MANY = 1_500  # more than the store answers key by key
@@ -46,16 +48,33 @@ def test_orphans_among_thousands_of_named_keys_are_counted_sized_and_listed_in_k
     assert [o.key for o in store.orphans(named, limit=None).listed] == stray
 
 
-def test_one_survey_of_thousands_of_keys_finds_the_same_outputs_and_orphans_as_asking_apart(
-    store: Store, record: Callable[..., str]
+ROOTS = {
+    "none": [],
+    "a few, one stored nowhere": [key(5), key(7), key(999_999)],
+    "many (the table read whole)": [key(n) for n in range(6, 6 + MANY)],
+    "many, few of them stored": [key(n) for n in range(100, 100 + MANY)],
+}
+
+
+@pytest.mark.parametrize("limit", [None, 0, 3])
+@pytest.mark.parametrize("roots", list(ROOTS))
+@pytest.mark.parametrize("asked", ["a few", "many"])
+def test_one_survey_finds_what_a_plain_model_of_the_store_says_is_stored_and_orphaned(
+    store: Store, record: Callable[..., str], roots: str, limit: int | None, asked: str
 ) -> None:
+    sizes = {}
     for n in range(12):
-        record(key(n), b"video %d" % n + b"x" * n)
-    asked = [key(n) for n in range(4, MANY)]
-    for roots in ([key(n) for n in range(6, 6 + MANY)], [key(5), key(7)], []):  # read whole, then by index
-        observed = store.observe(asked, roots=roots, orphan_limit=3)
-        assert observed.outputs == store.observe(asked).outputs
-        assert observed.orphans == store.orphans(roots, limit=3)
+        data = b"video %d" % n + b"x" * n
+        record(key(n), data)
+        sizes[key(n)] = len(data)
+    named = ROOTS[roots]
+    # Keys asked about need not be roots: key(0), key(1) and key(3) are stored and named by none.
+    keys = [key(0), key(1), key(3), key(8)] if asked == "a few" else [key(n) for n in range(MANY)]
+    observed = store.observe(keys, roots=named, orphan_limit=limit)
+    stray = sorted(k for k in sizes if k not in set(named))
+    assert set(observed.outputs) == {k for k in keys if k in sizes}
+    assert (observed.orphans.count, observed.orphans.size) == (len(stray), sum(sizes[k] for k in stray))
+    assert [o.key for o in observed.orphans.listed] == (stray if limit is None else stray[:limit])
 
 
 def test_thousands_of_stored_outputs_are_seen_by_their_files_and_a_deleted_blob_is_lost(

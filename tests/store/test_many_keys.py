@@ -32,14 +32,20 @@ def test_observing_thousands_of_keys_finds_exactly_the_stored_and_claimed_ones(
     assert observed.attempts == claimed
 
 
-def test_orphans_among_thousands_of_named_keys_are_counted_sized_and_listed_in_key_order(
-    store: Store, record: Callable[..., str]
-) -> None:
-    sizes = {}
+@pytest.fixture
+def sizes(record: Callable[..., str]) -> dict[str, int]:
+    """Twelve stored outputs, key(0) to key(11), each of its own size: key -> bytes."""
+    stored = {}
     for n in range(12):
         data = b"video %d" % n + b"x" * n
         record(key(n), data)
-        sizes[key(n)] = len(data)
+        stored[key(n)] = len(data)
+    return stored
+
+
+def test_orphans_among_thousands_of_named_keys_are_counted_sized_and_listed_in_key_order(
+    store: Store, sizes: dict[str, int]
+) -> None:
     named = [key(n) for n in range(6, 6 + MANY)]
     stray = sorted(k for k in sizes if k not in named)
     orphans = store.orphans(named, limit=3)
@@ -60,13 +66,8 @@ ROOTS = {
 @pytest.mark.parametrize("roots", list(ROOTS))
 @pytest.mark.parametrize("asked", ["a few", "many"])
 def test_one_survey_finds_what_a_plain_model_of_the_store_says_is_stored_and_orphaned(
-    store: Store, record: Callable[..., str], roots: str, limit: int | None, asked: str
+    store: Store, sizes: dict[str, int], roots: str, limit: int | None, asked: str
 ) -> None:
-    sizes = {}
-    for n in range(12):
-        data = b"video %d" % n + b"x" * n
-        record(key(n), data)
-        sizes[key(n)] = len(data)
     named = ROOTS[roots]
     # Keys asked about need not be roots: key(0), key(1) and key(3) are stored and named by none.
     keys = [key(0), key(1), key(3), key(8)] if asked == "a few" else [key(n) for n in range(MANY)]

@@ -186,8 +186,8 @@ def test_an_output_is_written_blob_first_and_another_cache_fetches_it_verified(
     assert claim(second) is None  # stored: nothing to claim
 
 
-def test_a_corrupt_remote_blob_is_never_taken_into_the_cache(open_remote: Any, s3: S3Server, bucket: str) -> None:
-    first, second = open_remote("a"), open_remote("b")
+def stored_then_swapped(first: RemoteStore, s3: S3Server, bucket: str, body: bytes) -> Any:
+    """`first` stores b"good bytes" as KEY's video; then the bucket's copy of that blob is `body`. The blob."""
     held = claim(first)
     blob = put_blob(first, [b"good bytes"])
     first.record_output(
@@ -195,9 +195,13 @@ def test_a_corrupt_remote_blob_is_never_taken_into_the_cache(open_remote: Any, s
         attempt_id=held.id,
     )  # fmt: skip
     hexdigest = blob.digest.removeprefix("sha256:")
-    s3.client().put_object(
-        Bucket=bucket, Key=f"team/objects/sha256/{hexdigest[:2]}/{hexdigest[2:]}", Body=b"evil bytes"
-    )
+    s3.client().put_object(Bucket=bucket, Key=f"team/objects/sha256/{hexdigest[:2]}/{hexdigest[2:]}", Body=body)
+    return blob
+
+
+def test_a_corrupt_remote_blob_is_never_taken_into_the_cache(open_remote: Any, s3: S3Server, bucket: str) -> None:
+    first, second = open_remote("a"), open_remote("b")
+    blob = stored_then_swapped(first, s3, bucket, b"evil bytes")
     with pytest.raises(StoreError, match="corrupt"):
         second.outputs_for([KEY])
     assert not second.has_blob(blob.digest)
@@ -207,16 +211,7 @@ def test_a_remote_blob_longer_than_its_record_says_is_cut_off_not_written_on(
     open_remote: Any, s3: S3Server, bucket: str
 ) -> None:
     first, second = open_remote("a"), open_remote("b")
-    held = claim(first)
-    blob = put_blob(first, [b"good bytes"])
-    first.record_output(
-        KEY, digest=blob.digest, size=blob.size, model="m", request_id=None, cost_usd=None, namespace="mock",
-        attempt_id=held.id,
-    )  # fmt: skip
-    hexdigest = blob.digest.removeprefix("sha256:")
-    s3.client().put_object(
-        Bucket=bucket, Key=f"team/objects/sha256/{hexdigest[:2]}/{hexdigest[2:]}", Body=b"good bytes" * 100_000
-    )
+    blob = stored_then_swapped(first, s3, bucket, b"good bytes" * 100_000)
     with pytest.raises(StoreError, match="past the limit of 10 bytes"):
         second.outputs_for([KEY])
     assert not second.has_blob(blob.digest)

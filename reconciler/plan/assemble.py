@@ -77,7 +77,7 @@ def assemble(
     }
     return diff(
         chosen,
-        outputs=observed.outputs,
+        stored=observed.stored,
         attempts=observed.attempts,
         orphans=observed.orphans,
         paid=paid_jobs(view.open_attempts(), wanted),

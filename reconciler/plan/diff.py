@@ -14,13 +14,13 @@ from __future__ import annotations
 import enum
 import fnmatch
 import heapq
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Collection, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from reconciler import catalog
 from reconciler.errors import Location, UsageError
-from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Orphans, Output, maker
+from reconciler.records import FAILURES_IN_A_ROW, Attempt, AttemptState, FailureReason, Orphans, maker
 from reconciler.spec import SpecEntry
 
 
@@ -185,7 +185,7 @@ def paid_jobs(open_attempts: Sequence[Attempt], wanted: Set[str]) -> tuple[PaidJ
 def diff(
     desired: Sequence[Desired],
     *,
-    outputs: Mapping[str, Output],
+    stored: Collection[str],
     attempts: Mapping[str, Attempt],
     orphans: Orphans | None = None,
     paid: Sequence[PaidJob] = (),
@@ -195,7 +195,7 @@ def diff(
     latency: Mapping[str, float] | None = None,
     adoptable: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The plan for `desired`, given the outputs and latest attempts of their keys.
+    """The plan for `desired`, given which of their keys are stored and the latest attempts of the others.
 
     `adoptable` (plan --refresh) maps keys to a completed request of the account's history: such a
     create becomes an adopt, at no cost.
@@ -220,7 +220,7 @@ def diff(
         name = entry.name
         owner = first_of.setdefault(key, name)
         shares = owner if owner != name else None
-        if key in outputs:  # what was tried before no longer matters
+        if key in stored:  # what was tried before no longer matters
             if shares is None:  # most specs of a big project: stored, nothing to say but that
                 kinds.append(noop)
                 actions.append(

@@ -115,7 +115,7 @@ class Transaction:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with _translated(self._path, self._busy_s):
-            return list(self._conn.execute(sql, params).fetchall())
+            return self._conn.execute(sql, params).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         with _translated(self._path, self._busy_s):

@@ -210,16 +210,16 @@ def with_listed(
     for good here. The keys still unsettled then (nothing stored, failed or in flight anywhere
     we looked) are looked for among the claims: another machine may be buying them right now.
     """
-    found = lookup.find([key for key in keys if key not in local.outputs])
-    merged = dict(local.outputs) | {key: _listed_as_output(listed) for key, listed in found.items()}
+    found = lookup.find([key for key in keys if key not in local.stored])
+    merged = dict(local.stored) | {key: listed.digest for key, listed in found.items()}
     unsettled = [key for key in keys if key not in merged and _unsettled(local.attempts.get(key))]
     failed = _failures_of(bucket(), lookup.failed, unsettled) if lookup.failed else {}
     unclaimed = [key for key in unsettled if key not in failed]
     claimed = in_flight(bucket(), unclaimed, now=now, grace_s=grace_s, alive=alive) if unclaimed else {}
     if not found and not failed and not claimed:
         return local
-    lost = {key: output for key, output in local.lost.items() if key not in found}
-    return replace(local, outputs=merged, attempts=dict(local.attempts) | failed | claimed, lost=lost)
+    lost = {key: digest for key, digest in local.lost.items() if key not in found}
+    return replace(local, stored=merged, attempts=dict(local.attempts) | failed | claimed, lost=lost)
 
 
 class RemoteView(StoreView):

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from reconciler.errors import AttemptStateError, StoreError
 from reconciler.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output, maker
 from reconciler.store import attempts
-from reconciler.store.db import Database, Transaction, as_set, json_list, qualified, scans
+from reconciler.store.db import Database, Row, Transaction, as_set, json_list, qualified, scans
 from reconciler.store.objects import Objects
 from reconciler.store.owner import Alive
 
@@ -60,11 +60,22 @@ def outputs_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, 
     if scans(db, "outputs", len(keys)):
         wanted, make = as_set(keys), maker(Output)
         return {row[0]: make(row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs") if row[0] in wanted}
-    rows = db.rows(
-        f"SELECT {qualified(OUTPUT_COLUMNS, 'o')} FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value",
+    return {row[0]: Output.from_row(row) for row in _joined(db, OUTPUT_COLUMNS, keys)}
+
+
+def digests_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, str]:
+    """key -> blob digest, for those keys that have an output: `outputs_for` reading two columns of nine."""
+    if scans(db, "outputs", len(keys)):
+        wanted = as_set(keys)
+        return {key: digest for key, digest in db.rows("SELECT key, digest FROM outputs") if key in wanted}
+    return dict(_joined(db, "key, digest", keys))
+
+
+def _joined(db: Database | Transaction, columns: str, keys: Collection[str]) -> list[Row]:
+    return db.rows(
+        f"SELECT {qualified(columns, 'o')} FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value",
         (json_list(keys),),
     )
-    return {row[0]: Output.from_row(row) for row in rows}
 
 
 def sizes(db: Database) -> set[int]:
@@ -96,24 +107,26 @@ def orphans(db: Database, keys: Collection[str], *, limit: int | None) -> Orphan
 
 def survey(
     tx: Transaction, keys: Collection[str], roots: Collection[str], *, limit: int | None
-) -> tuple[dict[str, Output], Orphans]:
-    """In one snapshot: the outputs of `keys` (as `outputs_for`), and the orphans of `roots` (as `orphans`).
+) -> tuple[dict[str, str], Orphans]:
+    """In one snapshot: the blobs of `keys` (as `digests_for`), and the orphans of `roots` (as `orphans`).
 
     Orphans are counted as "all minus those named", so no orphan row is read unless it is listed:
     a store with 90,000 old outputs costs plan two index counts, not 90,000 values. When the keys
     asked about are many (a plan of 100,000 specs names 200,000 roots), the table is read once,
-    whole, and both answers come from that one pass.
+    three columns of it, and both answers come from that one pass; only the orphans listed are
+    read whole.
     """
     if scans(tx, "outputs", max(len(keys), len(roots))):
-        wanted, named, make = as_set(keys), as_set(roots), maker(Output)
-        rows = tx.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs")
-        found = {row[0]: make(row) for row in rows if row[0] in wanted}
-        stray = [row for row in rows if row[0] not in named]
+        wanted, named = as_set(keys), as_set(roots)
+        rows = tx.rows("SELECT key, digest, size FROM outputs")
+        found = {key: digest for key, digest, _ in rows if key in wanted}
+        stray = [(key, size) for key, _, size in rows if key not in named]
         shown = stray if limit is None or len(stray) <= limit else heapq.nsmallest(limit, stray)
+        listed = outputs_for(tx, [key for key, _ in shown]) if shown else {}
         return found, Orphans(
-            count=len(stray), size=sum(row[2] for row in stray), listed=tuple(make(row) for row in sorted(shown))
+            count=len(stray), size=sum(size for _, size in stray), listed=tuple(listed[key] for key in sorted(listed))
         )
-    found = outputs_for(tx, keys) if keys else {}
+    found = digests_for(tx, keys) if keys else {}
     named_json = json_list(roots)
     every = tx.one("SELECT count(*), total(size) FROM outputs")
     hit = tx.one(

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from reconciler.store.verify import VerifyReport
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 STATE_FILE = "state.sqlite"
 
@@ -104,32 +105,35 @@ class StoreView:
     def observe(
         self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
     ) -> Observation:
-        """Outputs and latest attempts of `keys` from one snapshot, so the two always agree.
+        """Which of `keys` are stored (and their blobs) and their latest attempts, from one snapshot.
 
         With `roots`, also the orphans (outputs no root names; the first `orphan_limit` listed), from
         the same snapshot and, for a big plan, from the same one read of the outputs.
         """
         db = self._db
         if db is None:
-            return Observation(outputs={}, attempts={})
+            return Observation(stored={}, attempts={})
         with db.read() as tx:
             found, stray = outputs.survey(tx, keys, roots, limit=orphan_limit) if roots is not None else (
-                outputs.outputs_for(tx, keys), Orphans()
+                outputs.digests_for(tx, keys), Orphans()
             )  # fmt: skip
             latest = attempts.latest_for(tx, keys, alive=self._alive)
-        present, lost = self._split(found)
-        return Observation(outputs=present, attempts=latest, lost=lost, orphans=stray)
+        stored, lost = _without(found, self._gone(found))
+        return Observation(stored=stored, attempts=latest, lost=lost, orphans=stray)
 
     def _split(self, found: Mapping[str, Output]) -> tuple[dict[str, Output], dict[str, Output]]:
-        """(outputs whose blob is there, outputs whose blob is gone): the files, not the rows, say what is stored."""
-        digests = {output.digest for output in found.values()}
+        """(outputs whose blob is there, outputs whose blob is gone)."""
+        return _without(found, self._gone({key: output.digest for key, output in found.items()}))
+
+    def _gone(self, blobs: Mapping[str, str]) -> set[str]:
+        """The keys of `blobs` (key -> digest) whose blob is gone: the files, not the rows, say what is stored."""
+        digests = set(blobs.values())
         # Listing the blob directories pays when asked about many, and a good share of those there.
         listing = len(digests) >= LIST_FROM and (db := self._db) is not None and scans(db, "outputs", len(digests))
         there = self._objects.present(digests, listing=listing)
-        lost = {key: output for key, output in found.items() if output.digest not in there}
-        if not lost:
-            return dict(found), lost  # the usual case, without a second pass over 100,000 outputs
-        return {key: output for key, output in found.items() if key not in lost}, lost
+        if len(there) == len(digests):
+            return set()  # the usual case, without a second pass over 100,000 keys
+        return {key for key, digest in blobs.items() if digest not in there}
 
     def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans:
         """Outputs that no key in `keys` names (count, bytes, and the first `limit`), without reading the rest."""
@@ -490,3 +494,10 @@ def _move_aside(path: Path, *, now: float) -> Path:
     except OSError as exc:
         raise StoreError(f"could not move {path} aside to {target} ({exc}); move it by hand and run again") from exc
     return target
+
+
+def _without(found: Mapping[str, V], gone: Set[str]) -> tuple[dict[str, V], dict[str, V]]:
+    """(`found` but the keys `gone`, `found`'s keys `gone`)."""
+    if not gone:
+        return dict(found), {}
+    return {key: v for key, v in found.items() if key not in gone}, {key: found[key] for key in gone}

@@ -28,10 +28,6 @@ def entry(name: str, prompt: str = "an eagle", model: str = "wan2.7-t2v", tags: 
     return Desired(spec, keys.entry_key(keys.SEGMIND, spec))
 
 
-def output(key: str, model: str = "wan2.7-t2v") -> Output:
-    return Output(key, "sha256:" + "ab" * 32, 1000, model, "req-1", 0.6, keys.SEGMIND, None, 1.0)
-
-
 def attempt(key: str, state: AttemptState, **changes: object) -> Attempt:
     values: dict[str, object] = {
         "id": 1,
@@ -58,11 +54,11 @@ def attempt(key: str, state: AttemptState, **changes: object) -> Attempt:
 
 def plan_of(
     desired: list[Desired],
-    outputs: dict[str, Output] | None = None,
+    stored: set[str] | None = None,
     attempts: dict[str, Attempt] | None = None,
     **options: object,
 ):  # type: ignore[no-untyped-def]
-    return diff(desired, outputs=outputs or {}, attempts=attempts or {}, namespace=keys.SEGMIND, **options)  # type: ignore[arg-type]
+    return diff(desired, stored=stored or set(), attempts=attempts or {}, namespace=keys.SEGMIND, **options)  # type: ignore[arg-type]
 
 
 def kinds(plan) -> list[str]:  # type: ignore[no-untyped-def]
@@ -78,13 +74,13 @@ def test_a_spec_with_nothing_stored_is_created_at_its_models_cost() -> None:
 
 def test_a_stored_spec_is_a_noop() -> None:
     eagle = entry("eagle")
-    assert kinds(plan_of([eagle], outputs={eagle.key: output(eagle.key)})) == ["noop"]
+    assert kinds(plan_of([eagle], stored={eagle.key})) == ["noop"]
 
 
 def test_a_renamed_spec_is_still_a_noop() -> None:
     old, new = entry("eagle"), entry("renamed/eagle")
     assert old.key == new.key
-    assert kinds(plan_of([new], outputs={old.key: output(old.key)})) == ["noop"]
+    assert kinds(plan_of([new], stored={old.key})) == ["noop"]
 
 
 def test_specs_sharing_a_key_are_one_generation_paid_once() -> None:
@@ -163,7 +159,7 @@ def test_the_time_estimate_schedules_creates_over_the_concurrency() -> None:
 def test_has_changes_is_false_only_when_everything_is_stored_or_failed() -> None:
     eagle = entry("eagle")
     assert plan_of([eagle]).has_changes()
-    assert not plan_of([eagle], outputs={eagle.key: output(eagle.key)}).has_changes()
+    assert not plan_of([eagle], stored={eagle.key}).has_changes()
 
 
 def test_a_temporary_failure_is_made_again_until_it_failed_three_times_in_a_row() -> None:

@@ -13,7 +13,7 @@ def report_of(write, text: str):
     write("specs/a.yaml", text)
     specs = load(["specs"])
     desired = [Desired(e, keys.entry_key(keys.MOCK, e)) for e in specs.entries]
-    plan = diff(desired, outputs={}, attempts={}, namespace=keys.MOCK)
+    plan = diff(desired, stored=set(), attempts={}, namespace=keys.MOCK)
     return gallery(plan, {e.name: e for e in specs.entries}, outputs={}, attempts={}, media={}, generated=0.0)
 
 

@@ -142,7 +142,7 @@ def convergence(sim: Sim) -> list[str]:
     with sim.plan_view() as view:  # what `reconciler plan` reads (with a shared store, the bucket too)
         observed = view.observe({d.key for d in desired})
     for d in desired:
-        if d.key in observed.outputs:
+        if d.key in observed.stored:
             continue
         attempt = observed.attempts.get(d.key)
         jobs = sorted(grouped.get(d.key, []), key=lambda j: j["submitted_at"])

@@ -253,10 +253,10 @@ def test_a_claim_of_a_process_that_died_is_taken_over_by_the_next_run(root: Path
 
 
 def test_observe_reads_outputs_and_latest_attempts_in_one_snapshot(store: Store, record: Callable[..., str]) -> None:
-    record(key(1), b"stored video")
+    blob = record(key(1), b"stored video")
     pending = claim(store, key(2))
     observed = store.observe([key(1), key(2), key(3), key(2)])
-    assert set(observed.outputs) == {key(1)}
+    assert observed.stored == {key(1): blob}
     assert observed.attempts == {key(2): pending}
 
 

@@ -28,7 +28,7 @@ def test_observing_thousands_of_keys_finds_exactly_the_stored_and_claimed_ones(
     claimed = {key(n): claim(store, key(n)) for n in (20, 21, 22)}
     asked = [key(n) for n in range(1, MANY)]  # key(0) is stored but not asked about
     observed = store.observe(asked)
-    assert {k: o.digest for k, o in observed.outputs.items()} == {k: d for k, d in stored.items() if k != key(0)}
+    assert observed.stored == {k: d for k, d in stored.items() if k != key(0)}
     assert observed.attempts == claimed
 
 
@@ -73,9 +73,10 @@ def test_one_survey_finds_what_a_plain_model_of_the_store_says_is_stored_and_orp
     keys = [key(0), key(1), key(3), key(8)] if asked == "a few" else [key(n) for n in range(MANY)]
     observed = store.observe(keys, roots=named, orphan_limit=limit)
     stray = sorted(k for k in sizes if k not in set(named))
-    assert set(observed.outputs) == {k for k in keys if k in sizes}
+    assert set(observed.stored) == {k for k in keys if k in sizes}
     assert (observed.orphans.count, observed.orphans.size) == (len(stray), sum(sizes[k] for k in stray))
-    assert [o.key for o in observed.orphans.listed] == (stray if limit is None else stray[:limit])
+    listed = stray if limit is None else stray[:limit]
+    assert [(o.key, o.size, o.model) for o in observed.orphans.listed] == [(k, sizes[k], "wan2.7-t2v") for k in listed]
 
 
 def test_thousands_of_stored_outputs_are_seen_by_their_files_and_a_deleted_blob_is_lost(
@@ -87,5 +88,5 @@ def test_thousands_of_stored_outputs_are_seen_by_their_files_and_a_deleted_blob_
     hexdigest = digests[gone].removeprefix("sha256:")
     (store.root / "objects" / "sha256" / hexdigest[:2] / hexdigest[2:]).unlink()  # as a user deleting it by hand
     observed = store.observe(list(digests))
-    assert set(observed.outputs) == set(digests) - {gone}
+    assert set(observed.stored) == set(digests) - {gone}
     assert set(observed.lost) == {gone}

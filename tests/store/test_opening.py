@@ -100,7 +100,7 @@ def test_a_read_only_view_of_a_missing_store_is_empty_and_creates_nothing(root: 
         assert view.attempts_for([key(1)]) == {}
         assert view.all_outputs() == []
         assert view.orphans([key(1)]).count == 0
-        assert view.observe([key(1)]).outputs == {}
+        assert view.observe([key(1)]).stored == {}
         assert view.open_attempts() == []
         assert view.observed_latency("wan2.7-t2v") is None
         assert view.uploaded_url("fake", "abc") is None

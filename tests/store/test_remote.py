@@ -242,7 +242,7 @@ def test_a_few_keys_missing_from_the_local_cache_of_a_big_bucket_are_looked_up_o
     # One on the first page (of 1,000), one past it, one never stored.
     wanted = [stored[0], stored[1000], "sha256:" + "ef" * 32]
     observed = view.observe(wanted)
-    assert sorted(observed.outputs) == sorted(wanted[:2])
+    assert sorted(observed.stored) == sorted(wanted[:2])
     asked = [path for _, path in s3.requests[served:]]
     # The first page, one small listing per key it did not hold, then the claims (is the last in flight?).
     assert len(asked) == 4
@@ -308,7 +308,7 @@ def test_many_keys_missing_from_the_local_cache_of_a_big_bucket_are_listed_by_pr
     view = open_remote("a")
     served = len(s3.requests)
     observed = view.observe([*stored, "sha256:" + "ef" * 32])  # the cache lacks them all; one was never stored
-    assert sorted(observed.outputs) == sorted(stored)
+    assert sorted(observed.stored) == sorted(stored)
     prefixes = sorted(path.split("prefix=")[1].split("&")[0] for _, path in s3.requests[served:] if "prefix=" in path)
     by_digit = [f"team%2Foutputs%2Fsha256%2F{digit}" for digit in "0123456789abcdef"]
     assert [p for p in prefixes if p in by_digit] == by_digit  # each first digit listed on its own

@@ -262,7 +262,10 @@ class StoreMachine(RuleBasedStateMachine):
         lost = self.store.lost_outputs(KEYS)
         assert {k: o.digest for k, o in lost.items()} == {k: d for k, d in self.outputs.items() if d not in self.blobs}
         observed = self.store.observe(KEYS)
-        assert (observed.outputs, observed.lost) == (found, lost)
+        assert (observed.stored, observed.lost) == (
+            {k: o.digest for k, o in found.items()},
+            {k: o.digest for k, o in lost.items()},
+        )
 
     @invariant()
     def latest_attempts_agree(self) -> None:

@@ -31,12 +31,10 @@ from reconciler import catalog
 from reconciler.atomic import replacing
 from reconciler.spec.codec import decode, encode
 from reconciler.spec.values import LANGUAGE_VERSION, FileResult
+from reconciler.stamps import settled, stamp
 
 FORMAT: Final = f"reconciler-parse-cache/marshal-4/{LANGUAGE_VERSION}/{catalog.CATALOG_VERSION}"
 MAGIC: Final = b"RPC\x00v004"  # 8 bytes, then the index's length (8 bytes, little-endian), the index, the records
-# A file's stat is trusted only when its times are older than this when taken (see `saw`): more
-# than the coarsest timestamp granularity in use (2 s on FAT, 1 s on some network filesystems).
-AMBIGUOUS_NS: Final = 3 * 10**9
 # Entries of files that are no longer seen are dropped after this many saves.
 KEEP_UNSEEN_SAVES: Final = 3
 # The cache of earlier versions, removed when this one is written.
@@ -124,7 +122,7 @@ class FileParseCache:
             return None
         if not stat.S_ISREG(info.st_mode):
             return None
-        signature = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        signature = stamp(info)
         self._looked[name] = (signature, before)
         known = self._files.get(name)
         return known[5] if known is not None and known[:5] == signature else None
@@ -132,18 +130,14 @@ class FileParseCache:
     def saw(self, name: str, digest: str) -> None:
         """Remember `digest` for the stat `digest_of` took, unless that stat is too recent to trust.
 
-        A write within the timestamp granularity of the last one can leave size and mtime as they
-        were (the same-second edit), and a utime call can set mtime back; but it moves ctime to now.
-        So a stat counts only when its mtime and ctime are older than when it was taken by more than
-        any filesystem's granularity: a later write then changes ctime. A recent file is read and
-        hashed on every run until it has been left alone for that long.
+        A stat counts only when it had settled (`stamps.settled`): a later write then changes ctime.
+        A recent file is read and hashed on every run until it has been left alone for that long.
         """
         looked = self._looked.pop(name, None)
         if looked is None:
             return
         signature, before = looked
-        settled = max(signature[3], signature[4]) < before - AMBIGUOUS_NS
-        known = (*signature, digest) if settled else None
+        known = (*signature, digest) if settled(signature, before) else None
         if self._files.get(name) != known:
             if known is None:
                 self._files.pop(name, None)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
 from reconciler.errors import BlobRejectedError, StoreError
 from reconciler.records import BlobInfo, Owner, is_digest
+from reconciler.store import presence
 from reconciler.store.owner import Identity
 
 CHUNK = 1 << 20
@@ -50,10 +53,11 @@ def hash_file(path: Path) -> tuple[str, int]:
 class Objects:
     """The blob directories of one store root."""
 
-    def __init__(self, root: Path, identity: Identity) -> None:
+    def __init__(self, root: Path, identity: Identity, *, now_ns: Callable[[], int] = time.time_ns) -> None:
         self.root = root
         self.identity = identity
         self.objects = root / "objects" / "sha256"
+        self._answers = presence.Answers(root / "cache" / "blobs.json", now_ns=now_ns)
         self.tmp = root / "tmp"
         self.quarantine_dir = root / "quarantine"
 
@@ -79,19 +83,51 @@ class Objects:
 
         One stat each; or, with `listing` (asked about a good share of a big store's blobs, as a
         plan of 100,000 stored specs is), by listing the shard directories they fall in, which
-        reads each directory once instead of looking up each file.
+        reads each directory once instead of looking up each file. A question of many blobs asked
+        before, whose directories have not changed since, is answered from what was seen then
+        (`presence`): a stat of each directory.
         """
+        asked = list(digests)
+        wanted = set(asked)
+        if len(wanted) < presence.REMEMBER_FROM:
+            return self._look(wanted, listing=listing)[0]
+        base, question = str(self.objects), presence.fingerprint(asked)
+        gone = self._answers.recall(question, base)
+        if gone is not None:
+            return wanted - gone
+        before = self._answers.now_ns()
+        # Taken before looking, so a blob that comes or goes while we look changes them.
+        relied = presence.stamps_of(base, sorted({d[7:9] for d in wanted} & SHARDS))
+        there, links = self._look(wanted, listing=listing)
+        if not links:
+            self._answers.keep(question, relied, before, wanted - there)
+        return there
+
+    def _look(self, wanted: set[str], *, listing: bool) -> tuple[set[str], bool]:
+        """(those of `wanted` here, whether any of them is a symbolic link), from the files themselves."""
         base = str(self.objects)
-        wanted = set(digests)
         if not listing:
-            return {d for d in wanted if is_digest(d) and os.path.isfile(f"{base}/{d[7:9]}/{d[9:]}")}
+            there, links = set(), False
+            for d in wanted:
+                if not is_digest(d):
+                    continue
+                try:
+                    info = os.lstat(f"{base}/{d[7:9]}/{d[9:]}")
+                    if stat.S_ISLNK(info.st_mode):
+                        links, info = True, os.stat(f"{base}/{d[7:9]}/{d[9:]}")
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    there.add(d)
+            return there, links
         found: set[str] = set()
+        links = False
         for shard in {d[7:9] for d in wanted} & SHARDS:
             try:
                 with os.scandir(f"{base}/{shard}") as entries:
-                    found.update(
-                        f"sha256:{shard}{entry.name}" for entry in entries if len(entry.name) == 62 and entry.is_file()
-                    )
+                    named = [entry for entry in entries if len(entry.name) == 62]
+                links = links or any(entry.is_symlink() for entry in named)
+                found.update(f"sha256:{shard}{entry.name}" for entry in named if entry.is_file())
             except (FileNotFoundError, NotADirectoryError):
                 continue  # no blob of this shard is here
             except OSError:  # a shard that cannot be listed may still be searched: ask each file
@@ -99,7 +135,7 @@ class Objects:
         # Only digests asked about come back, named "sha256:" + a shard's hex pair + 62 characters;
         # what the store asks about are digests it recorded (`record_output` takes none that is not
         # one), so the 62 need no look of their own at each: they are hex.
-        return wanted & found
+        return wanted & found, links
 
     def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes=max_bytes, expected_size=expected_size)

@@ -127,7 +127,7 @@ class StoreView:
 
     def _gone(self, blobs: Mapping[str, str]) -> set[str]:
         """The keys of `blobs` (key -> digest) whose blob is gone: the files, not the rows, say what is stored."""
-        digests = set(blobs.values())
+        digests = list(dict.fromkeys(blobs.values()))  # in key order, as `presence` remembers a question by
         # Listing the blob directories pays when asked about many, and a good share of those there.
         listing = len(digests) >= LIST_FROM and (db := self._db) is not None and scans(db, "outputs", len(digests))
         there = self._objects.present(digests, listing=listing)

@@ -4,10 +4,12 @@ same answers as questions about a few (answered by index): outputs, latest attem
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 
 import pytest
 
+from reconciler.stamps import AMBIGUOUS_NS
 from reconciler.store import Store
 
 MANY = 1_500  # more than the store answers key by key
@@ -90,3 +92,17 @@ def test_thousands_of_stored_outputs_are_seen_by_their_files_and_a_deleted_blob_
     observed = store.observe(list(digests))
     assert set(observed.stored) == set(digests) - {gone}
     assert set(observed.lost) == {gone}
+
+
+def test_a_blob_deleted_from_a_settled_store_whose_answer_was_kept_is_lost(
+    store: Store, record: Callable[..., str]
+) -> None:
+    digests = {key(n): record(key(n), b"video %d" % n) for n in range(1_200)}
+    time.sleep(AMBIGUOUS_NS / 1e9 + 0.2)  # until the blob directories have settled (the real clock)
+    assert set(store.observe(list(digests)).stored) == set(digests)  # the answer is kept...
+    assert (store.root / "cache" / "blobs.json").is_file()
+    hexdigest = digests[key(5)].removeprefix("sha256:")
+    (store.root / "objects" / "sha256" / hexdigest[:2] / hexdigest[2:]).unlink()
+    observed = store.observe(list(digests))  # ...and not believed once a directory changed
+    assert set(observed.stored) == set(digests) - {key(5)}
+    assert set(observed.lost) == {key(5)}

@@ -1,0 +1,194 @@
+"""Which of many blobs are here is remembered while their directories stay as they were, and never
+believed past a change: a blob deleted, added, a directory swapped for a copy, a link whose target
+goes, a damaged answers file. A clock ten seconds ahead makes every directory settled at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reconciler.store.objects import Objects
+from reconciler.store.owner import this_process
+from reconciler.store.presence import REMEMBER_FROM
+
+MANY = REMEMBER_FROM + 200  # enough blobs that their answer is remembered
+
+
+def digest(n: int) -> str:
+    return "sha256:" + hashlib.sha256(f"blob-{n}".encode()).hexdigest()
+
+
+def later() -> int:
+    return time.time_ns() + 10 * 10**9
+
+
+def objects_at(root: Path, now_ns: Callable[[], int] = later) -> Objects:
+    made = Objects(root, this_process(), now_ns=now_ns)
+    made.create_layout()
+    return made
+
+
+def put(objects: Objects, d: str) -> Path:
+    path = objects.path(d)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"a video")
+    return path
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def stored(root: Path) -> list[str]:
+    """MANY blobs, all there."""
+    objects = objects_at(root)
+    blobs = [digest(n) for n in range(MANY)]
+    for d in blobs:
+        put(objects, d)
+    return blobs
+
+
+@pytest.fixture
+def looks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every look at a blob or a shard directory's entries (the stat of a directory itself is no look)."""
+    seen: list[str] = []
+    lstat, scandir = os.lstat, os.scandir
+
+    def counted_lstat(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(f"lstat {path}")
+        return lstat(path, *args, **kwargs)
+
+    def counted_scandir(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(f"scandir {path}")
+        return scandir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", counted_lstat)
+    monkeypatch.setattr(os, "scandir", counted_scandir)
+    return seen
+
+
+@pytest.mark.parametrize("listing", [False, True])
+def test_the_same_question_of_unchanged_directories_is_answered_without_looking_at_a_blob(
+    root: Path, stored: list[str], looks: list[str], listing: bool
+) -> None:
+    assert objects_at(root).present(stored, listing=listing) == set(stored)
+    assert looks  # the first answer looked
+    looks.clear()
+    assert objects_at(root).present(stored, listing=listing) == set(stored)  # another run, the same question
+    assert looks == []
+
+
+@pytest.mark.parametrize("listing", [False, True])
+def test_a_blob_deleted_after_the_answer_was_kept_is_gone(root: Path, stored: list[str], listing: bool) -> None:
+    objects_at(root).present(stored, listing=listing)
+    objects_at(root).path(stored[7]).unlink()  # as a user deleting it by hand, a moment later
+    assert objects_at(root).present(stored, listing=listing) == set(stored) - {stored[7]}
+
+
+@pytest.mark.parametrize("listing", [False, True])
+def test_a_blob_put_back_after_the_answer_was_kept_is_there(root: Path, stored: list[str], listing: bool) -> None:
+    objects = objects_at(root)
+    objects.path(stored[3]).unlink()
+    assert objects.present(stored, listing=listing) == set(stored) - {stored[3]}
+    put(objects, stored[3])
+    assert objects_at(root).present(stored, listing=listing) == set(stored)
+
+
+def test_a_shard_directory_swapped_for_a_copy_with_the_same_times_is_looked_at_again(
+    root: Path, stored: list[str]
+) -> None:
+    objects_at(root).present(stored)
+    shard = objects_at(root).path(stored[0]).parent
+    copy = shard.with_name("copy")
+    shutil.copytree(shard, copy)
+    (copy / objects_at(root).path(stored[0]).name).unlink()  # a copy that lost a blob...
+    shutil.copystat(shard, copy)  # ...with the directory's times as they were (cp -a, rsync -a)
+    shutil.rmtree(shard)
+    copy.rename(shard)
+    assert objects_at(root).present(stored) == set(stored) - {stored[0]}
+
+
+@pytest.mark.parametrize("listing", [False, True])
+def test_no_answer_is_kept_of_a_directory_changed_too_recently_to_be_sure_of(root: Path, listing: bool) -> None:
+    objects = objects_at(root, now_ns=time.time_ns)  # the real clock: the blobs were written just now
+    blobs = [digest(n) for n in range(MANY)]
+    for d in blobs:
+        put(objects, d)
+    assert objects.present(blobs, listing=listing) == set(blobs)
+    assert not (root / "cache" / "blobs.json").exists()
+
+
+@pytest.mark.parametrize("listing", [False, True])
+def test_an_answer_that_saw_a_linked_blob_is_not_kept(
+    root: Path, stored: list[str], tmp_path: Path, listing: bool
+) -> None:
+    objects = objects_at(root)
+    target = tmp_path / "kept elsewhere"
+    target.write_bytes(b"a video")
+    linked = objects.path(stored[5])
+    linked.unlink()
+    linked.symlink_to(target)
+    assert objects_at(root).present(stored, listing=listing) == set(stored)
+    target.unlink()  # the link's directory does not change
+    assert objects_at(root).present(stored, listing=listing) == set(stored) - {stored[5]}
+
+
+WRITTEN = {
+    "empty": b"",
+    "not json": b"\x00\x01 not json",
+    "another format": json.dumps({"format": "reconciler-blob-answers/0", "answers": []}).encode(),
+}
+
+
+@pytest.mark.parametrize("damage", [*WRITTEN, "a stamp of four numbers", "a list for the answer's stamps"])
+def test_a_damaged_answers_file_is_ignored_and_the_blobs_looked_at(root: Path, stored: list[str], damage: str) -> None:
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    document = json.loads(path.read_bytes())
+    objects_at(root).path(stored[9]).unlink()
+    question, relied, _ = document["answers"][0]
+    if damage == "a stamp of four numbers":
+        path.write_text(json.dumps({**document, "answers": [[question, {s: t[:4] for s, t in relied.items()}, []]]}))
+    elif damage == "a list for the answer's stamps":
+        path.write_text(json.dumps({**document, "answers": [[question, list(relied.values()), []]]}))
+    else:
+        path.write_bytes(WRITTEN[damage])
+    assert objects_at(root).present(stored) == set(stored) - {stored[9]}
+
+
+def test_a_kept_answer_is_believed_while_its_directories_are_unchanged(root: Path, stored: list[str]) -> None:
+    # What the answers file says is trusted as far as the directories' stamps go, and no further:
+    # an answer written by hand claiming a blob gone is believed until a directory changes.
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    document = json.loads(path.read_bytes())
+    question, relied, _ = document["answers"][0]
+    path.write_text(json.dumps({**document, "answers": [[question, relied, [stored[2]]]]}))
+    assert objects_at(root).present(stored) == set(stored) - {stored[2]}
+    (objects_at(root).path(stored[2]).parent / "notes").write_bytes(b"")  # its directory changes
+    assert objects_at(root).present(stored) == set(stored)
+
+
+def test_an_answers_file_that_cannot_be_written_is_no_error(root: Path, stored: list[str]) -> None:
+    (root / "cache").write_bytes(b"a file where the cache directory would be")
+    assert objects_at(root).present(stored) == set(stored)
+    assert objects_at(root).present(stored) == set(stored)
+
+
+def test_questions_are_kept_a_few_at_a_time_the_latest_first(root: Path, stored: list[str]) -> None:
+    questions = [stored[n:] for n in range(6)]
+    for asked in questions:
+        objects_at(root).present(asked)
+    document = json.loads((root / "cache" / "blobs.json").read_bytes())
+    assert len(document["answers"]) == 4
+    for asked in questions:
+        assert objects_at(root).present(asked) == set(asked)

@@ -53,10 +53,7 @@ SCAN_MIN: Final = 1_000  # fewer keys are asked about by index, without counting
 
 def scans(db: Database | Transaction, table: str, asked: int) -> bool:
     """Whether asking about `asked` keys of `table` is better answered by reading it whole."""
-    if asked < SCAN_MIN:
-        return False
-    row = db.one(f"SELECT count(*) FROM {table}")
-    return row is not None and asked * SCAN_SHARE >= int(row[0])
+    return asked >= SCAN_MIN and asked * SCAN_SHARE >= db.count(table)
 
 
 def as_set(keys: Collection[str]) -> Set[str]:
@@ -108,10 +105,22 @@ def _switch_to_wal(conn: sqlite3.Connection, busy_s: float) -> None:
 class Transaction:
     """Statements inside one open transaction; obtained from `Database.write` or `Database.read`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, busy_s: float) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, busy_s: float, *, snapshot: bool = False) -> None:
         self._conn = conn
         self._path = path
         self._busy_s = busy_s
+        # A read transaction sees one snapshot: a table's row count, once counted, stays true in it.
+        self._counts: dict[str, int] | None = {} if snapshot else None
+
+    def count(self, table: str) -> int:
+        """How many rows `table` has (a walk of its smallest index: counted once per read transaction)."""
+        if self._counts is not None and table in self._counts:
+            return self._counts[table]
+        row = self.one(f"SELECT count(*) FROM {table}")
+        counted = 0 if row is None else int(row[0])
+        if self._counts is not None:
+            self._counts[table] = counted
+        return counted
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with _translated(self._path, self._busy_s):
@@ -191,6 +200,10 @@ class Database:
         with self._lock:
             return Transaction(self._conn, self.path, self.busy_s).one(sql, params)
 
+    def count(self, table: str) -> int:
+        with self._lock:
+            return Transaction(self._conn, self.path, self.busy_s).count(table)
+
     @contextmanager
     def write(self) -> Iterator[Transaction]:
         """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back if the block raises."""
@@ -200,16 +213,16 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Transaction]:
         """A deferred transaction: several reads see one snapshot, and no writer is blocked."""
-        with self._transaction("BEGIN") as tx:
+        with self._transaction("BEGIN", snapshot=True) as tx:
             yield tx
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[Transaction]:
+    def _transaction(self, begin: str, *, snapshot: bool = False) -> Iterator[Transaction]:
         with self._lock:
             with _translated(self.path, self.busy_s):
                 self._conn.execute(begin)
             try:
-                yield Transaction(self._conn, self.path, self.busy_s)
+                yield Transaction(self._conn, self.path, self.busy_s, snapshot=snapshot)
                 with _translated(self.path, self.busy_s):
                     self._conn.execute("COMMIT")
             except BaseException:

@@ -60,7 +60,7 @@ def outputs_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, 
     if scans(db, "outputs", len(keys)):
         wanted, make = as_set(keys), maker(Output)
         return {row[0]: make(row) for row in db.rows(f"SELECT {OUTPUT_COLUMNS} FROM outputs") if row[0] in wanted}
-    return {row[0]: Output.from_row(row) for row in _joined(db, OUTPUT_COLUMNS, keys)}
+    return {row[0]: Output.from_row(row) for row in _joined(db, OUTPUT_COLUMNS, json_list(keys))}
 
 
 def digests_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, str]:
@@ -68,13 +68,13 @@ def digests_for(db: Database | Transaction, keys: Collection[str]) -> dict[str, 
     if scans(db, "outputs", len(keys)):
         wanted = as_set(keys)
         return {key: digest for key, digest in db.rows("SELECT key, digest FROM outputs") if key in wanted}
-    return dict(_joined(db, "key, digest", keys))
+    return dict(_joined(db, "key, digest", json_list(keys)))
 
 
-def _joined(db: Database | Transaction, columns: str, keys: Collection[str]) -> list[Row]:
+def _joined(db: Database | Transaction, columns: str, keys_json: str) -> list[Row]:
+    """`columns` of the outputs of the keys in `keys_json` (a `json_list`), one index probe each."""
     return db.rows(
-        f"SELECT {qualified(columns, 'o')} FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value",
-        (json_list(keys),),
+        f"SELECT {qualified(columns, 'o')} FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value", (keys_json,)
     )
 
 
@@ -111,7 +111,7 @@ def survey(
     """In one snapshot: the blobs of `keys` (as `digests_for`), and the orphans of `roots` (as `orphans`).
 
     Orphans are counted as "all minus those named", so no orphan row is read unless it is listed:
-    a store with 90,000 old outputs costs plan two index counts, not 90,000 values. When the keys
+    a store with 90,000 old outputs costs plan a count and a probe per root, not 90,000 values. When the keys
     asked about are many (a plan of 100,000 specs names 200,000 roots), the table is read once,
     three columns of it, and both answers come from that one pass; only the orphans listed are
     read whole.
@@ -126,20 +126,24 @@ def survey(
         return found, Orphans(
             count=len(stray), size=sum(size for _, size in stray), listed=tuple(listed[key] for key in sorted(listed))
         )
-    found = digests_for(tx, keys) if keys else {}
+    # One probe per root: the roots stored, with their blobs and sizes. The keys asked about are
+    # roots too when plan asks (every spec's key is one), so most of them are answered by it.
     named_json = json_list(roots)
+    hits = _joined(tx, "key, digest, size", named_json)
+    wanted, named = as_set(keys), as_set(roots)
+    found = {key: digest for key, digest, _ in hits if key in wanted}
+    if unnamed := [key for key in wanted if key not in named]:
+        found.update(digests_for(tx, unnamed))
     every = tx.one("SELECT count(*), total(size) FROM outputs")
-    hit = tx.one(
-        "SELECT count(*), total(o.size) FROM json_each(?) AS w JOIN outputs AS o ON o.key = w.value", (named_json,)
-    )
     assert every is not None
-    assert hit is not None
     rows = tx.rows(
         f"SELECT {OUTPUT_COLUMNS} FROM outputs WHERE key NOT IN (SELECT value FROM json_each(?)) ORDER BY key LIMIT ?",
         (named_json, -1 if limit is None else limit),
     )
     return found, Orphans(
-        count=every[0] - hit[0], size=int(every[1] - hit[1]), listed=tuple(Output._make(row) for row in rows)
+        count=every[0] - len(hits),
+        size=int(every[1]) - sum(size for _, _, size in hits),
+        listed=tuple(Output._make(row) for row in rows),
     )
 
 

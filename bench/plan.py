@@ -1,10 +1,13 @@
 """Benchmark: whole-process `reconciler plan` with 10, 10,000 and 100,000 specs, all stored.
 
-    python bench/plan.py [--specs 10 10000 100000] [--outputs 100000] [--runs 5] [--before REVISION] [--write]
+    python bench/plan.py [--specs 10 10000 100000] [--outputs 100000] [--runs 5] [--cold-runs N]
+                         [--before REVISION] [--write]
 
 For each size, the specs are 100 per file (the shape of bench/validate.py) and every one of them
 is stored, in a store of at least `--outputs` outputs (the rest orphans), each output its own
-blob file. Cold is a run with no parse cache, warm a run with no spec changed. `--before REVISION`
+blob file. Cold is a run with no parse cache (nor any other cache), warm a run with no spec changed.
+Runs alternate cold and warm; `--cold-runs N` makes only the first N runs of each size cold (the
+cold 100,000-spec plan takes ten seconds a run, and `python -m bench` has ten minutes for all). `--before REVISION`
 measures the reconciler of that git revision too, taking turns with this one. Each run is one process, measured from outside:
 wall and CPU seconds, peak RSS. Goals on a 2-core machine: issue 4, 10,000 specs warm at most
 1 s and cold at most 2.5 s; issue 17, 100,000 specs warm at most 1.5 s in under 400 MB, and a warm
@@ -57,7 +60,9 @@ def fill(root: Path, wanted: list[str], extra: int) -> None:
         tx.executemany(f"INSERT INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def measure(specs: int, outputs: int, runs: int, trees: list[Path]) -> list[tuple[list[Measured], list[Measured]]]:
+def measure(
+    specs: int, outputs: int, runs: int, trees: list[Path], cold_runs: int | None = None
+) -> list[tuple[list[Measured], list[Measured]]]:
     """(cold runs, warm runs) of `plan` over `specs` specs, all stored, for the reconciler of each tree.
 
     Each tree plans its own copy of the project (a parse cache is its code's own); the trees take
@@ -74,10 +79,11 @@ def measure(specs: int, outputs: int, runs: int, trees: list[Path]) -> list[tupl
             fill(project / ".reconciler", wanted, max(0, outputs - len(wanted)))
             projects.append(project)
         results: list[tuple[list[Measured], list[Measured]]] = [([], []) for _ in trees]
-        for _ in range(runs):
+        for run in range(runs):
             for tree, project, (colds, warms) in zip(trees, projects, results, strict=True):
-                shutil.rmtree(project / ".reconciler" / "cache", ignore_errors=True)
-                colds.append(measured(project, environment(tree), "plan"))
+                if cold_runs is None or run < max(1, cold_runs):
+                    shutil.rmtree(project / ".reconciler" / "cache", ignore_errors=True)
+                    colds.append(measured(project, environment(tree), "plan"))
                 warms.append(measured(project, environment(tree), "plan"))
         return results
     finally:
@@ -104,6 +110,7 @@ def main() -> None:
     parser.add_argument("--specs", type=int, nargs="+", default=SIZES, help="sizes (100 specs to a file)")
     parser.add_argument("--outputs", type=int, default=100_000, help="at least this many outputs in the store")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cold-runs", type=int, metavar="N", help="only the first N runs of each size are cold")
     parser.add_argument("--before", metavar="REVISION", help="also measure this git revision, taking turns with it")
     parser.add_argument("--write", action="store_true", help="replace this section of bench/RESULTS.md")
     options = parser.parse_args()
@@ -116,7 +123,7 @@ def main() -> None:
         if old is not None:
             trees.append((f", before: {options.before}", old))
         for size in options.specs:
-            results = measure(size, options.outputs, options.runs, [tree for _, tree in trees])
+            results = measure(size, options.outputs, options.runs, [tree for _, tree in trees], options.cold_runs)
             cold_goal, warm_goal = WALL_GOALS.get(size, ("", ""))
             for (suffix, _), (colds, warms) in zip(trees, results, strict=True):
                 goals = ("", "", "") if suffix else (cold_goal, warm_goal, RSS_GOALS.get(size, ""))
@@ -138,14 +145,16 @@ def main() -> None:
         command += " --specs " + " ".join(map(str, options.specs))
     if options.outputs != 100_000:
         command += f" --outputs {options.outputs}"
-    command += f" --runs {options.runs}" + (f" --before {options.before}" if old is not None else "")
+    command += f" --runs {options.runs}" + (f" --cold-runs {options.cold_runs}" if options.cold_runs else "")
+    command += f" --before {options.before}" if old is not None else ""
     section = "\n".join(
         [
             "## reconciler plan: " + _sizes(options.specs) + " specs, all stored",
             "",
             describe_machine(),
             "",
-            f"Command: `{command}` (whole process, median of {options.runs} runs; peak RSS the largest; specs 100"
+            f"Command: `{command}` (whole process, median of {options.runs} runs"
+            f"{f' ({options.cold_runs} cold)' if options.cold_runs else ''}; peak RSS the largest; specs 100"
             f" to a file, every one stored, in a store of at least {options.outputs:,} outputs, each its own blob; the plans' last"
             f" lines: {', '.join(lasts)})",
             "",

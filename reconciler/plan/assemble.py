@@ -7,7 +7,8 @@
 works from is exactly what plan shows: the outputs and latest attempts of the chosen keys, the
 paid jobs no spec wants any more (fetched, never submitted again), the orphans, and each model's
 expected latency on this backend (`latency.estimate`, the rule the engine polls by). It reads the
-store and nothing else: no network, no clock, nothing written.
+store and nothing else: no network, no clock, nothing of the store's state written (the store may
+keep what it saw of its blob directories in its cache, `store.presence`).
 """
 
 from __future__ import annotations

@@ -131,6 +131,11 @@ class Transaction:
             row: Row | None = self._conn.execute(sql, params).fetchone()
             return row
 
+    def each(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
+        """The rows of one statement as they are stepped to: stop early, and the rest are never read."""
+        with _translated(self._path, self._busy_s):
+            yield from self._conn.execute(sql, params)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
         with _translated(self._path, self._busy_s):

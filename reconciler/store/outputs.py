@@ -122,9 +122,9 @@ def survey(
         found = {key: digest for key, digest, _ in rows if key in wanted}
         stray = [(key, size) for key, _, size in rows if key not in named]
         shown = stray if limit is None or len(stray) <= limit else heapq.nsmallest(limit, stray)
-        listed = outputs_for(tx, [key for key, _ in shown]) if shown else {}
+        whole = outputs_for(tx, [key for key, _ in shown]) if shown else {}
         return found, Orphans(
-            count=len(stray), size=sum(size for _, size in stray), listed=tuple(listed[key] for key in sorted(listed))
+            count=len(stray), size=sum(size for _, size in stray), listed=tuple(whole[key] for key in sorted(whole))
         )
     # One probe per root: the roots stored, with their blobs and sizes. The keys asked about are
     # roots too when plan asks (every spec's key is one), so most of them are answered by it.
@@ -136,14 +136,17 @@ def survey(
         found.update(digests_for(tx, unnamed))
     every = tx.one("SELECT count(*), total(size) FROM outputs")
     assert every is not None
-    rows = tx.rows(
-        f"SELECT {OUTPUT_COLUMNS} FROM outputs WHERE key NOT IN (SELECT value FROM json_each(?)) ORDER BY key LIMIT ?",
-        (named_json, -1 if limit is None else limit),
-    )
+    # The first orphans by key: a walk in key order past the named ones, so it reads at most one
+    # row per root stored, and the `limit` listed, beyond them.
+    listed: list[Output] = []
+    if limit != 0:
+        for row in tx.each(f"SELECT {OUTPUT_COLUMNS} FROM outputs ORDER BY key"):
+            if row[0] not in named:
+                listed.append(Output._make(row))
+                if len(listed) == limit:
+                    break
     return found, Orphans(
-        count=every[0] - len(hits),
-        size=int(every[1]) - sum(size for _, _, size in hits),
-        listed=tuple(Output._make(row) for row in rows),
+        count=every[0] - len(hits), size=int(every[1]) - sum(size for _, _, size in hits), listed=tuple(listed)
     )
 
 

@@ -30,21 +30,28 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from machine import ROOT, describe_machine, publish
 
-# What the `reconciler` console script runs (`-m reconciler` would add runpy's own start-up).
-ENTRY = "from reconciler.cli import run; run()"
+
+def entry(tree: Path) -> str:
+    """What the tree's `reconciler` console script runs (`-m reconciler` would add runpy's own start-up)."""
+    module, function = tomllib.loads((tree / "pyproject.toml").read_text())["project"]["scripts"]["reconciler"].split(
+        ":"
+    )
+    return f"from {module} import {function}; {function}()"
+
 
 FLOORS: list[tuple[str, list[str]]] = [
     ("`python -c pass` (the floor)", ["-c", "pass"]),
     ("`python -c 'import click'` (the floor of a click program)", ["-c", "import click"]),
 ]
-COMMANDS: list[tuple[str, list[str], str]] = [
-    ("`reconciler --help`", ["-c", ENTRY, "--help"], "≤ 0.060 s"),
-    ("`reconciler validate specs/`", ["-c", ENTRY, "validate", "specs/"], ""),
-    ("`reconciler plan --mock` (warm, no changes)", ["-c", ENTRY, "plan", "--mock"], "≤ 0.100 s"),
+COMMANDS: list[tuple[str, list[str], str]] = [  # the arguments after the console script's own
+    ("`reconciler --help`", ["--help"], "≤ 0.060 s"),
+    ("`reconciler validate specs/`", ["validate", "specs/"], ""),
+    ("`reconciler plan --mock` (warm, no changes)", ["plan", "--mock"], "≤ 0.100 s"),
 ]
 
 
@@ -131,9 +138,12 @@ def timed(cwd: Path, args: list[str], env: dict[str, str]) -> tuple[float, float
 
 
 def checkout(revision: str, into: Path) -> Path | None:
-    """The reconciler of a git revision, exported into `into` (to measure it beside this checkout);
+    """The reconciler of a git revision (and its pyproject.toml, which names its console script
+    entry), exported into `into` (to measure it beside this checkout);
     None when this checkout does not have that revision (a shallow clone, a copy without .git)."""
-    archive = subprocess.run(["git", "archive", revision, "reconciler"], cwd=ROOT, capture_output=True, check=False)
+    archive = subprocess.run(
+        ["git", "archive", revision, "reconciler", "pyproject.toml"], cwd=ROOT, capture_output=True, check=False
+    )
     if archive.returncode != 0:
         print(f"not measuring {revision}: {archive.stderr.decode().strip()}", file=sys.stderr)
         return None
@@ -210,7 +220,10 @@ def main() -> None:
             (label, args, environment(ROOT), "") for label, args in FLOORS
         ]
         for label, args, goal in COMMANDS:
-            runs += [(label + suffix, args, environment(tree), "" if suffix else goal) for suffix, tree in trees]
+            runs += [
+                (label + suffix, ["-c", entry(tree), *args], environment(tree), "" if suffix else goal)
+                for suffix, tree in trees
+            ]
         walls: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
         cpus: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
         load_before = os.getloadavg()[0]

@@ -53,7 +53,12 @@ SCAN_MIN: Final = 1_000  # fewer keys are asked about by index, without counting
 
 def scans(db: Database | Transaction, table: str, asked: int) -> bool:
     """Whether asking about `asked` keys of `table` is better answered by reading it whole."""
-    return asked >= SCAN_MIN and asked * SCAN_SHARE >= db.count(table)
+    return asked >= SCAN_MIN and reads_whole(asked, db.count(table))
+
+
+def reads_whole(asked: int, rows: int) -> bool:
+    """Whether asking about `asked` keys of a table of `rows` rows is better answered by reading it whole."""
+    return asked >= SCAN_MIN and asked * SCAN_SHARE >= rows
 
 
 def as_set(keys: Collection[str]) -> Set[str]:

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from reconciler.errors import AttemptStateError, StoreError
 from reconciler.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output, maker
 from reconciler.store import attempts
-from reconciler.store.db import Database, Row, Transaction, as_set, json_list, qualified, scans
+from reconciler.store.db import Database, Row, Transaction, as_set, json_list, qualified, reads_whole, scans
 from reconciler.store.objects import Objects
 from reconciler.store.owner import Alive
 
@@ -116,7 +116,11 @@ def survey(
     three columns of it, and both answers come from that one pass; only the orphans listed are
     read whole.
     """
-    if scans(tx, "outputs", max(len(keys), len(roots))):
+    # How many outputs there are, and their bytes, in one walk of the table: orphans are counted as
+    # "all minus those named", and the count says whether to read the table whole.
+    every = tx.one("SELECT count(*), total(size) FROM outputs")
+    assert every is not None
+    if reads_whole(max(len(keys), len(roots)), every[0]):
         wanted, named = as_set(keys), as_set(roots)
         rows = tx.rows("SELECT key, digest, size FROM outputs")
         found = {key: digest for key, digest, _ in rows if key in wanted}
@@ -134,8 +138,6 @@ def survey(
     found = {key: digest for key, digest, _ in hits if key in wanted}
     if unnamed := [key for key in wanted if key not in named]:
         found.update(digests_for(tx, unnamed))
-    every = tx.one("SELECT count(*), total(size) FROM outputs")
-    assert every is not None
     # The first orphans by key: a walk in key order past the named ones, so it reads at most one
     # row per root stored, and the `limit` listed, beyond them.
     listed: list[Output] = []

@@ -78,19 +78,20 @@ class Objects:
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
-    def present(self, digests: Iterable[str], *, listing: bool = False) -> set[str]:
+    def present(self, digests: Iterable[str], *, listing: bool | Callable[[], bool] = False) -> set[str]:
         """Those of `digests` whose object is here (a regular file, as `has` says).
 
         One stat each; or, with `listing` (asked about a good share of a big store's blobs, as a
         plan of 100,000 stored specs is), by listing the shard directories they fall in, which
         reads each directory once instead of looking up each file. A question of many blobs asked
         before, whose directories have not changed since, is answered from what was seen then
-        (`presence`): a stat of each directory.
+        (`presence`): a stat of each directory. `listing` may be a question itself, asked only if
+        the files are looked at.
         """
         asked = list(digests)
         wanted = set(asked)
         if len(wanted) < presence.REMEMBER_FROM:
-            return self._look(wanted, listing=listing)[0]
+            return self._look(wanted, listing=listing() if callable(listing) else listing)[0]
         base, question = str(self.objects), presence.fingerprint(asked)
         gone = self._answers.recall(question, base)
         if gone is not None:
@@ -98,7 +99,7 @@ class Objects:
         before = self._answers.now_ns()
         # Taken before looking, so a blob that comes or goes while we look changes them.
         relied = presence.stamps_of(base, sorted({d[7:9] for d in wanted} & SHARDS))
-        there, links = self._look(wanted, listing=listing)
+        there, links = self._look(wanted, listing=listing() if callable(listing) else listing)
         if not links:
             self._answers.keep(question, relied, before, wanted - there)
         return there

@@ -128,8 +128,11 @@ class StoreView:
     def _gone(self, blobs: Mapping[str, str]) -> set[str]:
         """The keys of `blobs` (key -> digest) whose blob is gone: the files, not the rows, say what is stored."""
         digests = list(dict.fromkeys(blobs.values()))  # in key order, as `presence` remembers a question by
-        # Listing the blob directories pays when asked about many, and a good share of those there.
-        listing = len(digests) >= LIST_FROM and (db := self._db) is not None and scans(db, "outputs", len(digests))
+
+        def listing() -> bool:  # asked only if the files are looked at: counting the outputs is a walk of an index
+            # Listing the blob directories pays when asked about many, and a good share of those there.
+            return len(digests) >= LIST_FROM and (db := self._db) is not None and scans(db, "outputs", len(digests))
+
         there = self._objects.present(digests, listing=listing)
         if len(there) == len(digests):
             return set()  # the usual case, without a second pass over 100,000 keys

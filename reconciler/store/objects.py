@@ -27,7 +27,7 @@ CHUNK = 1 << 20
 STALE_TEMP_S = 24 * 3600.0
 _TEMP_RE = re.compile(r"(\d+)-(\d+)-[0-9a-f]+\.part")
 _HEX = frozenset("0123456789abcdef")
-SHARDS = frozenset(f"{n:02x}" for n in range(256))
+SHARDS = presence.SHARDS
 
 
 def fsync_dir(path: Path) -> None:

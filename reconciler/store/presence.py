@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -30,6 +31,7 @@ from reconciler.stamps import Stamp, settled, stamp
 FORMAT: Final = "reconciler-blob-answers/1"
 KEEP: Final = 4  # answers kept, the most recently asked first (plan's question, apply's, a --target's)
 REMEMBER_FROM: Final = 1_000  # fewer blobs cost less to look at than an answer costs to keep
+SHARDS: Final = frozenset(f"{n:02x}" for n in range(256))  # the names of the shard directories
 
 Stamps = dict[str, Stamp | None]  # shard ("ab") -> its directory's stamp, None when there is none
 
@@ -81,10 +83,19 @@ class Answers:
     def _load(self) -> dict[str, tuple[Stamps, list[str]]]:
         if self._kept is None:
             try:
-                self._kept = _parsed(json.loads(self.path.read_bytes()))
-            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                self._kept = _parsed(json.loads(_read_file(self.path)))
+            # RecursionError: a document nested deeper than the parser goes (no file this module wrote).
+            except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
                 self._kept = {}
         return self._kept
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of `path` if it is a regular file: a pipe or a device put in its place is never waited on."""
+    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        return file.read()
 
 
 def _parsed(document: Mapping[str, Any]) -> dict[str, tuple[Stamps, list[str]]]:
@@ -95,9 +106,11 @@ def _parsed(document: Mapping[str, Any]) -> dict[str, tuple[Stamps, list[str]]]:
     for question, relied, gone in document["answers"]:
         stamps: Stamps = {}
         for shard, taken in relied.items():
+            if shard not in SHARDS:  # only shard directories are relied on: no other path is looked at
+                raise ValueError(f"no shard directory: {shard!r}")
             if taken is not None and (len(taken) != 5 or not all(type(n) is int for n in taken)):
                 raise ValueError(f"a stamp that is none: {taken!r}")
-            stamps[str(shard)] = None if taken is None else (taken[0], taken[1], taken[2], taken[3], taken[4])
+            stamps[shard] = None if taken is None else (taken[0], taken[1], taken[2], taken[3], taken[4])
         if not all(isinstance(d, str) for d in gone):
             raise ValueError("a blob that is no name")
         kept[str(question)] = (stamps, list(gone))

@@ -4,10 +4,12 @@ goes, a damaged answers file. A clock ten seconds ahead makes every directory se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -192,3 +194,43 @@ def test_questions_are_kept_a_few_at_a_time_the_latest_first(root: Path, stored:
     assert len(document["answers"]) == 4
     for asked in questions:
         assert objects_at(root).present(asked) == set(asked)
+
+
+def test_an_answers_file_nested_too_deep_to_read_is_ignored(root: Path, stored: list[str]) -> None:
+    (root / "cache").mkdir()
+    (root / "cache" / "blobs.json").write_text('{"format": "reconciler-blob-answers/1", "answers": ' + "[" * 100_000)
+    objects_at(root).path(stored[4]).unlink()
+    assert objects_at(root).present(stored) == set(stored) - {stored[4]}
+
+
+def test_an_answer_relying_on_a_directory_that_cannot_be_named_is_ignored(root: Path, stored: list[str]) -> None:
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    document = json.loads(path.read_bytes())
+    question, relied, _ = document["answers"][0]
+    path.write_text(json.dumps({**document, "answers": [[question, {**relied, "a\x00": None}, []]]}))
+    objects_at(root).path(stored[6]).unlink()
+    assert objects_at(root).present(stored) == set(stored) - {stored[6]}
+
+
+def test_an_answers_file_that_is_a_pipe_is_not_read(root: Path, stored: list[str], tmp_path: Path) -> None:
+    # A pipe would make the plan wait for a writer that may never come; here one writes a lie.
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    document = json.loads(path.read_bytes())
+    question, relied, _ = document["answers"][0]
+    path.unlink()
+    os.mkfifo(path)
+    pipe = tmp_path / "the same pipe"
+    os.link(path, pipe)  # to reach it after the answers file is written anew
+    lie = json.dumps({**document, "answers": [[question, relied, [stored[1]]]]}).encode()
+
+    def write_the_lie() -> None:
+        with contextlib.suppress(BrokenPipeError), pipe.open("wb") as writing:  # waits for a reader
+            writing.write(lie)
+
+    writer = threading.Thread(target=write_the_lie, daemon=True)
+    writer.start()
+    assert objects_at(root).present(stored) == set(stored)
+    os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go on if it still waits
+    writer.join()

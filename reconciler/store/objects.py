@@ -107,19 +107,7 @@ class Objects:
         """(those of `wanted` here, whether any of them is a symbolic link), from the files themselves."""
         base = str(self.objects)
         if not listing:
-            there, links = set(), False
-            for d in wanted:
-                if not is_digest(d):
-                    continue
-                try:
-                    info = os.lstat(f"{base}/{d[7:9]}/{d[9:]}")
-                    if stat.S_ISLNK(info.st_mode):
-                        links, info = True, os.stat(f"{base}/{d[7:9]}/{d[9:]}")
-                except OSError:
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    there.add(d)
-            return there, links
+            return self._each(wanted)
         found: set[str] = set()
         links = False
         for shard in {d[7:9] for d in wanted} & SHARDS:
@@ -131,11 +119,30 @@ class Objects:
             except (FileNotFoundError, NotADirectoryError):
                 continue  # no blob of this shard is here
             except OSError:  # a shard that cannot be listed may still be searched: ask each file
-                found.update(d for d in wanted if d[7:9] == shard and os.path.isfile(f"{base}/{shard}/{d[9:]}"))
+                each, linked = self._each({d for d in wanted if d[7:9] == shard})
+                found.update(each)
+                links = links or linked
         # Only digests asked about come back, named "sha256:" + a shard's hex pair + 62 characters;
         # what the store asks about are digests it recorded (`record_output` takes none that is not
         # one), so the 62 need no look of their own at each: they are hex.
         return wanted & found, links
+
+    def _each(self, wanted: set[str]) -> tuple[set[str], bool]:
+        """`_look` at each file: one lstat each (and a stat of a link's target)."""
+        base = str(self.objects)
+        there, links = set(), False
+        for d in wanted:
+            if not is_digest(d):
+                continue
+            try:
+                info = os.lstat(f"{base}/{d[7:9]}/{d[9:]}")
+                if stat.S_ISLNK(info.st_mode):
+                    links, info = True, os.stat(f"{base}/{d[7:9]}/{d[9:]}")
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                there.add(d)
+        return there, links
 
     def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes=max_bytes, expected_size=expected_size)

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -234,3 +235,51 @@ def test_an_answers_file_that_is_a_pipe_is_not_read(root: Path, stored: list[str
     assert objects_at(root).present(stored) == set(stored)
     os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go on if it still waits
     writer.join()
+
+
+def as_one_whom_permissions_bind(work: Callable[[], set[str]]) -> set[str]:
+    """`work` done by a user that file permissions apply to: nobody, in a child process, when we are root."""
+    if os.geteuid() != 0:
+        return work()
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            os.close(reading)
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(writing, json.dumps(sorted(work())).encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as answer:
+        said = answer.read()
+    os.waitpid(pid, 0)
+    return set(json.loads(said))
+
+
+def test_a_linked_blob_in_a_directory_that_cannot_be_listed_is_not_remembered_as_there() -> None:
+    place = Path(tempfile.mkdtemp())  # where nobody may go (pytest's own folder is its owner's alone)
+    try:
+        place.chmod(0o755)
+        root, target = place / "store", place / "kept elsewhere"
+        objects = objects_at(root)
+        blobs = [digest(n) for n in range(MANY)]
+        for d in blobs:
+            put(objects, d)
+        target.write_bytes(b"a video")
+        linked = objects.path(blobs[5])
+        linked.unlink()
+        linked.symlink_to(target)
+        (root / "cache").mkdir(mode=0o777)
+        (root / "cache").chmod(0o777)
+        linked.parent.chmod(0o711)  # may be searched, not listed
+
+        def ask() -> set[str]:
+            return objects_at(root).present(blobs, listing=True)
+
+        assert as_one_whom_permissions_bind(ask) == set(blobs)
+        target.unlink()  # the link's directory does not change
+        assert as_one_whom_permissions_bind(ask) == set(blobs) - {blobs[5]}
+    finally:
+        shutil.rmtree(place)

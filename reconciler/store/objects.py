@@ -76,7 +76,10 @@ class Objects:
         return self.objects / hexdigest[:2] / hexdigest[2:]
 
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        """Whether `digest`'s object is here, as `present` says: a regular file (a link's target counts);
+        one in a directory we may not search is not here (is_file would raise PermissionError)."""
+        self.path(digest)  # a name that is no digest is a ValueError, as it always was
+        return bool(self._each({digest})[0])
 
     def present(self, digests: Iterable[str], *, listing: bool = False) -> set[str]:
         """Those of `digests` whose object is here (a regular file, as `has` says).

@@ -283,3 +283,24 @@ def test_a_linked_blob_in_a_directory_that_cannot_be_listed_is_not_remembered_as
         assert as_one_whom_permissions_bind(ask) == set(blobs) - {blobs[5]}
     finally:
         shutil.rmtree(place)
+
+
+def test_a_blob_in_a_directory_that_cannot_be_searched_is_not_here_to_has_nor_to_present() -> None:
+    place = Path(tempfile.mkdtemp())
+    try:
+        place.chmod(0o755)
+        objects = objects_at(place / "store")
+        blobs = [digest(n) for n in range(3)]
+        for d in blobs:
+            put(objects, d)
+        hidden = objects.path(blobs[1]).parent
+        hidden.chmod(0o700)  # its owner's alone
+
+        def answers() -> set[str]:
+            seen = objects_at(place / "store")
+            return {f"has {d}" for d in blobs if seen.has(d)} | {f"present {d}" for d in seen.present(blobs)}
+
+        here = [d for d in blobs if objects.path(d).parent != hidden]
+        assert as_one_whom_permissions_bind(answers) == {f"{asked} {d}" for d in here for asked in ("has", "present")}
+    finally:
+        shutil.rmtree(place)

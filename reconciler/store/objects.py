@@ -94,13 +94,13 @@ class Objects:
         wanted = set(asked)
         if len(wanted) < presence.REMEMBER_FROM:
             return self._look(wanted, listing=listing)[0]
-        base, question = str(self.objects), presence.fingerprint(asked)
-        gone = self._answers.recall(question, base)
+        base, question, shards = str(self.objects), presence.fingerprint(asked), {d[7:9] for d in wanted} & SHARDS
+        gone = self._answers.recall(question, base, shards)
         if gone is not None:
             return wanted - gone
         before = self._answers.now_ns()
         # Taken before looking, so a blob that comes or goes while we look changes them.
-        relied = presence.stamps_of(base, sorted({d[7:9] for d in wanted} & SHARDS))
+        relied = presence.stamps_of(base, sorted(shards))
         there, links = self._look(wanted, listing=listing)
         if not links:
             self._answers.keep(question, relied, before, wanted - there)

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any, Final
 
@@ -59,13 +59,16 @@ class Answers:
         self.now_ns = now_ns  # the wall clock the directories' times are compared with
         self._kept: dict[str, tuple[Stamps, list[str]]] | None = None
 
-    def recall(self, question: str, base: str) -> set[str] | None:
-        """The blobs of `question` not there, if it was answered and none of its directories changed since."""
+    def recall(self, question: str, base: str, shards: Set[str]) -> set[str] | None:
+        """The blobs of `question` not there, if it was answered and none of its directories changed since.
+
+        `shards` are the directories its blobs are in: an answer relying on others (edited by hand) is no answer.
+        """
         kept = self._load().get(question)
         if kept is None:
             return None
         relied, gone = kept
-        return set(gone) if stamps_of(base, relied) == relied else None
+        return set(gone) if relied.keys() == shards and stamps_of(base, relied) == relied else None
 
     def keep(self, question: str, relied: Stamps, before_ns: int, gone: Iterable[str]) -> None:
         """Keep an answer that relied on `relied` (stamps taken after `before_ns`), if they had settled."""

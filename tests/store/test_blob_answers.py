@@ -304,3 +304,15 @@ def test_a_blob_in_a_directory_that_cannot_be_searched_is_not_here_to_has_nor_to
         assert as_one_whom_permissions_bind(answers) == {f"{asked} {d}" for d in here for asked in ("has", "present")}
     finally:
         shutil.rmtree(place)
+
+
+def test_an_answer_that_relies_on_fewer_directories_than_its_blobs_are_in_is_not_believed(
+    root: Path, stored: list[str]
+) -> None:
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    document = json.loads(path.read_bytes())
+    question, _, gone = document["answers"][0]
+    path.write_text(json.dumps({**document, "answers": [[question, {}, gone]]}))  # as edited by hand
+    objects_at(root).path(stored[8]).unlink()
+    assert objects_at(root).present(stored) == set(stored) - {stored[8]}

@@ -27,7 +27,7 @@ CHUNK = 1 << 20
 STALE_TEMP_S = 24 * 3600.0
 _TEMP_RE = re.compile(r"(\d+)-(\d+)-[0-9a-f]+\.part")
 _HEX = frozenset("0123456789abcdef")
-SHARDS = frozenset(f"{n:02x}" for n in range(256))
+SHARDS = presence.SHARDS
 
 
 def fsync_dir(path: Path) -> None:
@@ -76,7 +76,10 @@ class Objects:
         return self.objects / hexdigest[:2] / hexdigest[2:]
 
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        """Whether `digest`'s object is here, as `present` says: a regular file (a link's target counts);
+        one in a directory we may not search is not here (is_file would raise PermissionError)."""
+        self.path(digest)  # a name that is no digest is a ValueError, as it always was
+        return bool(self._each({digest})[0])
 
     def present(self, digests: Iterable[str], *, listing: bool | Callable[[], bool] = False) -> set[str]:
         """Those of `digests` whose object is here (a regular file, as `has` says).
@@ -92,13 +95,13 @@ class Objects:
         wanted = set(asked)
         if len(wanted) < presence.REMEMBER_FROM:
             return self._look(wanted, listing=listing() if callable(listing) else listing)[0]
-        base, question = str(self.objects), presence.fingerprint(asked)
-        gone = self._answers.recall(question, base)
+        base, question, shards = str(self.objects), presence.fingerprint(asked), {d[7:9] for d in wanted} & SHARDS
+        gone = self._answers.recall(question, base, shards)
         if gone is not None:
             return wanted - gone
         before = self._answers.now_ns()
         # Taken before looking, so a blob that comes or goes while we look changes them.
-        relied = presence.stamps_of(base, sorted({d[7:9] for d in wanted} & SHARDS))
+        relied = presence.stamps_of(base, sorted(shards))
         there, links = self._look(wanted, listing=listing() if callable(listing) else listing)
         if not links:
             self._answers.keep(question, relied, before, wanted - there)
@@ -108,19 +111,7 @@ class Objects:
         """(those of `wanted` here, whether any of them is a symbolic link), from the files themselves."""
         base = str(self.objects)
         if not listing:
-            there, links = set(), False
-            for d in wanted:
-                if not is_digest(d):
-                    continue
-                try:
-                    info = os.lstat(f"{base}/{d[7:9]}/{d[9:]}")
-                    if stat.S_ISLNK(info.st_mode):
-                        links, info = True, os.stat(f"{base}/{d[7:9]}/{d[9:]}")
-                except OSError:
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    there.add(d)
-            return there, links
+            return self._each(wanted)
         found: set[str] = set()
         links = False
         for shard in {d[7:9] for d in wanted} & SHARDS:
@@ -132,11 +123,30 @@ class Objects:
             except (FileNotFoundError, NotADirectoryError):
                 continue  # no blob of this shard is here
             except OSError:  # a shard that cannot be listed may still be searched: ask each file
-                found.update(d for d in wanted if d[7:9] == shard and os.path.isfile(f"{base}/{shard}/{d[9:]}"))
+                each, linked = self._each({d for d in wanted if d[7:9] == shard})
+                found.update(each)
+                links = links or linked
         # Only digests asked about come back, named "sha256:" + a shard's hex pair + 62 characters;
         # what the store asks about are digests it recorded (`record_output` takes none that is not
         # one), so the 62 need no look of their own at each: they are hex.
         return wanted & found, links
+
+    def _each(self, wanted: set[str]) -> tuple[set[str], bool]:
+        """`_look` at each file: one lstat each (and a stat of a link's target)."""
+        base = str(self.objects)
+        there, links = set(), False
+        for d in wanted:
+            if not is_digest(d):
+                continue
+            try:
+                info = os.lstat(f"{base}/{d[7:9]}/{d[9:]}")
+                if stat.S_ISLNK(info.st_mode):
+                    links, info = True, os.stat(f"{base}/{d[7:9]}/{d[9:]}")
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                there.add(d)
+        return there, links
 
     def writer(self, *, max_bytes: int | None = None, expected_size: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes=max_bytes, expected_size=expected_size)

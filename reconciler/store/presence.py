@@ -20,7 +20,8 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+import stat
+from collections.abc import Callable, Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,6 +31,7 @@ from reconciler.stamps import Stamp, settled, stamp
 FORMAT: Final = "reconciler-blob-answers/1"
 KEEP: Final = 4  # answers kept, the most recently asked first (plan's question, apply's, a --target's)
 REMEMBER_FROM: Final = 1_000  # fewer blobs cost less to look at than an answer costs to keep
+SHARDS: Final = frozenset(f"{n:02x}" for n in range(256))  # the names of the shard directories
 
 Stamps = dict[str, Stamp | None]  # shard ("ab") -> its directory's stamp, None when there is none
 
@@ -57,13 +59,16 @@ class Answers:
         self.now_ns = now_ns  # the wall clock the directories' times are compared with
         self._kept: dict[str, tuple[Stamps, list[str]]] | None = None
 
-    def recall(self, question: str, base: str) -> set[str] | None:
-        """The blobs of `question` not there, if it was answered and none of its directories changed since."""
+    def recall(self, question: str, base: str, shards: Set[str]) -> set[str] | None:
+        """The blobs of `question` not there, if it was answered and none of its directories changed since.
+
+        `shards` are the directories its blobs are in: an answer relying on others (edited by hand) is no answer.
+        """
         kept = self._load().get(question)
         if kept is None:
             return None
         relied, gone = kept
-        return set(gone) if stamps_of(base, relied) == relied else None
+        return set(gone) if relied.keys() == shards and stamps_of(base, relied) == relied else None
 
     def keep(self, question: str, relied: Stamps, before_ns: int, gone: Iterable[str]) -> None:
         """Keep an answer that relied on `relied` (stamps taken after `before_ns`), if they had settled."""
@@ -81,10 +86,19 @@ class Answers:
     def _load(self) -> dict[str, tuple[Stamps, list[str]]]:
         if self._kept is None:
             try:
-                self._kept = _parsed(json.loads(self.path.read_bytes()))
-            except (OSError, ValueError, TypeError, KeyError, AttributeError):
+                self._kept = _parsed(json.loads(_read_file(self.path)))
+            # RecursionError: a document nested deeper than the parser goes (no file this module wrote).
+            except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
                 self._kept = {}
         return self._kept
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of `path` if it is a regular file: a pipe or a device put in its place is never waited on."""
+    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        return file.read()
 
 
 def _parsed(document: Mapping[str, Any]) -> dict[str, tuple[Stamps, list[str]]]:
@@ -95,9 +109,11 @@ def _parsed(document: Mapping[str, Any]) -> dict[str, tuple[Stamps, list[str]]]:
     for question, relied, gone in document["answers"]:
         stamps: Stamps = {}
         for shard, taken in relied.items():
+            if shard not in SHARDS:  # only shard directories are relied on: no other path is looked at
+                raise ValueError(f"no shard directory: {shard!r}")
             if taken is not None and (len(taken) != 5 or not all(type(n) is int for n in taken)):
                 raise ValueError(f"a stamp that is none: {taken!r}")
-            stamps[str(shard)] = None if taken is None else (taken[0], taken[1], taken[2], taken[3], taken[4])
+            stamps[shard] = None if taken is None else (taken[0], taken[1], taken[2], taken[3], taken[4])
         if not all(isinstance(d, str) for d in gone):
             raise ValueError("a blob that is no name")
         kept[str(question)] = (stamps, list(gone))

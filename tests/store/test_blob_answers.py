@@ -4,10 +4,13 @@ goes, a damaged answers file. A clock ten seconds ahead makes every directory se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -192,3 +195,124 @@ def test_questions_are_kept_a_few_at_a_time_the_latest_first(root: Path, stored:
     assert len(document["answers"]) == 4
     for asked in questions:
         assert objects_at(root).present(asked) == set(asked)
+
+
+def test_an_answers_file_nested_too_deep_to_read_is_ignored(root: Path, stored: list[str]) -> None:
+    (root / "cache").mkdir()
+    (root / "cache" / "blobs.json").write_text('{"format": "reconciler-blob-answers/1", "answers": ' + "[" * 100_000)
+    objects_at(root).path(stored[4]).unlink()
+    assert objects_at(root).present(stored) == set(stored) - {stored[4]}
+
+
+def test_an_answer_relying_on_a_directory_that_cannot_be_named_is_ignored(root: Path, stored: list[str]) -> None:
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    document = json.loads(path.read_bytes())
+    question, relied, _ = document["answers"][0]
+    path.write_text(json.dumps({**document, "answers": [[question, {**relied, "a\x00": None}, []]]}))
+    objects_at(root).path(stored[6]).unlink()
+    assert objects_at(root).present(stored) == set(stored) - {stored[6]}
+
+
+def test_an_answers_file_that_is_a_pipe_is_not_read(root: Path, stored: list[str], tmp_path: Path) -> None:
+    # A pipe would make the plan wait for a writer that may never come; here one writes a lie.
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    document = json.loads(path.read_bytes())
+    question, relied, _ = document["answers"][0]
+    path.unlink()
+    os.mkfifo(path)
+    pipe = tmp_path / "the same pipe"
+    os.link(path, pipe)  # to reach it after the answers file is written anew
+    lie = json.dumps({**document, "answers": [[question, relied, [stored[1]]]]}).encode()
+
+    def write_the_lie() -> None:
+        with contextlib.suppress(BrokenPipeError), pipe.open("wb") as writing:  # waits for a reader
+            writing.write(lie)
+
+    writer = threading.Thread(target=write_the_lie, daemon=True)
+    writer.start()
+    assert objects_at(root).present(stored) == set(stored)
+    os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go on if it still waits
+    writer.join()
+
+
+def as_one_whom_permissions_bind(work: Callable[[], set[str]]) -> set[str]:
+    """`work` done by a user that file permissions apply to: nobody, in a child process, when we are root."""
+    if os.geteuid() != 0:
+        return work()
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            os.close(reading)
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(writing, json.dumps(sorted(work())).encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as answer:
+        said = answer.read()
+    os.waitpid(pid, 0)
+    return set(json.loads(said))
+
+
+def test_a_linked_blob_in_a_directory_that_cannot_be_listed_is_not_remembered_as_there() -> None:
+    place = Path(tempfile.mkdtemp())  # where nobody may go (pytest's own folder is its owner's alone)
+    try:
+        place.chmod(0o755)
+        root, target = place / "store", place / "kept elsewhere"
+        objects = objects_at(root)
+        blobs = [digest(n) for n in range(MANY)]
+        for d in blobs:
+            put(objects, d)
+        target.write_bytes(b"a video")
+        linked = objects.path(blobs[5])
+        linked.unlink()
+        linked.symlink_to(target)
+        (root / "cache").mkdir(mode=0o777)
+        (root / "cache").chmod(0o777)
+        linked.parent.chmod(0o711)  # may be searched, not listed
+
+        def ask() -> set[str]:
+            return objects_at(root).present(blobs, listing=True)
+
+        assert as_one_whom_permissions_bind(ask) == set(blobs)
+        target.unlink()  # the link's directory does not change
+        assert as_one_whom_permissions_bind(ask) == set(blobs) - {blobs[5]}
+    finally:
+        shutil.rmtree(place)
+
+
+def test_a_blob_in_a_directory_that_cannot_be_searched_is_not_here_to_has_nor_to_present() -> None:
+    place = Path(tempfile.mkdtemp())
+    try:
+        place.chmod(0o755)
+        objects = objects_at(place / "store")
+        blobs = [digest(n) for n in range(3)]
+        for d in blobs:
+            put(objects, d)
+        hidden = objects.path(blobs[1]).parent
+        hidden.chmod(0o700)  # its owner's alone
+
+        def answers() -> set[str]:
+            seen = objects_at(place / "store")
+            return {f"has {d}" for d in blobs if seen.has(d)} | {f"present {d}" for d in seen.present(blobs)}
+
+        here = [d for d in blobs if objects.path(d).parent != hidden]
+        assert as_one_whom_permissions_bind(answers) == {f"{asked} {d}" for d in here for asked in ("has", "present")}
+    finally:
+        shutil.rmtree(place)
+
+
+def test_an_answer_that_relies_on_fewer_directories_than_its_blobs_are_in_is_not_believed(
+    root: Path, stored: list[str]
+) -> None:
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    document = json.loads(path.read_bytes())
+    question, _, gone = document["answers"][0]
+    path.write_text(json.dumps({**document, "answers": [[question, {}, gone]]}))  # as edited by hand
+    objects_at(root).path(stored[8]).unlink()
+    assert objects_at(root).present(stored) == set(stored) - {stored[8]}

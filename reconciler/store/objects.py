@@ -77,7 +77,7 @@ class Objects:
 
     def has(self, digest: str) -> bool:
         """Whether `digest`'s object is here, as `present` says: a regular file (a link's target counts);
-        one in a directory we may not search is not here (is_file would raise PermissionError)."""
+        one in a directory we may not search is a StoreError that says so."""
         self.path(digest)  # a name that is no digest is a ValueError, as it always was
         return bool(self._each({digest})[0])
 
@@ -132,7 +132,10 @@ class Objects:
         return wanted & found, links
 
     def _each(self, wanted: set[str]) -> tuple[set[str], bool]:
-        """`_look` at each file: one lstat each (and a stat of a link's target)."""
+        """`_look` at each file: one lstat each (and a stat of a link's target).
+
+        A blob we may not look at is an error, not a blob gone: taken for lost, it would be bought again.
+        """
         base = str(self.objects)
         there, links = set(), False
         for d in wanted:
@@ -142,6 +145,11 @@ class Objects:
                 info = os.lstat(f"{base}/{d[7:9]}/{d[9:]}")
                 if stat.S_ISLNK(info.st_mode):
                     links, info = True, os.stat(f"{base}/{d[7:9]}/{d[9:]}")
+            except PermissionError:
+                raise StoreError(
+                    f"cannot look at {base}/{d[7:9]}/{d[9:]}: permission denied. Check the permissions of the"
+                    " store directory; a video stored there would otherwise be taken for lost and made again"
+                ) from None
             except OSError:
                 continue
             if stat.S_ISREG(info.st_mode):

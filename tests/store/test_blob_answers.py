@@ -1,48 +1,21 @@
 """Which of many blobs are here is remembered while their directories stay as they were, and never
 believed past a change: a blob deleted, added, a directory swapped for a copy, a link whose target
-goes, a damaged answers file. A clock ten seconds ahead makes every directory settled at once."""
+goes, a damaged or hostile answers file. A clock ten seconds ahead makes every directory settled at once
+(tests/store/blobfiles.py); blobs behind permissions: test_blob_permissions.py."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from reconciler.store.objects import Objects
-from reconciler.store.owner import this_process
-from reconciler.store.presence import REMEMBER_FROM
-
-MANY = REMEMBER_FROM + 200  # enough blobs that their answer is remembered
-
-
-def digest(n: int) -> str:
-    return "sha256:" + hashlib.sha256(f"blob-{n}".encode()).hexdigest()
-
-
-def later() -> int:
-    return time.time_ns() + 10 * 10**9
-
-
-def objects_at(root: Path, now_ns: Callable[[], int] = later) -> Objects:
-    made = Objects(root, this_process(), now_ns=now_ns)
-    made.create_layout()
-    return made
-
-
-def put(objects: Objects, d: str) -> Path:
-    path = objects.path(d)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"a video")
-    return path
+from tests.store.blobfiles import MANY, digest, objects_at, put
 
 
 @pytest.fixture
@@ -235,75 +208,6 @@ def test_an_answers_file_that_is_a_pipe_is_not_read(root: Path, stored: list[str
     assert objects_at(root).present(stored) == set(stored)
     os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go on if it still waits
     writer.join()
-
-
-def as_one_whom_permissions_bind(work: Callable[[], set[str]]) -> set[str]:
-    """`work` done by a user that file permissions apply to: nobody, in a child process, when we are root."""
-    if os.geteuid() != 0:
-        return work()
-    reading, writing = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child)
-        try:
-            os.close(reading)
-            os.setgid(65534)
-            os.setuid(65534)
-            os.write(writing, json.dumps(sorted(work())).encode())
-        finally:
-            os._exit(0)
-    os.close(writing)
-    with os.fdopen(reading, "rb") as answer:
-        said = answer.read()
-    os.waitpid(pid, 0)
-    return set(json.loads(said))
-
-
-def test_a_linked_blob_in_a_directory_that_cannot_be_listed_is_not_remembered_as_there() -> None:
-    place = Path(tempfile.mkdtemp())  # where nobody may go (pytest's own folder is its owner's alone)
-    try:
-        place.chmod(0o755)
-        root, target = place / "store", place / "kept elsewhere"
-        objects = objects_at(root)
-        blobs = [digest(n) for n in range(MANY)]
-        for d in blobs:
-            put(objects, d)
-        target.write_bytes(b"a video")
-        linked = objects.path(blobs[5])
-        linked.unlink()
-        linked.symlink_to(target)
-        (root / "cache").mkdir(mode=0o777)
-        (root / "cache").chmod(0o777)
-        linked.parent.chmod(0o711)  # may be searched, not listed
-
-        def ask() -> set[str]:
-            return objects_at(root).present(blobs, listing=True)
-
-        assert as_one_whom_permissions_bind(ask) == set(blobs)
-        target.unlink()  # the link's directory does not change
-        assert as_one_whom_permissions_bind(ask) == set(blobs) - {blobs[5]}
-    finally:
-        shutil.rmtree(place)
-
-
-def test_a_blob_in_a_directory_that_cannot_be_searched_is_not_here_to_has_nor_to_present() -> None:
-    place = Path(tempfile.mkdtemp())
-    try:
-        place.chmod(0o755)
-        objects = objects_at(place / "store")
-        blobs = [digest(n) for n in range(3)]
-        for d in blobs:
-            put(objects, d)
-        hidden = objects.path(blobs[1]).parent
-        hidden.chmod(0o700)  # its owner's alone
-
-        def answers() -> set[str]:
-            seen = objects_at(place / "store")
-            return {f"has {d}" for d in blobs if seen.has(d)} | {f"present {d}" for d in seen.present(blobs)}
-
-        here = [d for d in blobs if objects.path(d).parent != hidden]
-        assert as_one_whom_permissions_bind(answers) == {f"{asked} {d}" for d in here for asked in ("has", "present")}
-    finally:
-        shutil.rmtree(place)
 
 
 def test_an_answer_that_relies_on_fewer_directories_than_its_blobs_are_in_is_not_believed(

@@ -3,31 +3,17 @@ shard directories. Both say the same of files, directories, links and names that
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
 from reconciler.store.objects import Objects
-from reconciler.store.owner import this_process
-
-
-def digest(n: int) -> str:
-    return "sha256:" + hashlib.sha256(f"blob-{n}".encode()).hexdigest()
+from tests.store.blobfiles import digest, objects_at, put
 
 
 @pytest.fixture
 def objects(tmp_path: Path) -> Objects:
-    made = Objects(tmp_path / "store", this_process())
-    made.create_layout()
-    return made
-
-
-def put(objects: Objects, d: str) -> Path:
-    path = objects.path(d)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"a video")
-    return path
+    return objects_at(tmp_path / "store")
 
 
 @pytest.mark.parametrize("listing", [False, True])

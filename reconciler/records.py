@@ -15,8 +15,9 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
 T = TypeVar("T")
@@ -76,8 +77,7 @@ class FailureReason(enum.Enum):
     TEMPORARY = "temporary"  # the backend failed this time (overload, timeout, 5xx): a new attempt may succeed
 
 
-@dataclass(frozen=True)
-class BlobInfo:
+class BlobInfo(NamedTuple):
     """An object in the store: its digest ("sha256:<hex>"), size in bytes and path on disk."""
 
     digest: str
@@ -190,7 +190,7 @@ _STATES = {state.value: state for state in AttemptState}
 
 
 @dataclass(frozen=True)
-class Orphans:
+class Orphans:  # a dataclass: a NamedTuple's `count` would shadow tuple.count
     """Stored outputs that no current spec names: plan lists them, gc removes them. Empty by default."""
 
     count: int = 0
@@ -198,8 +198,7 @@ class Orphans:
     listed: tuple[Output, ...] = ()  # the first of them by key, as many as were asked for
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(NamedTuple):
     """What the store holds for a set of keys, read in one snapshot: plan's view of the world."""
 
     # key -> the digest of its blob, for the keys stored (an output recorded, its blob there). Only
@@ -207,6 +206,6 @@ class Observation:
     stored: Mapping[str, str]
     attempts: Mapping[str, Attempt]  # key -> its latest attempt, for the keys that have any
     # key -> the digest of an output whose blob is gone from objects/ (deleted by hand): not stored
-    lost: Mapping[str, str] = field(default_factory=dict)
+    lost: Mapping[str, str] = MappingProxyType({})
     # The outputs no root names (when asked with roots: every spec's key in both namespaces).
-    orphans: Orphans = field(default_factory=Orphans)
+    orphans: Orphans = Orphans()

@@ -15,7 +15,6 @@ import enum
 import fnmatch
 import heapq
 from collections.abc import Collection, Mapping, Sequence, Set
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from reconciler import catalog
@@ -71,8 +70,7 @@ class Action(NamedTuple):
     up_to_cost_usd: float = 0.0
 
 
-@dataclass(frozen=True)
-class PaidJob:
+class PaidJob(NamedTuple):
     """A job paid for (or maybe paid for: a submit in doubt) on a key no spec wants any more.
 
     Its spec was edited or removed while the job ran, and the run that submitted it is gone. Apply
@@ -86,8 +84,7 @@ class PaidJob:
     request_body: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(NamedTuple):
     counts: Mapping[ActionKind, int]
     generations: int  # distinct keys to create
     est_cost_usd: float
@@ -101,14 +98,13 @@ class Totals:
         return round(self.est_cost_usd + self.in_doubt_cost_usd, 6)
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     actions: tuple[Action, ...]
     orphans: Orphans
     totals: Totals
     namespace: str
-    warnings: tuple[str, ...] = field(default=())
-    paid_jobs: tuple[PaidJob, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
+    paid_jobs: tuple[PaidJob, ...] = ()
 
     def has_changes(self) -> bool:
         """Whether apply has anything to create, resume, look up or fetch (Terraform's exit code 2)."""

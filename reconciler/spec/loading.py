@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from reconciler import catalog
@@ -97,7 +96,7 @@ def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive |
             return cached
     result = resolve_file(shown, data)
     if derive is not None:
-        result = replace(result, partials=tuple(_derived(part, derive) for part in result.partials))
+        result = result._replace(partials=tuple(_derived(part, derive) for part in result.partials))
     if cache is not None:
         cache.put(digest, result)
         # Served as a warm run serves it (parameters kept encoded): a cold load of 100,000 specs

@@ -20,8 +20,7 @@ from reconciler.errors import Location, SpecError
 LANGUAGE_VERSION: Final = 2
 
 
-@dataclass(frozen=True)
-class LocalFile:
+class LocalFile(NamedTuple):
     """A local file given for an image or audio parameter; it counts by its bytes, not its path."""
 
     param: str
@@ -68,8 +67,7 @@ class SpecEntry(NamedTuple):
         return (SpecEntry, (*self[:7], dict(self.keys)))
 
 
-@dataclass(frozen=True)
-class SpecWarning:
+class SpecWarning(NamedTuple):
     where: Location
     message: str
 
@@ -77,8 +75,7 @@ class SpecWarning:
         return f"{self.where}: warning: {self.message}"
 
 
-@dataclass(frozen=True)
-class SpecSet:
+class SpecSet(NamedTuple):
     """Everything declared under some paths."""
 
     entries: tuple[SpecEntry, ...]
@@ -86,8 +83,7 @@ class SpecSet:
     warnings: tuple[SpecWarning, ...] = ()
 
 
-@dataclass(frozen=True)
-class PartialEntry:
+class PartialEntry(NamedTuple):
     """An entry that names local files (images, audio): finished, its files hashed, on every load."""
 
     name: str
@@ -102,8 +98,7 @@ class PartialEntry:
 FileEntry: TypeAlias = "SpecEntry | PartialEntry"
 
 
-@dataclass(frozen=True)
-class FileResult:
+class FileResult(NamedTuple):
     """The cacheable outcome of one file: a pure function of its path and bytes."""
 
     partials: tuple[FileEntry, ...] = ()  # its entries, in order

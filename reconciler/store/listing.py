@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from reconciler.records import Attempt, Observation, Output
@@ -219,7 +218,7 @@ def with_listed(
     if not found and not failed and not claimed:
         return local
     lost = {key: digest for key, digest in local.lost.items() if key not in found}
-    return replace(local, stored=merged, attempts=dict(local.attempts) | failed | claimed, lost=lost)
+    return local._replace(stored=merged, attempts=dict(local.attempts) | failed | claimed, lost=lost)
 
 
 class RemoteView(StoreView):

@@ -54,7 +54,8 @@ def validate(paths: tuple[str, ...], store: str | None, as_json: bool, no_cache:
         click.echo(f"{warning.where}: " + click.style("warning: ", fg="yellow") + warning.message, err=True)
     files = plural(len(specs.files), "file")
     shared = f" ({len(distinct)} distinct requests)" if len(distinct) != len(specs.entries) else ""
-    click.echo(click.style("valid: ", fg="green", bold=True) + f"{len(specs.entries)} videos{shared} in {files}")
+    videos = plural(len(specs.entries), "video")
+    click.echo(click.style("valid: ", fg="green", bold=True) + f"{videos}{shared} in {files}")
     width = max((len(m) for m in by_model), default=0)
     for model, count in sorted(by_model.items()):
         click.echo(f"  {model:<{width}}  {count}")

@@ -85,9 +85,39 @@ def _quiet_stderr() -> Iterator[None]:
             os.close(saved)
 
 
+# rapidyaml 0.15 crashes the process (a segfault) when four tags stack up on one node across lines
+# (`!a` then `!b`, `!c`, `!d` on lines of their own); two or three it refuses ("too many tags"). A
+# file where a tag is followed, past line breaks, blank lines, comments and anchors only, by another
+# tag is first read by PyYAML's parser, whose mistake is reported; a file it reads holds no stacked
+# tags (those were lines of a block scalar, say), and rapidyaml reads it safely.
+_STACKED_TAGS = re.compile(
+    rb"!(?<!\S!)\S*(?:[ \t]+&\S+)*[ \t]*(?:#[^\n]*)?\n"  # a tag, maybe anchors and a comment, the line's end
+    rb"(?:[ \t]*(?:#[^\n]*)?\n)*"  # blank and comment lines
+    rb"[ \t]*(?:&\S+[ \t]+)*!"  # another tag, maybe after anchors
+)
+
+
+def _stacked_tags(data: bytes) -> None:
+    """Raise _YamlSyntax, with PyYAML's account of it, for a file that stacks tags across lines."""
+    import yaml
+
+    try:
+        for _ in yaml.parse(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            pass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        problem = exc.problem or exc.context or "cannot parse"
+        raise _YamlSyntax(f"{problem} (two tags on one value?)", line, col) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise _YamlSyntax(str(exc) or "cannot parse") from None
+
+
 def _ryml_load(data: bytes) -> Any:
     import ryml
 
+    if b"!" in data and _STACKED_TAGS.search(data):
+        _stacked_tags(data)
     try:
         with _quiet_stderr():
             tree = ryml.parse_in_arena(data)

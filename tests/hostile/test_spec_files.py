@@ -52,6 +52,35 @@ def test_validate_refuses_an_alias_bomb_written_as_json_like_flow(project, hosti
     hostile("validate", "--no-cache").assert_clean_error("specs/bomb.yaml:1:", f"at most {MAX_ALIAS_NODES:,}")
 
 
+# rapidyaml 0.15 crashed the process (a segfault, exit -11, no message) on four tags stacked on one
+# value across lines; found by test_garbage_never_crashes_validate with a random seed.
+STACKED_TAGS = {
+    "four on lines of their own": ("!!str\n!!str\n!!str\n!!str\n", 2),
+    "after a quoted scalar": ('"\n"\n!!str\n!!str\n!!str\n!!str\n"', 3),
+    "under a key": ("k: !a\n  !b\n  !c\n  !d\n", 2),
+    "in a list item": ("- !!str\n  !!str\n  !!str\n  !!str\n", 2),
+    "past blank lines and comments": ("!a\n\n!b\n# note\n!c\n\n!d\n", 3),
+}
+
+
+@pytest.mark.parametrize("shape", list(STACKED_TAGS))
+def test_validate_refuses_tags_stacked_on_one_value_at_their_line(project, hostile, shape: str) -> None:
+    text, line = STACKED_TAGS[shape]
+    (project / "specs" / "tags.yaml").write_text(text)
+    hostile("validate", "--no-cache").assert_clean_error(f"specs/tags.yaml:{line}:", "two tags on one value?")
+
+
+def test_validate_takes_lines_that_look_like_tags_in_a_block_scalar_for_its_text(project, hostile) -> None:
+    for old in (project / "specs").iterdir():
+        old.unlink()
+    (project / "specs" / "a.yaml").write_text(
+        "videos:\n  a:\n    model: wan2.1-t2v\n    seed: 1\n    prompt: |\n      !wow\n      !!str\n      !a\n      !b\n"
+    )
+    run = hostile("validate", "--no-cache")
+    assert (run.code, "Traceback" in run.text) == (0, False), run.text
+    assert "valid: 1 video in 1 file" in run.text
+
+
 def test_validate_accepts_anchors_and_merge_keys_within_the_limit(project, hostile) -> None:
     (project / "specs" / "a.yaml").write_text(
         "common: &common {model: wan2.1-t2v, seed: 7}\n"

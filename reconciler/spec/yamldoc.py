@@ -6,7 +6,8 @@ bench/validate.py's 10,000 entries) builds a tree; the walk here turns it into d
 found by `positions` only once there is a mistake. Hostile files are refused before they can hurt:
 a collection nested deeper than MAX_DEPTH (the walk and PyYAML's composer recurse), aliases that
 would add more than MAX_ALIAS_NODES nodes (counted on the tree before expanding them), an escape
-that makes no text, more than one document.
+that makes no text, more than one document, tags stacked on one value across lines (rapidyaml
+crashes on four: such a file is read by PyYAML's parser first).
 """
 
 from __future__ import annotations

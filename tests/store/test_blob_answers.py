@@ -12,10 +12,24 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconciler.store.presence import FORMAT
 from tests.store.blobfiles import MANY, digest, objects_at, put
+
+
+def kept(root: Path, stored: list[str]) -> tuple[Path, list[Any]]:
+    """Ask about `stored` once: the answers file, and the answer it kept ([question, stamps, blobs gone])."""
+    objects_at(root).present(stored)
+    path = root / "cache" / "blobs.json"
+    return path, json.loads(path.read_bytes())["answers"][0]
+
+
+def holding(answer: list[Any]) -> str:
+    """An answers file holding only `answer`, as a hand might write it."""
+    return json.dumps({"format": FORMAT, "answers": [answer]})
 
 
 @pytest.fixture
@@ -127,15 +141,12 @@ WRITTEN = {
 
 @pytest.mark.parametrize("damage", [*WRITTEN, "a stamp of four numbers", "a list for the answer's stamps"])
 def test_a_damaged_answers_file_is_ignored_and_the_blobs_looked_at(root: Path, stored: list[str], damage: str) -> None:
-    objects_at(root).present(stored)
-    path = root / "cache" / "blobs.json"
-    document = json.loads(path.read_bytes())
+    path, (question, relied, _) = kept(root, stored)
     objects_at(root).path(stored[9]).unlink()
-    question, relied, _ = document["answers"][0]
     if damage == "a stamp of four numbers":
-        path.write_text(json.dumps({**document, "answers": [[question, {s: t[:4] for s, t in relied.items()}, []]]}))
+        path.write_text(holding([question, {s: t[:4] for s, t in relied.items()}, []]))
     elif damage == "a list for the answer's stamps":
-        path.write_text(json.dumps({**document, "answers": [[question, list(relied.values()), []]]}))
+        path.write_text(holding([question, list(relied.values()), []]))
     else:
         path.write_bytes(WRITTEN[damage])
     assert objects_at(root).present(stored) == set(stored) - {stored[9]}
@@ -144,11 +155,8 @@ def test_a_damaged_answers_file_is_ignored_and_the_blobs_looked_at(root: Path, s
 def test_a_kept_answer_is_believed_while_its_directories_are_unchanged(root: Path, stored: list[str]) -> None:
     # What the answers file says is trusted as far as the directories' stamps go, and no further:
     # an answer written by hand claiming a blob gone is believed until a directory changes.
-    objects_at(root).present(stored)
-    path = root / "cache" / "blobs.json"
-    document = json.loads(path.read_bytes())
-    question, relied, _ = document["answers"][0]
-    path.write_text(json.dumps({**document, "answers": [[question, relied, [stored[2]]]]}))
+    path, (question, relied, _) = kept(root, stored)
+    path.write_text(holding([question, relied, [stored[2]]]))
     assert objects_at(root).present(stored) == set(stored) - {stored[2]}
     (objects_at(root).path(stored[2]).parent / "notes").write_bytes(b"")  # its directory changes
     assert objects_at(root).present(stored) == set(stored)
@@ -178,26 +186,20 @@ def test_an_answers_file_nested_too_deep_to_read_is_ignored(root: Path, stored: 
 
 
 def test_an_answer_relying_on_a_directory_that_cannot_be_named_is_ignored(root: Path, stored: list[str]) -> None:
-    objects_at(root).present(stored)
-    path = root / "cache" / "blobs.json"
-    document = json.loads(path.read_bytes())
-    question, relied, _ = document["answers"][0]
-    path.write_text(json.dumps({**document, "answers": [[question, {**relied, "a\x00": None}, []]]}))
+    path, (question, relied, _) = kept(root, stored)
+    path.write_text(holding([question, {**relied, "a\x00": None}, []]))
     objects_at(root).path(stored[6]).unlink()
     assert objects_at(root).present(stored) == set(stored) - {stored[6]}
 
 
 def test_an_answers_file_that_is_a_pipe_is_not_read(root: Path, stored: list[str], tmp_path: Path) -> None:
     # A pipe would make the plan wait for a writer that may never come; here one writes a lie.
-    objects_at(root).present(stored)
-    path = root / "cache" / "blobs.json"
-    document = json.loads(path.read_bytes())
-    question, relied, _ = document["answers"][0]
+    path, (question, relied, _) = kept(root, stored)
     path.unlink()
     os.mkfifo(path)
     pipe = tmp_path / "the same pipe"
     os.link(path, pipe)  # to reach it after the answers file is written anew
-    lie = json.dumps({**document, "answers": [[question, relied, [stored[1]]]]}).encode()
+    lie = holding([question, relied, [stored[1]]]).encode()
 
     def write_the_lie() -> None:
         with contextlib.suppress(BrokenPipeError), pipe.open("wb") as writing:  # waits for a reader
@@ -213,10 +215,7 @@ def test_an_answers_file_that_is_a_pipe_is_not_read(root: Path, stored: list[str
 def test_an_answer_that_relies_on_fewer_directories_than_its_blobs_are_in_is_not_believed(
     root: Path, stored: list[str]
 ) -> None:
-    objects_at(root).present(stored)
-    path = root / "cache" / "blobs.json"
-    document = json.loads(path.read_bytes())
-    question, _, gone = document["answers"][0]
-    path.write_text(json.dumps({**document, "answers": [[question, {}, gone]]}))  # as edited by hand
+    path, (question, _, gone) = kept(root, stored)
+    path.write_text(holding([question, {}, gone]))  # as edited by hand
     objects_at(root).path(stored[8]).unlink()
     assert objects_at(root).present(stored) == set(stored) - {stored[8]}

@@ -31,6 +31,9 @@ from reconciler.stamps import Stamp, settled, stamp
 FORMAT: Final = "reconciler-blob-answers/1"
 KEEP: Final = 4  # answers kept, the most recently asked first (plan's question, apply's, a --target's)
 REMEMBER_FROM: Final = 1_000  # fewer blobs cost less to look at than an answer costs to keep
+# The largest answers file read: KEEP answers that each name a million blobs gone would be ~300 MB;
+# a file past this was not written by a store of a size this tool serves, and is ignored unread.
+MAX_FILE_BYTES: Final = 256 * 2**20
 SHARDS: Final = frozenset(f"{n:02x}" for n in range(256))  # the names of the shard directories
 
 Stamps = dict[str, Stamp | None]  # shard ("ab") -> its directory's stamp, None when there is none
@@ -94,11 +97,15 @@ class Answers:
 
 
 def _read_file(path: Path) -> bytes:
-    """The bytes of `path` if it is a regular file: a pipe or a device put in its place is never waited on."""
+    """The bytes of `path` if it is a regular file of at most MAX_FILE_BYTES: a pipe or a device put in
+    its place is never waited on, and a huge file never read."""
     with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"{path} is not a regular file")
-        return file.read()
+        if info.st_size > MAX_FILE_BYTES:
+            raise ValueError(f"{path} is larger than any answers file this store writes")
+        return file.read(MAX_FILE_BYTES + 1)
 
 
 def _parsed(document: Mapping[str, Any]) -> dict[str, tuple[Stamps, list[str]]]:

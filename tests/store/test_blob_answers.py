@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.store.presence import FORMAT
+from reconciler.store.presence import FORMAT, MAX_FILE_BYTES
 from tests.store.blobfiles import MANY, digest, objects_at, put
 
 
@@ -190,6 +190,15 @@ def test_an_answer_relying_on_a_directory_that_cannot_be_named_is_ignored(root: 
     path.write_text(holding([question, {**relied, "a\x00": None}, []]))
     objects_at(root).path(stored[6]).unlink()
     assert objects_at(root).present(stored) == set(stored) - {stored[6]}
+
+
+def test_an_answers_file_larger_than_any_the_store_writes_is_not_read(root: Path, stored: list[str]) -> None:
+    path, (question, relied, _) = kept(root, stored)
+    with path.open("w") as file:  # a lie, then spaces (still JSON) past the size the store reads
+        file.write(holding([question, relied, [stored[3]]]))
+        for _ in range(MAX_FILE_BYTES // 2**20 + 1):
+            file.write(" " * 2**20)
+    assert objects_at(root).present(stored) == set(stored)
 
 
 def test_an_answers_file_that_is_a_pipe_is_not_read(root: Path, stored: list[str], tmp_path: Path) -> None:

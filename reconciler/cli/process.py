@@ -10,6 +10,8 @@ it was: a frozen cycle is never freed, and its finalizers never run.
 from __future__ import annotations
 
 import gc
+import sys
+from typing import Any
 
 _owned = False
 
@@ -18,6 +20,19 @@ def own() -> None:
     """This process runs one command and ends (called by the console script's entry)."""
     global _owned  # noqa: PLW0603  # one fact about the whole process, said once at its start
     _owned = True
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(unraisable: Any) -> None:
+    """A Ctrl-C that lands in a finalizer (an event loop freed as apply ends) is no traceback.
+
+    Python cannot raise it there, so it prints it as "Exception ignored in ..." with a traceback and
+    goes on; the command has already been told to stop by the Ctrl-C before it, and says so itself.
+    Anything else unraisable is printed as Python would.
+    """
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def set_aside() -> None:

@@ -115,7 +115,8 @@ def test_watch_follows_a_spec_through_its_life(fake, project, write, watching) -
     blobs_before = sorted((project / ".reconciler" / "objects").rglob("*"))
     path.write_text(specs_file(spec("cat", "a cat")))
     watch.wait_for(lambda: not stored(project, "dog"), "dog's file to be removed")
-    assert "valid again" in watch.output
+    # Said before dog's file went, but read from watch's output by another thread: waited for, not raced.
+    watch.wait_for(lambda: "valid again" in watch.output, "the fix to be reported")
     assert sorted((project / ".reconciler" / "objects").rglob("*")) == blobs_before
 
     # Save the same content again: nothing is submitted.

@@ -95,8 +95,8 @@ def main() -> None:
             o_first, o_warm, o_found = timed(lambda: view.outputs_for(wanted), args.runs)
             a_first, a_warm, a_found = timed(lambda: view.attempts_for(wanted), args.runs)
             both_first, both_warm, _ = timed(lambda: view.observe(wanted).stored, args.runs)
-            r_first, r_warm, r_listed = timed(lambda: view.orphans(wanted, limit=100).listed, args.runs)
-            orphan_count = view.orphans(wanted, limit=0).count
+            r_first, r_warm, r_listed = timed(lambda: view.orphans({"segmind": wanted}, limit=100).listed, args.runs)
+            orphan_count = view.orphans({"segmind": wanted}, limit=0).count
             all_first, all_warm, all_found = timed(view.all_outputs, 3)
     command = "python bench/store_lookups.py" + (" --write" if args.write else "")
     section = "\n".join(

@@ -27,7 +27,11 @@ class StoreView(Protocol):
     """What planning reads of a store (local or shared): the store implements it, plan never imports it."""
 
     def observe(
-        self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
+        self,
+        keys: Collection[str],
+        *,
+        roots: Mapping[str, Collection[str]] | None = None,
+        orphan_limit: int | None = 10,
     ) -> Observation: ...
 
     def open_attempts(self) -> list[Attempt]: ...
@@ -68,7 +72,11 @@ def assemble(
     wanted = {d.key for d in desired}
     # The same roots gc keeps: every spec's key in both namespaces.
     other = other_namespace(namespace)
-    roots = wanted | {e.keys.get(other) or keys.entry_key(other, e) for e, _ in desired} if orphans else None
+    roots = (
+        {namespace: wanted, other: {e.keys.get(other) or keys.entry_key(other, e) for e, _ in desired}}
+        if orphans
+        else None
+    )
     observed = view.observe({d.key for d in chosen}, roots=roots, orphan_limit=orphan_limit)
     expected = {
         model: latency.estimate(

@@ -184,6 +184,8 @@ class Database:
                     _switch_to_wal(conn, busy_s)
                     conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
+                # A REPLACE that deletes a row fires its delete triggers (the outputs' totals, schema.py).
+                conn.execute("PRAGMA recursive_triggers=ON")
                 # Plan looks up every spec's key at once; keep the indexes it walks in memory.
                 conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             except BaseException:

@@ -259,7 +259,11 @@ class RemoteView(StoreView):
         return found | {key: _listed_as_output(item) for key, item in listed.items()}
 
     def observe(
-        self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
+        self,
+        keys: Collection[str],
+        *,
+        roots: Mapping[str, Collection[str]] | None = None,
+        orphan_limit: int | None = 10,
     ) -> Observation:
         # No grace here: a lapsed lease shows in doubt (its cost counted as possible) a little early.
         return with_listed(

@@ -7,7 +7,7 @@ transaction that also closes the attempt that produced it, and only after the bl
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Set
 
 from reconciler.errors import AttemptStateError, StoreError
 from reconciler.records import OUTPUT_COLUMNS, AttemptState, Orphans, Output, maker
@@ -15,6 +15,12 @@ from reconciler.store import attempts
 from reconciler.store.db import Database, Row, Transaction, as_set, json_list, qualified, reads_whole, scans
 from reconciler.store.objects import Objects
 from reconciler.store.owner import Alive
+
+# Recording a key again updates its row in place (never a REPLACE): the outputs' totals follow it.
+_RECORD = (
+    f"INSERT INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in (c.strip() for c in OUTPUT_COLUMNS.split(",")[1:]))
+)
 
 
 def record_output(
@@ -48,10 +54,7 @@ def record_output(
             before = attempts.move(tx, attempt_id, AttemptState.STORED, alive=alive, now=now)
             if before.key != key:
                 raise AttemptStateError(f"attempt {attempt_id} is for {before.key}, not for {key}")
-        tx.execute(
-            f"INSERT OR REPLACE INTO outputs ({OUTPUT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, digest, size, model, request_id, cost_usd, namespace, name_hint, now),
-        )
+        tx.execute(_RECORD, (key, digest, size, model, request_id, cost_usd, namespace, name_hint, now))
     return output
 
 
@@ -99,29 +102,40 @@ def drop_lost(db: Database, objects: Objects, key: str) -> bool:
     return True
 
 
-def orphans(db: Database, keys: Collection[str], *, limit: int | None) -> Orphans:
-    """The outputs no key in `keys` names: how many, their bytes, and the first `limit` by key."""
+def orphans(db: Database, roots: Mapping[str, Collection[str]], *, limit: int | None) -> Orphans:
+    """The outputs no root names (`roots`: namespace -> keys): how many, their bytes, the first `limit` by key."""
     with db.read() as tx:
-        return survey(tx, (), keys, limit=limit)[1]
+        return survey(tx, (), roots, limit=limit)[1]
+
+
+def totals(tx: Transaction) -> dict[str, tuple[int, int]]:
+    """namespace -> (outputs, bytes) of each namespace the store holds outputs of: kept by triggers, no walk."""
+    return {
+        row[0]: (row[1], row[2])
+        for row in tx.rows("SELECT namespace, outputs, bytes FROM output_totals WHERE outputs > 0")
+    }
 
 
 def survey(
-    tx: Transaction, keys: Collection[str], roots: Collection[str], *, limit: int | None
+    tx: Transaction, keys: Collection[str], roots: Mapping[str, Collection[str]], *, limit: int | None
 ) -> tuple[dict[str, str], Orphans]:
     """In one snapshot: the blobs of `keys` (as `digests_for`), and the orphans of `roots` (as `orphans`).
 
-    Orphans are counted as "all minus those named", so no orphan row is read unless it is listed:
-    a store with 90,000 old outputs costs plan a count and a probe per root, not 90,000 values. When the keys
-    asked about are many (a plan of 100,000 specs names 200,000 roots), the table is read once,
-    three columns of it, and both answers come from that one pass; only the orphans listed are
-    read whole.
+    `roots` maps a namespace to the keys its specs have. Orphans are counted as "all minus those
+    named", from the totals the store keeps, so no orphan row is read unless it is listed: a store
+    with 90,000 old outputs costs plan a probe per root, not 90,000 values. A key is made in one
+    namespace (keys.py hashes it in), so the roots of a namespace the store holds nothing of name
+    nothing, and are not looked up: a plan against the API in a store of API videos probes its
+    specs' keys once, not twice. When the keys asked about are many (a plan of 100,000 specs), the
+    table is read once, three columns of it, and both answers come from that one pass; only the
+    orphans listed are read whole.
     """
-    # How many outputs there are, and their bytes, in one walk of the table: orphans are counted as
-    # "all minus those named", and the count says whether to read the table whole.
-    every = tx.one("SELECT count(*), total(size) FROM outputs")
-    assert every is not None
-    if reads_whole(max(len(keys), len(roots)), every[0]):
-        wanted, named = as_set(keys), as_set(roots)
+    held = totals(tx)
+    every = sum(count for count, _ in held.values())
+    looked = [as_set(roots[namespace]) for namespace in sorted(held) if namespace in roots]
+    named: Set[str] = looked[0] if len(looked) == 1 else frozenset().union(*looked)
+    if reads_whole(max(len(keys), len(named)), every):
+        wanted = as_set(keys)
         rows = tx.rows("SELECT key, digest, size FROM outputs")
         found = {key: digest for key, digest, _ in rows if key in wanted}
         stray = [(key, size) for key, _, size in rows if key not in named]
@@ -132,23 +146,24 @@ def survey(
         )
     # One probe per root: the roots stored, with their blobs and sizes. The keys asked about are
     # roots too when plan asks (every spec's key is one), so most of them are answered by it.
-    named_json = json_list(roots)
-    hits = _joined(tx, "key, digest, size", named_json)
-    wanted, named = as_set(keys), as_set(roots)
+    hits = _joined(tx, "key, digest, size", json_list(named)) if named else []
+    wanted = as_set(keys)
     found = {key: digest for key, digest, _ in hits if key in wanted}
     if unnamed := [key for key in wanted if key not in named]:
         found.update(digests_for(tx, unnamed))
     # The first orphans by key: a walk in key order past the named ones, so it reads at most one
     # row per root stored, and the `limit` listed, beyond them.
     listed: list[Output] = []
-    if limit != 0:
+    if limit != 0 and every > len(hits):
         for row in tx.each(f"SELECT {OUTPUT_COLUMNS} FROM outputs ORDER BY key"):
             if row[0] not in named:
                 listed.append(Output._make(row))
                 if len(listed) == limit:
                     break
     return found, Orphans(
-        count=every[0] - len(hits), size=int(every[1]) - sum(size for _, _, size in hits), listed=tuple(listed)
+        count=every - len(hits),
+        size=sum(size for _, size in held.values()) - sum(size for _, _, size in hits),
+        listed=tuple(listed),
     )
 
 

@@ -223,7 +223,11 @@ class RemoteStore(Store):
         return found
 
     def observe(
-        self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
+        self,
+        keys: Collection[str],
+        *,
+        roots: Mapping[str, Collection[str]] | None = None,
+        orphan_limit: int | None = 10,
     ) -> Observation:
         return with_listed(
             super().observe(keys, roots=roots, orphan_limit=orphan_limit), self._lookup, lambda: self.bucket, keys,

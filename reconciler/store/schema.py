@@ -4,6 +4,12 @@ The version lives in `PRAGMA user_version`; `PRAGMA application_id` marks the fi
 SQLite file is refused instead of written into. `MIGRATIONS[n]` takes a store from version n-1 to n;
 a new release appends a step and never edits an old one. A store whose version is newer than
 `SCHEMA_VERSION` was written by a newer reconciler and is refused untouched.
+
+Version 2 keeps each namespace's count and bytes of outputs in `output_totals`, by triggers on the
+outputs table: a plan's orphan line (all outputs minus those the specs name) no longer walks
+100,000 rows to count them, and a plan on one backend does not look up its specs' keys of a backend
+the store holds nothing of. Writers use INSERT, UPSERT or DELETE, which fire the triggers (a REPLACE
+deletes without firing them unless `recursive_triggers` is on, which every connection sets).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from reconciler.store.db import Database, Transaction
 
 APPLICATION_ID = 0x52454356  # "RECV"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = (
     """CREATE TABLE outputs (
@@ -62,7 +68,29 @@ _V1 = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+# A namespace's count and bytes of outputs, kept by the triggers below (a row at 0 once its last output went).
+_V2 = (
+    """CREATE TABLE output_totals (
+        namespace TEXT PRIMARY KEY,
+        outputs   INTEGER NOT NULL,
+        bytes     INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    "INSERT INTO output_totals SELECT namespace, count(*), sum(size) FROM outputs GROUP BY namespace",
+    """CREATE TRIGGER outputs_added AFTER INSERT ON outputs BEGIN
+        INSERT INTO output_totals (namespace, outputs, bytes) VALUES (NEW.namespace, 1, NEW.size)
+        ON CONFLICT (namespace) DO UPDATE SET outputs = outputs + 1, bytes = bytes + excluded.bytes;
+    END""",
+    """CREATE TRIGGER outputs_removed AFTER DELETE ON outputs BEGIN
+        UPDATE output_totals SET outputs = outputs - 1, bytes = bytes - OLD.size WHERE namespace = OLD.namespace;
+    END""",
+    """CREATE TRIGGER outputs_changed AFTER UPDATE OF size, namespace ON outputs BEGIN
+        UPDATE output_totals SET outputs = outputs - 1, bytes = bytes - OLD.size WHERE namespace = OLD.namespace;
+        INSERT INTO output_totals (namespace, outputs, bytes) VALUES (NEW.namespace, 1, NEW.size)
+        ON CONFLICT (namespace) DO UPDATE SET outputs = outputs + 1, bytes = bytes + excluded.bytes;
+    END""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 
 
 def read_version(tx: Transaction) -> tuple[int, int]:

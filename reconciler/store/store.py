@@ -103,12 +103,17 @@ class StoreView:
         return self._split({} if (db := self._db) is None else outputs.outputs_for(db, keys))[1]
 
     def observe(
-        self, keys: Collection[str], *, roots: Collection[str] | None = None, orphan_limit: int | None = 10
+        self,
+        keys: Collection[str],
+        *,
+        roots: Mapping[str, Collection[str]] | None = None,
+        orphan_limit: int | None = 10,
     ) -> Observation:
         """Which of `keys` are stored (and their blobs) and their latest attempts, from one snapshot.
 
-        With `roots`, also the orphans (outputs no root names; the first `orphan_limit` listed), from
-        the same snapshot and, for a big plan, from the same one read of the outputs.
+        With `roots` (namespace -> the keys its specs have), also the orphans (outputs no root names;
+        the first `orphan_limit` listed), from the same snapshot and, for a big plan, from the same one
+        read of the outputs.
         """
         db = self._db
         if db is None:
@@ -138,9 +143,9 @@ class StoreView:
             return set()  # the usual case, without a second pass over 100,000 keys
         return {key for key, digest in blobs.items() if digest not in there}
 
-    def orphans(self, keys: Collection[str], *, limit: int | None = 100) -> Orphans:
-        """Outputs that no key in `keys` names (count, bytes, and the first `limit`), without reading the rest."""
-        return Orphans(0, 0, ()) if (db := self._db) is None else outputs.orphans(db, keys, limit=limit)
+    def orphans(self, roots: Mapping[str, Collection[str]], *, limit: int | None = 100) -> Orphans:
+        """Outputs that no root names (`roots`: namespace -> keys): count, bytes, and the first `limit`."""
+        return Orphans(0, 0, ()) if (db := self._db) is None else outputs.orphans(db, roots, limit=limit)
 
     def all_outputs(self) -> list[Output]:
         return [] if (db := self._db) is None else outputs.all_outputs(db)

@@ -50,10 +50,10 @@ def test_orphans_among_thousands_of_named_keys_are_counted_sized_and_listed_in_k
 ) -> None:
     named = [key(n) for n in range(6, 6 + MANY)]
     stray = sorted(k for k in sizes if k not in named)
-    orphans = store.orphans(named, limit=3)
+    orphans = store.orphans({"fake": named}, limit=3)
     assert (orphans.count, orphans.size) == (len(stray), sum(sizes[k] for k in stray))
     assert [o.key for o in orphans.listed] == stray[:3]
-    assert [o.key for o in store.orphans(named, limit=None).listed] == stray
+    assert [o.key for o in store.orphans({"fake": named}, limit=None).listed] == stray
 
 
 ROOTS = {
@@ -73,7 +73,7 @@ def test_one_survey_finds_what_a_plain_model_of_the_store_says_is_stored_and_orp
     named = ROOTS[roots]
     # Keys asked about need not be roots: key(0), key(1) and key(3) are stored and named by none.
     keys = [key(0), key(1), key(3), key(8)] if asked == "a few" else [key(n) for n in range(MANY)]
-    observed = store.observe(keys, roots=named, orphan_limit=limit)
+    observed = store.observe(keys, roots={"fake": named}, orphan_limit=limit)
     stray = sorted(k for k in sizes if k not in set(named))
     assert set(observed.stored) == {k for k in keys if k in sizes}
     assert (observed.orphans.count, observed.orphans.size) == (len(stray), sum(sizes[k] for k in stray))

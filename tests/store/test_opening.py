@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_a_read_only_view_of_a_missing_store_is_empty_and_creates_nothing(root: 
         assert view.outputs_for([key(1)]) == {}
         assert view.attempts_for([key(1)]) == {}
         assert view.all_outputs() == []
-        assert view.orphans([key(1)]).count == 0
+        assert view.orphans({"fake": [key(1)]}).count == 0
         assert view.observe([key(1)]).stored == {}
         assert view.open_attempts() == []
         assert view.observed_latency("wan2.7-t2v") is None
@@ -201,3 +202,29 @@ def test_many_processes_creating_one_new_store_at_once_all_open_it(tmp_path: Pat
         go.touch()
         errors = [process.communicate(timeout=60)[1] for process in processes]
         assert [process.returncode for process in processes] == [0] * 6, errors
+
+
+def test_a_version_1_store_is_upgraded_once_and_counts_the_outputs_it_already_held(root: Path, clock) -> None:
+    # A store as the first release left it: version 1's tables, outputs of two backends, no totals.
+    with Store.open(root, clock=clock) as store:
+        blobs = [put_blob(store, [b"video %d" % n + b"x" * n]) for n in range(5)]
+    path = root / "state.sqlite"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for trigger in ("outputs_added", "outputs_removed", "outputs_changed"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE output_totals")
+        conn.execute("PRAGMA user_version = 1")
+        conn.executemany(
+            "INSERT INTO outputs (key, digest, size, model, namespace, created) VALUES (?, ?, ?, 'm', ?, 0)",
+            [(key(n), b.digest, b.size, "segmind" if n < 3 else "mock") for n, b in enumerate(blobs)],
+        )
+    with Store.open_readonly(root, clock=clock) as view:  # plan's way in: it upgrades, then reads
+        everything = view.orphans({}, limit=0)
+        api_named = view.orphans({"segmind": [key(0), key(1), key(2)]}, limit=None)
+    assert (everything.count, everything.size) == (5, sum(b.size for b in blobs))
+    assert [o.key for o in api_named.listed] == sorted([key(3), key(4)])
+    assert (api_named.count, api_named.size) == (2, blobs[3].size + blobs[4].size)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        totals = dict(conn.execute("SELECT namespace, outputs FROM output_totals").fetchall())
+    assert totals == {"segmind": 3, "mock": 2}

@@ -3,7 +3,9 @@
 Rules: put blobs, record outputs, claim keys (as this live process or as a dead one), move attempts,
 crash mid-write (a dead writer's temp file left behind), lose or corrupt a blob on disk, switch to a
 second connection, reopen, verify and gc. After every step the outputs, the latest attempts, the objects on disk and the temp
-directory match the model, and every object that was not deliberately damaged is named by its hash.
+directory match the model, every object that was not deliberately damaged is named by its hash, and
+the orphans' count and bytes (kept by the store as outputs come and go) are what the outputs table
+itself sums to.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import hashlib
 import os
 import secrets
 import shutil
+import sqlite3
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,13 +83,14 @@ class StoreMachine(RuleBasedStateMachine):
         self.damaged.discard(info.digest)  # writing damaged bytes' content again heals the object
 
     @precondition(lambda self: any(d not in self.damaged for d in self.blobs))
-    @rule(key=keys, pick=picks)
-    def record_output(self, key: str, pick: int) -> None:
+    @rule(key=keys, pick=picks, namespace=st.sampled_from(["f", "g"]))
+    def record_output(self, key: str, pick: int, namespace: str) -> None:
         healthy = sorted(d for d in self.blobs if d not in self.damaged)
         digest = healthy[pick % len(healthy)]
         self.store.record_output(
-            key, digest=digest, size=len(self.blobs[digest]), model="m", request_id=None, cost_usd=None, namespace="f"
-        )
+            key, digest=digest, size=len(self.blobs[digest]), model="m", request_id=None, cost_usd=None,
+            namespace=namespace,
+        )  # fmt: skip
         self.outputs[key] = digest
 
     # Attempts
@@ -266,6 +271,19 @@ class StoreMachine(RuleBasedStateMachine):
             {k: o.digest for k, o in found.items()},
             {k: o.digest for k, o in lost.items()},
         )
+
+    @invariant()
+    def orphans_are_counted_as_the_outputs_table_sums(self) -> None:
+        query = "SELECT namespace, count(*), sum(size) FROM outputs GROUP BY namespace"
+        with closing(sqlite3.connect(self.root / "state.sqlite")) as raw:  # the file itself, not the store
+            held = {namespace: (count, size) for namespace, count, size in raw.execute(query)}
+        everything = (sum(count for count, _ in held.values()), sum(size for _, size in held.values()))
+        unnamed = self.store.orphans({}, limit=0)
+        assert (unnamed.count, unnamed.size) == everything
+        # Roots of a namespace the store holds nothing of name nothing; those of one it holds name every key.
+        for namespace in ("f", "g"):
+            named = self.store.orphans({namespace: KEYS}, limit=0)
+            assert (named.count, named.size) == ((0, 0) if namespace in held else everything)
 
     @invariant()
     def latest_attempts_agree(self) -> None:

@@ -164,8 +164,8 @@ def test_gc_forgets_finished_attempts_of_keys_no_spec_wants(store: Store) -> Non
 def test_orphans_are_the_outputs_no_current_key_names(store: Store, record: Callable[..., str]) -> None:
     for n in range(5):
         record(key(n), b"video %d" % n)
-    orphans = store.orphans([key(0), key(1), key(9)], limit=2)
+    orphans = store.orphans({"fake": [key(0), key(1), key(9)]}, limit=2)
     assert (orphans.count, orphans.size) == (3, 3 * len(b"video 0"))
     expected = sorted(key(n) for n in (2, 3, 4))[:2]
     assert [o.key for o in orphans.listed] == expected
-    assert len(store.orphans([], limit=None).listed) == 5
+    assert len(store.orphans({}, limit=None).listed) == 5

@@ -1,8 +1,13 @@
-"""The command map behind `reconciler --help`: each line is the command's own, and every command runs."""
+"""The command map behind `reconciler --help`: each line is the command's own, and every command runs.
+
+`reconciler --help`, `-h` and `--version` are answered without click (front.py); click itself,
+with every command's module imported, is the judge of what they print.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Callable
 from typing import Any
 
@@ -27,18 +32,57 @@ def test_each_line_of_the_map_is_the_first_sentence_of_the_commands_own_help(nam
     assert COMMANDS[name].short_help == command.get_short_help_str(limit=10_000)
 
 
-def test_help_reads_as_it_would_with_every_command_imported() -> None:
-    eager = click.Group(
+def eager_group() -> click.Group:
+    """The group as click would make it with every command imported."""
+    return click.Group(
         "reconciler",
         commands=[command_at(entry.target) for entry in COMMANDS.values()],
         help=group.help,
         params=group.params,
         context_settings=group.context_settings,
     )
-    with click.Context(group, info_name="reconciler", **group.context_settings) as lazy_context:
-        lazy = group.get_help(lazy_context)
-    with click.Context(eager, info_name="reconciler", **group.context_settings) as eager_context:
-        assert lazy == eager.get_help(eager_context)
+
+
+def clicks_help(command: click.Group) -> str:
+    with click.Context(command, info_name="reconciler", **group.context_settings) as context:
+        return command.get_help(context) + "\n"
+
+
+def test_help_reads_as_it_would_with_every_command_imported() -> None:
+    assert clicks_help(group) == clicks_help(eager_group())
+
+
+# Every width click lays out differently, and then some: it clamps the terminal's columns to 52..102.
+WIDTHS = [1, 20, 49, *range(50, 106), 120, 300]
+
+
+def test_help_without_click_reads_as_clicks_at_every_terminal_width(
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eager = eager_group()
+    for columns in WIDTHS:
+        monkeypatch.setenv("COLUMNS", str(columns))
+        for option in ("--help", "-h"):
+            run = cli(option)
+            assert run.code == 0, run.err
+            assert run.out == clicks_help(eager), f"{option} at COLUMNS={columns}"
+
+
+def test_version_without_click_reads_as_clicks(cli: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        group.main(["--version"], prog_name="reconciler")
+    clicks = capsys.readouterr().out
+    run = cli("--version")
+    assert run.code == 0
+    assert run.out == clicks
+    assert run.out == f"reconciler, version {importlib.metadata.version('reconciler')}\n"
+
+
+def test_help_after_anything_else_is_clicks(cli: Callable[..., Any]) -> None:
+    run = cli("--help", "plan")
+    assert run.code == 0, run.err
+    assert run.out.startswith("Usage: reconciler [OPTIONS] COMMAND [ARGS]...")
+    assert cli("--versions").code != 0  # a near miss is a usage error from click, not an answer
 
 
 def test_every_command_of_the_reconciler_package_is_in_the_map() -> None:

@@ -91,7 +91,7 @@ def within(modules: set[str], packages: tuple[str, ...]) -> set[str]:
 def command_modules() -> set[str]:
     """Every module of reconciler/cli but the group and its machinery: the commands and what they share."""
     folder = Path(reconciler.cli.__file__).parent
-    commands = {p.stem for p in folder.glob("*.py")} - {"__init__", "lazy", "process"}
+    commands = {p.stem for p in folder.glob("*.py")} - {"__init__", "front", "group", "lazy", "process"}
     return {f"reconciler.cli.{name}" for name in commands}
 
 
@@ -118,6 +118,16 @@ def test_help_lists_the_commands_without_importing_any(project: Path) -> None:
     modules = imported(project, "--help")
     assert within(modules, tuple(command_modules())) == set()
     assert within(modules, HEAVY) == set()
+
+
+@pytest.mark.parametrize("option", ["--help", "-h", "--version"])
+def test_help_and_version_are_answered_without_click(project: Path, option: str) -> None:
+    modules = imported(project, option)
+    assert within(modules, ("click", "reconciler.cli.group", "reconciler.cli.lazy", "reconciler.errors")) == set()
+
+
+def test_a_command_s_help_is_clicks(project: Path) -> None:
+    assert "click" in imported(project, "plan", "--help")
 
 
 def test_validate_imports_neither_the_network_nor_the_engine_nor_the_terminal_ui(stored: Path) -> None:

@@ -9,7 +9,11 @@ A copy of the repository's specs/ (11 videos) is applied once with `--mock`, so 
 warm: everything stored, nothing to do, parse cache filled. Then each command runs `--runs` times,
 the commands taking turns (so a burst of load elsewhere falls on all of them alike), output piped
 (never a terminal), each `reconciler` command as its console script runs it. `python -c pass` is
-the floor no command can go under, `import click` the floor of any click program. Goals (issue 17):
+the floor no command can go under, `import click` the floor of any click program. Every row runs
+twice: with this interpreter as it is, and in a fresh virtual environment of it that sees the same
+installed packages but none of the `.pth` files of its site-packages (a machine's own start-up hooks,
+such as a sandbox's certificate set-up, or an editable install's import finder, run in every process
+of the first and belong to no command). Goals (issue 17):
 `reconciler --help` at most 0.06 s and `reconciler plan` of specs/ at most 0.10 s. Prints a
 markdown section for bench/RESULTS.md; `--write` replaces that section in the file.
 
@@ -25,6 +29,7 @@ import os
 import re
 import resource
 import shutil
+import site
 import statistics
 import subprocess
 import sys
@@ -109,9 +114,14 @@ WHERE_THE_TIME_GOES = [
     " makes a frozen dataclass by compiling each of its generated methods: about a millisecond each, six"
     " times a NamedTuple. What is left of ours: some twenty frozen dataclasses of the values a plan works"
     " with (spec values, records, the plan, errors, the catalog's Model), sqlite3, json, and hashlib (the"
-    " repository's specs name a local image, hashed on every load). `reconciler --help` is click's: `import"
-    " click`, then its help machinery (gettext, which imports locale when LANG is set; shutil for the"
-    " terminal's width; textwrap), which costs more than the goal leaves above `import click` alone.",
+    " repository's specs name a local image, hashed on every load).",
+    "",
+    "The third round: `reconciler --help`, `-h` and `--version` are answered without click"
+    " (`reconciler/cli/front.py`): `import click` alone, then its help machinery (gettext, shutil for the"
+    " terminal's width, textwrap), cost more than the goal; the group's help is laid out from the command"
+    " map as click lays it out, and `tests/cli/test_command_map.py` holds it equal to click's own at every"
+    " terminal width. A command's own `--help` is click's. The store keeps each namespace's count and bytes"
+    " of outputs (schema version 2), so a warm plan's orphan line reads no rows it does not list.",
 ]
 
 
@@ -125,15 +135,38 @@ def environment(code: Path) -> dict[str, str]:
     return env
 
 
-def timed(cwd: Path, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+def fresh_python(work: Path) -> Path:
+    """The python of a new virtual environment of this interpreter, which imports the packages this one
+    has installed (its site-packages named in a .pth file of the venv: a path line, which Python adds to
+    sys.path without running the .pth files it holds) and nothing else at start-up."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(work / "venv")], check=True)
+    python = work / "venv" / "bin" / "python"
+    ask = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    purelib = subprocess.run([python, "-c", ask], capture_output=True, text=True, check=True).stdout.strip()
+    installed = [*site.getsitepackages(), site.getusersitepackages()]
+    (Path(purelib) / "installed-packages.pth").write_text("".join(f"{p}\n" for p in installed if Path(p).is_dir()))
+    return python
+
+
+def start_up_hooks() -> list[str]:
+    """The .pth files of this interpreter's site-packages that run code in every process it starts."""
+    return sorted(
+        p.name
+        for folder in site.getsitepackages()
+        for p in Path(folder).glob("*.pth")
+        if any(line.startswith("import") for line in p.read_text(errors="replace").splitlines())
+    )
+
+
+def timed(cwd: Path, command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system) of one process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, check=False)
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.decode()[-2000:]}")
+        raise SystemExit(f"{' '.join(command)} failed: {done.stderr.decode()[-2000:]}")
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -168,11 +201,11 @@ def prepare(work: Path, trees: list[Path]) -> str:
     return done.stdout.decode().strip().splitlines()[-1]
 
 
-def import_seconds(module: str, env: dict[str, str], runs: int) -> float:
+def import_seconds(python: Path, module: str, env: dict[str, str], runs: int) -> float:
     """The least time `import module` took in a fresh process over `runs` runs (-X importtime, cumulative)."""
     best = float("inf")
     for _ in range(runs):
-        command = [sys.executable, "-X", "importtime", "-c", f"import {module}"]
+        command = [str(python), "-X", "importtime", "-c", f"import {module}"]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
         for line in done.stderr.splitlines():
             parts = line.split("|")
@@ -181,12 +214,12 @@ def import_seconds(module: str, env: dict[str, str], runs: int) -> float:
     return best
 
 
-def instructions(cwd: Path, args: list[str], env: dict[str, str]) -> int | None:
-    """The instructions one process executes (valgrind's callgrind), or None without valgrind."""
+def instructions(cwd: Path, command: list[str], env: dict[str, str]) -> int | None:
+    """The instructions one process (`command`, its python first) executes (valgrind's callgrind), or None without valgrind."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
-    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, *args]
+    command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command]
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", done.stderr)
     return int(found.group(1)) if done.returncode == 0 and found else None
@@ -216,14 +249,15 @@ def main() -> None:
         (work / "project").mkdir()
         project = work / "project"
         last = prepare(project, [tree for _, tree in trees])
-        runs: list[tuple[str, list[str], dict[str, str], str]] = [
-            (label, args, environment(ROOT), "") for label, args in FLOORS
-        ]
-        for label, args, goal in COMMANDS:
-            runs += [
-                (label + suffix, ["-c", entry(tree), *args], environment(tree), "" if suffix else goal)
-                for suffix, tree in trees
-            ]
+        runs: list[tuple[str, list[str], dict[str, str], str]] = []
+        fresh = fresh_python(work)
+        for python, where in ((Path(sys.executable), ""), (fresh, ", fresh venv")):
+            runs += [(label + where, [str(python), *args], environment(ROOT), "") for label, args in FLOORS]
+            for label, args, goal in COMMANDS:
+                runs += [
+                    (label + suffix + where, [str(python), "-c", entry(tree), *args], environment(tree), mark)
+                    for (suffix, tree), mark in zip(trees, [goal, ""], strict=False)
+                ]
         walls: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
         cpus: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
         load_before = os.getloadavg()[0]
@@ -233,9 +267,13 @@ def main() -> None:
                 walls[label].append(wall)
                 cpus[label].append(cpu)
         counts = (
-            {label: instructions(project, args, env) for label, args, env, _ in runs} if options.instructions else {}
+            {label: instructions(project, command, env) for label, command, env, _ in runs}
+            if options.instructions
+            else {}
         )
-        costs = {module: import_seconds(module, environment(ROOT), max(5, options.runs // 2)) for module in IMPORTS}
+        costs = {
+            module: import_seconds(fresh, module, environment(ROOT), max(5, options.runs // 2)) for module in IMPORTS
+        }
         load_after = os.getloadavg()[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -245,6 +283,7 @@ def main() -> None:
         + (f" --before {options.before}" if old is not None else "")
         + (" --instructions" if options.instructions else "")
     )
+    hooks = start_up_hooks()
     with_counts = bool(counts) and all(count is not None for count in counts.values())
     section = "\n".join(
         [
@@ -267,7 +306,11 @@ def main() -> None:
                 for label, _, _, goal in runs
             ),
             "",
-            f"What one import costs alone (`python -X importtime -c 'import M'`, cumulative, the least of"
+            "This interpreter's start-up hooks (.pth files that import code in every process): "
+            + (", ".join(f"`{name}`" for name in hooks) or "none")
+            + ". The fresh venv runs none of them.",
+            "",
+            f"What one import costs alone, in the fresh venv (`python -X importtime -c 'import M'`, cumulative, the least of"
             f" {max(5, options.runs // 2)} runs; shared modules such as re or typing count in each):",
             "",
             "| module | import |",

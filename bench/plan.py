@@ -20,6 +20,8 @@ import argparse
 import hashlib
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +33,6 @@ from validate import make_specs
 from reconciler import keys
 from reconciler.records import OUTPUT_COLUMNS
 from reconciler.spec import load
-from reconciler.store import Store
 from reconciler.store.db import Database
 
 SIZES = [10, 10_000, 100_000]
@@ -39,10 +40,12 @@ WALL_GOALS = {10_000: ("≤ 2.5 s", "≤ 1 s"), 100_000: ("", "≤ 1.5 s")}
 RSS_GOALS = {100_000: "< 400 MB"}
 
 
-def fill(root: Path, wanted: list[str], extra: int) -> None:
+def fill(root: Path, wanted: list[str], extra: int, tree: Path = ROOT) -> None:
     """Every wanted key stored, and `extra` other outputs: each its own small blob, as in a real store
-    (plan looks at every stored video's file, so one blob shared by all would flatter it)."""
-    Store.open(root).close()
+    (plan looks at every stored video's file, so one blob shared by all would flatter it). The store is
+    made by the reconciler of `tree`, in its schema: an older reconciler refuses a newer store."""
+    create = f"from pathlib import Path; from reconciler.store import Store; Store.open(Path({str(root)!r})).close()"
+    subprocess.run([sys.executable, "-c", create], cwd=root.parent, env=environment(tree), check=True)
     objects = root / "objects" / "sha256"
     for n in range(256):
         (objects / f"{n:02x}").mkdir(exist_ok=True)
@@ -71,12 +74,12 @@ def measure(
     work = Path(tempfile.mkdtemp(prefix="bench-plan-"))
     try:
         projects = []
-        for n, _ in enumerate(trees):
+        for n, tree in enumerate(trees):
             project = work / str(n)
             (project / "specs").mkdir(parents=True)
             make_specs(project / "specs", files=max(1, specs // 100), per_file=min(specs, 100))
             wanted = [keys.entry_key(keys.SEGMIND, e) for e in load([project / "specs"]).entries]
-            fill(project / ".reconciler", wanted, max(0, outputs - len(wanted)))
+            fill(project / ".reconciler", wanted, max(0, outputs - len(wanted)), tree)
             projects.append(project)
         results: list[tuple[list[Measured], list[Measured]]] = [([], []) for _ in trees]
         for run in range(runs):

@@ -171,11 +171,14 @@ def timed(cwd: Path, command: list[str], env: dict[str, str]) -> tuple[float, fl
 
 
 def checkout(revision: str, into: Path) -> Path | None:
-    """The reconciler of a git revision (and its pyproject.toml, which names its console script
-    entry), exported into `into` (to measure it beside this checkout);
+    """The reconciler of a git revision (with its fake, and its pyproject.toml, which names its console
+    script entry), exported into `into` (to measure it beside this checkout);
     None when this checkout does not have that revision (a shallow clone, a copy without .git)."""
     archive = subprocess.run(
-        ["git", "archive", revision, "reconciler", "pyproject.toml"], cwd=ROOT, capture_output=True, check=False
+        ["git", "archive", revision, "reconciler", "mockserver", "pyproject.toml"],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
     )
     if archive.returncode != 0:
         print(f"not measuring {revision}: {archive.stderr.decode().strip()}", file=sys.stderr)
@@ -185,13 +188,14 @@ def checkout(revision: str, into: Path) -> Path | None:
     return into
 
 
-def prepare(work: Path, trees: list[Path]) -> str:
-    """Compile each tree, copy specs/ into `work` and apply it against the fake; the warm plan's last line."""
-    for tree in trees:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "reconciler")], check=True)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "mockserver")], check=True)
+def prepare(work: Path, tree: Path) -> str:
+    """Compile the tree, copy specs/ into `work` and apply it there against the fake with the tree's own
+    reconciler (a store's schema is its code's own: an older reconciler refuses a newer store); the warm
+    plan's last line."""
+    for package in ("reconciler", "mockserver"):  # the fake imports the catalog: each tree has its own
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / package)], check=True)
     shutil.copytree(ROOT / "specs", work / "specs")
-    env = environment(ROOT)
+    env = environment(tree)
     apply = [sys.executable, "-m", "reconciler", "apply", "--mock", "--yes"]
     subprocess.run(apply, cwd=work, env=env, capture_output=True, check=True)
     plan = [sys.executable, "-m", "reconciler", "plan", "--mock", "--detailed-exitcode"]
@@ -246,28 +250,30 @@ def main() -> None:
         old = checkout(options.before, work / "before") if options.before else None
         if old is not None:
             trees.append((f", before: {options.before}", old))
-        (work / "project").mkdir()
-        project = work / "project"
-        last = prepare(project, [tree for _, tree in trees])
-        runs: list[tuple[str, list[str], dict[str, str], str]] = []
+        projects = [work / f"project-{n}" for n, _ in enumerate(trees)]
+        last = [prepare(project, tree) for project, (_, tree) in zip(projects, trees, strict=True)][0]  # noqa: RUF015  # every tree's project is prepared
+        # (label, the process's command, its environment, its directory, the goal)
+        runs: list[tuple[str, list[str], dict[str, str], Path, str]] = []
         fresh = fresh_python(work)
         for python, where in ((Path(sys.executable), ""), (fresh, ", fresh venv")):
-            runs += [(label + where, [str(python), *args], environment(ROOT), "") for label, args in FLOORS]
+            runs += [
+                (label + where, [str(python), *args], environment(ROOT), projects[0], "") for label, args in FLOORS
+            ]
             for label, args, goal in COMMANDS:
                 runs += [
-                    (label + suffix + where, [str(python), "-c", entry(tree), *args], environment(tree), mark)
-                    for (suffix, tree), mark in zip(trees, [goal, ""], strict=False)
+                    (label + suffix + where, [str(python), "-c", entry(tree), *args], environment(tree), project, mark)
+                    for (suffix, tree), project, mark in zip(trees, projects, [goal, ""], strict=False)
                 ]
-        walls: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
-        cpus: dict[str, list[float]] = {label: [] for label, _, _, _ in runs}
+        walls: dict[str, list[float]] = {label: [] for label, *_ in runs}
+        cpus: dict[str, list[float]] = {label: [] for label, *_ in runs}
         load_before = os.getloadavg()[0]
         for _ in range(options.runs):
-            for label, args, env, _ in runs:
-                wall, cpu = timed(project, args, env)
+            for label, command, env, cwd, _ in runs:
+                wall, cpu = timed(cwd, command, env)
                 walls[label].append(wall)
                 cpus[label].append(cpu)
         counts = (
-            {label: instructions(project, command, env) for label, command, env, _ in runs}
+            {label: instructions(cwd, command, env) for label, command, env, cwd, _ in runs}
             if options.instructions
             else {}
         )
@@ -303,7 +309,7 @@ def main() -> None:
             "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if with_counts else "") + " --- |",
             *(
                 row(label, walls[label], cpus[label], goal, counts[label] if with_counts else None)
-                for label, _, _, goal in runs
+                for label, _, _, _, goal in runs
             ),
             "",
             "This interpreter's start-up hooks (.pth files that import code in every process): "

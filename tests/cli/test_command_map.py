@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +79,39 @@ def test_version_without_click_reads_as_clicks(cli: Callable[..., Any], capsys: 
     assert run.code == 0
     assert run.out == clicks
     assert run.out == f"reconciler, version {importlib.metadata.version('reconciler')}\n"
+
+
+def answered(*args: str, stdout: int) -> subprocess.CompletedProcess[str]:
+    """`python -m reconciler ARGS` as a user's shell runs it, its stdout the file descriptor given."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("option", ["--help", "-h", "--version"])
+def test_help_and_version_to_a_reader_that_has_gone_exit_0_with_nothing_on_stderr(option: str) -> None:
+    reading, writing = os.pipe()
+    os.close(reading)  # `reconciler --help | head -1`, head gone before a byte is written
+    try:
+        done = answered(option, stdout=writing)
+    finally:
+        os.close(writing)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("option", ["--help", "-h", "--version"])
+def test_help_and_version_with_stdout_closed_exit_0_with_nothing_on_stderr_as_click_does(option: str) -> None:
+    # `reconciler --help >&-`: Python starts with sys.stdout None, and click's echo writes nothing.
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "reconciler", option],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 def test_help_after_anything_else_is_clicks(cli: Callable[..., Any]) -> None:

@@ -114,6 +114,19 @@ def test_help_and_version_with_stdout_closed_exit_0_with_nothing_on_stderr_as_cl
     assert (done.returncode, done.stderr) == (0, "")
 
 
+def test_help_with_clicks_completion_variable_set_is_clicks(
+    cli: Callable[..., Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `_RECONCILER_COMPLETE=bash_source reconciler ...` asks click for the shell's completion script.
+    monkeypatch.setenv("_RECONCILER_COMPLETE", "bash_source")
+    with pytest.raises(SystemExit):
+        group.main(["--help"], prog_name="reconciler")
+    clicks = capsys.readouterr().out
+    assert clicks.startswith("_reconciler_completion()")
+    run = cli("--help")
+    assert (run.code, run.out) == (0, clicks)
+
+
 def test_help_after_anything_else_is_clicks(cli: Callable[..., Any]) -> None:
     run = cli("--help", "plan")
     assert run.code == 0, run.err

@@ -39,7 +39,9 @@ def key_of(name: str, namespace: str = keys.SEGMIND) -> str:
     return keys.entry_key(namespace, entry)
 
 
-def store_video(store: Store, key: str, data: bytes = b"\x00\x00\x00\x18ftypmp42video") -> None:
+def store_video(
+    store: Store, key: str, data: bytes = b"\x00\x00\x00\x18ftypmp42video", *, namespace: str = keys.SEGMIND
+) -> None:
     blob = put_blob(store, [data])
     store.record_output(
         key,
@@ -48,7 +50,7 @@ def store_video(store: Store, key: str, data: bytes = b"\x00\x00\x00\x18ftypmp42
         model="wan2.7-t2v",
         request_id="r1",
         cost_usd=0.6,
-        namespace=keys.SEGMIND,
+        namespace=namespace,
     )
 
 
@@ -166,6 +168,21 @@ def test_plan_in_the_mock_namespace_does_not_see_real_outputs(
     document = json.loads(cli("plan", "--json", "--mock", "--target", "eagle").out)
     assert document["specs"][0]["action"] == "create"
     assert document["specs"][0]["key"] == key_of("eagle", keys.MOCK)
+
+
+def test_a_plan_on_either_backend_counts_as_orphans_only_the_outputs_no_spec_names_on_either(
+    cli: Callable[..., object], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", SPECS)
+    stray, old = "sha256:" + "0" * 64, b"\x00\x00\x00\x18ftypmp42an old video"  # a real video no spec asks for
+    with Store.open(project / ".reconciler") as store:
+        store_video(store, key_of("eagle"))
+        store_video(store, stray, old)
+        store_video(store, key_of("tide", keys.MOCK), b"\x00\x00\x00\x18ftypmp42tide", namespace=keys.MOCK)
+    for backend in ([], ["--mock"]):
+        document = json.loads(cli("plan", "--json", *backend).out)
+        assert [(o["key"], o["size"]) for o in document["orphans"]] == [(stray, len(old))], backend
+        assert "1 orphaned output" in cli("plan", *backend).out, backend
 
 
 def test_orphans_are_listed_by_plan_and_removed_by_gc(

@@ -276,3 +276,18 @@ def test_a_paid_job_whose_spec_was_removed_is_listed_to_fetch_at_no_cost(
     assert document["paid_jobs"] == [{"key": gone, "model": "wan-2.2-t2v-fast", "request_id": "r-tide"}]
     assert cli("plan", "--detailed-exitcode", "--target", "eagle").code == 2  # eagle is stored; the job is to fetch
     assert document["totals"]["est_cost_usd"] == round(0.099 + 0.855 * 2, 6)  # nothing for the paid job
+
+
+def test_a_plan_on_the_other_backend_leaves_the_real_apis_paid_job_to_the_real_api(
+    cli: Callable[..., object], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", SPECS)
+    with Store.open(project / ".reconciler") as store:
+        dead = dataclasses.replace(current_owner(), pid=4_000_000, started=1)  # a killed real apply
+        attempt = store.claim(
+            key_of("tide"), namespace=keys.SEGMIND, model="wan-2.2-t2v-fast", request_body={}, owner=dead
+        )
+        assert attempt is not None
+        store.record_submitted(attempt.id, "r-tide")
+    assert json.loads(cli("plan", "--json", "--mock").out)["paid_jobs"] == []  # the fake never heard of r-tide
+    assert "~ tide  wan-2.2-t2v-fast  in flight as request r-tide" in cli("plan").out

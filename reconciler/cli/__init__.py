@@ -41,11 +41,14 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
         through_click(args)
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when started with stdout closed: click's echo then writes nothing
+            sys.stdout.write(text)
+            sys.stdout.flush()
     except BrokenPipeError:
-        # The reader had what it wanted (`reconciler --help | head -3`): nothing more to say, even at exit.
+        # The reader had what it wanted (`reconciler --help | head -3`): nothing more to say, even at
+        # exit, and the exit code click gives every other command whose reader went (1).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     sys.exit(0)
 
 

@@ -104,6 +104,8 @@ OPTIONS = (("--version", "Show the version and exit."), ("-h, --help", "Show thi
 
 def answer(args: Sequence[str]) -> str | None:
     """What `reconciler ARGS` prints, if it is the group's help or version; None for anything else."""
+    if os.environ.get("_RECONCILER_COMPLETE"):
+        return None  # click's shell completion, whatever the arguments
     if list(args) == ["--version"]:
         return f"reconciler, version {__version__}\n"
     if list(args) in (["--help"], ["-h"]):

@@ -64,7 +64,7 @@ def assemble(
 ) -> Plan:
     """The plan for `chosen` (the targeted part of `desired`, every spec) against what `view` holds.
 
-    Paid jobs are the open attempts on keys no spec of `desired` wants; orphans (with `orphans`)
+    Paid jobs are this backend's open attempts on keys no spec of `desired` wants; orphans (with `orphans`)
     are outputs no spec names in either namespace, the first `orphan_limit` listed (None: all).
     `latency_scale` is how fast jobs are said to run against the catalog (None: not said).
     `adoptable` (key -> request id) names the creates the account's history already holds.
@@ -89,7 +89,7 @@ def assemble(
         stored=observed.stored,
         attempts=observed.attempts,
         orphans=observed.orphans,
-        paid=paid_jobs(view.open_attempts(), wanted),
+        paid=paid_jobs(view.open_attempts(), wanted, namespace=namespace),
         namespace=namespace,
         concurrency=concurrency,
         retry_failed=retry_failed,

@@ -169,12 +169,15 @@ def classify(attempt: Attempt | None, *, retry_failed: bool) -> tuple[ActionKind
     return ActionKind.CREATE, "not stored (an earlier claim was released before submitting)"
 
 
-def paid_jobs(open_attempts: Sequence[Attempt], wanted: Set[str]) -> tuple[PaidJob, ...]:
-    """The open attempts on keys outside `wanted` (every spec's key) that no live run is working on."""
+def paid_jobs(open_attempts: Sequence[Attempt], wanted: Set[str], *, namespace: str) -> tuple[PaidJob, ...]:
+    """The open attempts of `namespace` on keys outside `wanted` (every spec's key) that no live run is working on.
+
+    Another backend's jobs are that backend's to finish: `--mock` never asks the fake for a real paid job.
+    """
     return tuple(
         PaidJob(a.key, a.model, a.request_id, a.request_body)
         for a in open_attempts
-        if a.key not in wanted and (a.in_doubt or not a.owner_alive)
+        if a.namespace == namespace and a.key not in wanted and (a.in_doubt or not a.owner_alive)
     )
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +79,57 @@ def test_version_without_click_reads_as_clicks(cli: Callable[..., Any], capsys: 
     assert run.code == 0
     assert run.out == clicks
     assert run.out == f"reconciler, version {importlib.metadata.version('reconciler')}\n"
+
+
+# `reconciler ARGS` answered by click, as before front.py: the group's own main.
+CLICKS_MAIN = "import sys; from reconciler.cli.group import main; main(sys.argv[1:])"
+
+
+def answered_both_ways(option: str, *, stdout: int, closed: bool = False) -> list[tuple[int, str]]:
+    """(exit code, stderr) of `reconciler OPTION` as a process, answered by front.py and then by click.
+
+    `stdout` is the file descriptor it writes to; with `closed`, it starts with no stdout at all (`>&-`).
+    """
+    answers = []
+    for way in (["-m", "reconciler"], ["-c", CLICKS_MAIN]):
+        argv = [sys.executable, *way, option]
+        if closed:
+            argv = ["sh", "-c", 'exec "$@" >&-', "sh", *argv]
+        done = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        answers.append((done.returncode, done.stderr))
+    return answers
+
+
+@pytest.mark.parametrize("option", ["--help", "-h", "--version"])
+def test_help_and_version_to_a_reader_that_has_gone_exit_as_clicks_with_nothing_on_stderr(option: str) -> None:
+    reading, writing = os.pipe()
+    os.close(reading)  # `reconciler --help | head -1`, head gone before a byte is written
+    try:
+        front, clicks = answered_both_ways(option, stdout=writing)
+    finally:
+        os.close(writing)
+    assert front == clicks
+    assert front[1] == ""  # no traceback, no "Exception ignored"
+
+
+@pytest.mark.parametrize("option", ["--help", "-h", "--version"])
+def test_help_and_version_with_stdout_closed_exit_0_with_nothing_on_stderr_as_click_does(option: str) -> None:
+    # `reconciler --help >&-`: Python starts with sys.stdout None, and click's echo writes nothing.
+    front, clicks = answered_both_ways(option, stdout=subprocess.DEVNULL, closed=True)
+    assert front == clicks == (0, "")
+
+
+def test_help_with_clicks_completion_variable_set_is_clicks(
+    cli: Callable[..., Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `_RECONCILER_COMPLETE=bash_source reconciler ...` asks click for the shell's completion script.
+    monkeypatch.setenv("_RECONCILER_COMPLETE", "bash_source")
+    with pytest.raises(SystemExit):
+        group.main(["--help"], prog_name="reconciler")
+    clicks = capsys.readouterr().out
+    assert clicks.startswith("_reconciler_completion()")
+    run = cli("--help")
+    assert (run.code, run.out) == (0, clicks)
 
 
 def test_help_after_anything_else_is_clicks(cli: Callable[..., Any]) -> None:

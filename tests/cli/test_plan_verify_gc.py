@@ -39,7 +39,9 @@ def key_of(name: str, namespace: str = keys.SEGMIND) -> str:
     return keys.entry_key(namespace, entry)
 
 
-def store_video(store: Store, key: str, data: bytes = b"\x00\x00\x00\x18ftypmp42video") -> None:
+def store_video(
+    store: Store, key: str, data: bytes = b"\x00\x00\x00\x18ftypmp42video", *, namespace: str = keys.SEGMIND
+) -> None:
     blob = put_blob(store, [data])
     store.record_output(
         key,
@@ -48,7 +50,7 @@ def store_video(store: Store, key: str, data: bytes = b"\x00\x00\x00\x18ftypmp42
         model="wan2.7-t2v",
         request_id="r1",
         cost_usd=0.6,
-        namespace=keys.SEGMIND,
+        namespace=namespace,
     )
 
 
@@ -168,6 +170,21 @@ def test_plan_in_the_mock_namespace_does_not_see_real_outputs(
     assert document["specs"][0]["key"] == key_of("eagle", keys.MOCK)
 
 
+def test_a_plan_on_either_backend_counts_as_orphans_only_the_outputs_no_spec_names_on_either(
+    cli: Callable[..., object], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", SPECS)
+    stray, old = "sha256:" + "0" * 64, b"\x00\x00\x00\x18ftypmp42an old video"  # a real video no spec asks for
+    with Store.open(project / ".reconciler") as store:
+        store_video(store, key_of("eagle"))
+        store_video(store, stray, old)
+        store_video(store, key_of("tide", keys.MOCK), b"\x00\x00\x00\x18ftypmp42tide", namespace=keys.MOCK)
+    for backend in ([], ["--mock"]):
+        document = json.loads(cli("plan", "--json", *backend).out)
+        assert [(o["key"], o["size"]) for o in document["orphans"]] == [(stray, len(old))], backend
+        assert "1 orphaned output" in cli("plan", *backend).out, backend
+
+
 def test_orphans_are_listed_by_plan_and_removed_by_gc(
     cli: Callable[..., object], write: Callable[..., Path], project: Path
 ) -> None:
@@ -259,3 +276,18 @@ def test_a_paid_job_whose_spec_was_removed_is_listed_to_fetch_at_no_cost(
     assert document["paid_jobs"] == [{"key": gone, "model": "wan-2.2-t2v-fast", "request_id": "r-tide"}]
     assert cli("plan", "--detailed-exitcode", "--target", "eagle").code == 2  # eagle is stored; the job is to fetch
     assert document["totals"]["est_cost_usd"] == round(0.099 + 0.855 * 2, 6)  # nothing for the paid job
+
+
+def test_a_plan_on_the_other_backend_leaves_the_real_apis_paid_job_to_the_real_api(
+    cli: Callable[..., object], write: Callable[..., Path], project: Path
+) -> None:
+    write("specs/a.yaml", SPECS)
+    with Store.open(project / ".reconciler") as store:
+        dead = dataclasses.replace(current_owner(), pid=4_000_000, started=1)  # a killed real apply
+        attempt = store.claim(
+            key_of("tide"), namespace=keys.SEGMIND, model="wan-2.2-t2v-fast", request_body={}, owner=dead
+        )
+        assert attempt is not None
+        store.record_submitted(attempt.id, "r-tide")
+    assert json.loads(cli("plan", "--json", "--mock").out)["paid_jobs"] == []  # the fake never heard of r-tide
+    assert "~ tide  wan-2.2-t2v-fast  in flight as request r-tide" in cli("plan").out

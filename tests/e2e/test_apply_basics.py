@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
 
 from mockserver.media import read_tags
+from reconciler import keys
+from reconciler.spec import load
+from reconciler.store import Store, current_owner
 from tests.e2e.conftest import spec, specs_file
 
 
@@ -140,3 +144,16 @@ def test_apply_mock_serves_its_own_fake_and_keeps_its_videos_apart(cli, write, p
     assert "1 up to date" in cli("apply", "--mock").out
     plan = cli("plan", "--json")  # against the real API, the fake's video does not count
     assert '"action": "create"' in plan.out
+
+
+def test_apply_mock_leaves_a_killed_real_applys_paid_job_for_the_real_api(cli, write, project) -> None:
+    write("specs/a.yaml", specs_file(spec("cat", "a cat")))
+    (entry,) = load(["specs"]).entries
+    with Store.open(project / ".reconciler") as store:
+        dead = dataclasses.replace(current_owner(), pid=4_000_000, started=1)  # the real apply was killed
+        real = keys.entry_key(keys.SEGMIND, entry)
+        attempt = store.claim(real, namespace=keys.SEGMIND, model=entry.model, request_body={}, owner=dead)
+        assert attempt is not None
+        store.record_submitted(attempt.id, "r-paid")
+    assert cli("apply", "--mock").code == 0
+    assert "in flight as request r-paid" in cli("plan").out  # still the real API's to finish, not bought again

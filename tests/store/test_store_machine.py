@@ -2,10 +2,11 @@
 
 Rules: put blobs, record outputs, claim keys (as this live process or as a dead one), move attempts,
 crash mid-write (a dead writer's temp file left behind), lose or corrupt a blob on disk, switch to a
-second connection, reopen, verify and gc. After every step the outputs, the latest attempts, the objects on disk and the temp
-directory match the model, every object that was not deliberately damaged is named by its hash, and
-the orphans' count and bytes (kept by the store as outputs come and go) are what the outputs table
-itself sums to.
+second connection, reopen, verify, gc, and rebuild from the receipts. After every step the outputs,
+the latest attempts, the objects on disk and the temp directory match the model, every object that
+was not deliberately damaged is named by its hash, and the orphans' count, bytes and keys, for roots
+in either namespace or both (kept by the store as outputs come and go), are what the outputs table
+itself says.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.dead = dataclasses.replace(self.me, started=self.me.started + 1)
         self.blobs: dict[str, bytes] = {}
         self.outputs: dict[str, str] = {}
+        self.receipts: dict[str, str] = {}  # key -> digest of its last recorded output (gc removes it)
         self.attempts: list[ModelAttempt] = []
         self.damaged: set[str] = set()
         self.stray_temps = 0
@@ -91,7 +93,7 @@ class StoreMachine(RuleBasedStateMachine):
             key, digest=digest, size=len(self.blobs[digest]), model="m", request_id=None, cost_usd=None,
             namespace=namespace,
         )  # fmt: skip
-        self.outputs[key] = digest
+        self.outputs[key] = self.receipts[key] = digest
 
     # Attempts
 
@@ -158,7 +160,7 @@ class StoreMachine(RuleBasedStateMachine):
             cost_usd=0.3, namespace="f", attempt_id=attempt.id,
         )  # fmt: skip
         attempt.state = AttemptState.STORED
-        self.outputs[attempt.key] = info.digest
+        self.outputs[attempt.key] = self.receipts[attempt.key] = info.digest
 
     @precondition(lambda self: self._any(*OPEN))
     @rule(pick=picks)
@@ -252,11 +254,24 @@ class StoreMachine(RuleBasedStateMachine):
             return
         for key in gone_outputs:
             del self.outputs[key]
+            del self.receipts[key]
         self.attempts = [a for a in self.attempts if a.key in keep]
         if not running:
             for digest in unreferenced:
                 del self.blobs[digest]
                 self.damaged.discard(digest)
+
+    @rule()
+    def rebuild(self) -> None:
+        """Put back, from its receipt, each output dropped (by verify or a claim) whose blob is whole again."""
+        restored = self.store.rebuild()
+        back = {
+            k: d
+            for k, d in self.receipts.items()
+            if k not in self.outputs and d in self.blobs and d not in self.damaged
+        }
+        assert {o.key: o.digest for o in restored.restored} == back
+        self.outputs.update(back)
 
     # What must always hold
 
@@ -274,16 +289,24 @@ class StoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def orphans_are_counted_as_the_outputs_table_sums(self) -> None:
-        query = "SELECT namespace, count(*), sum(size) FROM outputs GROUP BY namespace"
+        query = "SELECT key, namespace, size FROM outputs ORDER BY key"
         with closing(sqlite3.connect(self.root / "state.sqlite")) as raw:  # the file itself, not the store
-            held = {namespace: (count, size) for namespace, count, size in raw.execute(query)}
-        everything = (sum(count for count, _ in held.values()), sum(size for _, size in held.values()))
+            rows = raw.execute(query).fetchall()
+        held = {namespace for _, namespace, _ in rows}
+        everything = (len(rows), sum(size for _, _, size in rows))
         unnamed = self.store.orphans({}, limit=0)
         assert (unnamed.count, unnamed.size) == everything
         # Roots of a namespace the store holds nothing of name nothing; those of one it holds name every key.
         for namespace in ("f", "g"):
             named = self.store.orphans({namespace: KEYS}, limit=0)
             assert (named.count, named.size) == ((0, 0) if namespace in held else everything)
+        # Some keys named in one namespace, in the other, in both: the rest are the orphans, listed in key order.
+        for roots in ({"f": KEYS[:2]}, {"g": KEYS[1:3]}, {"f": KEYS[:2], "g": KEYS[1:3]}, {"f": KEYS[3:], "g": []}):
+            named_keys = {key for namespace, keys in roots.items() if namespace in held for key in keys}
+            stray = [(key, size) for key, _, size in rows if key not in named_keys]
+            found = self.store.orphans(roots, limit=None)
+            assert (found.count, found.size) == (len(stray), sum(size for _, size in stray)), roots
+            assert [o.key for o in found.listed] == [key for key, _ in stray], roots
 
     @invariant()
     def latest_attempts_agree(self) -> None:

@@ -116,6 +116,32 @@ def totals(tx: Transaction) -> dict[str, tuple[int, int]]:
     }
 
 
+def recount(tx: Transaction) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
+    """Set the kept totals to the outputs' own count and bytes; namespace -> (kept, true) where they differed.
+
+    The triggers keep them in step with every writer of this schema. A reconciler from before it
+    (version 1), still running while a newer one upgraded the store, writes with INSERT OR REPLACE
+    and no recursive triggers: re-recording a key counts it twice. `verify` puts that right.
+    """
+    kept = {row[0]: (row[1], row[2]) for row in tx.rows("SELECT namespace, outputs, bytes FROM output_totals")}
+    true = {
+        row[0]: (row[1], int(row[2]))
+        for row in tx.rows("SELECT namespace, count(*), total(size) FROM outputs GROUP BY namespace")
+    }
+    wrong = {
+        namespace: (kept.get(namespace, (0, 0)), true.get(namespace, (0, 0)))
+        for namespace in kept.keys() | true.keys()
+        if kept.get(namespace, (0, 0)) != true.get(namespace, (0, 0))
+    }
+    for namespace, (_, (count, size)) in wrong.items():
+        tx.execute(
+            "INSERT INTO output_totals (namespace, outputs, bytes) VALUES (?, ?, ?)"
+            " ON CONFLICT (namespace) DO UPDATE SET outputs = excluded.outputs, bytes = excluded.bytes",
+            (namespace, count, size),
+        )
+    return wrong
+
+
 def survey(
     tx: Transaction, keys: Collection[str], roots: Mapping[str, Collection[str]], *, limit: int | None
 ) -> tuple[dict[str, str], Orphans]:

@@ -4,7 +4,8 @@ Repair never deletes a paid byte: a blob whose content does not match its name g
 `quarantine/` for a person to look at, and the output rows that pointed at it (or at a missing or
 wrongly sized blob) are dropped so the next apply fetches them again. Blobs that no output refers to
 are reported as orphans and left for `gc`. Hashing runs outside any transaction, so a concurrent
-apply is never blocked; rows are only dropped if they still point at the blob found bad.
+apply is never blocked; rows are only dropped if they still point at the blob found bad. The count
+and bytes the store keeps of each namespace's outputs (plan's orphan line) are recounted too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from reconciler.records import BlobInfo
 from reconciler.store.db import Database
 from reconciler.store.objects import Objects, hash_file
-from reconciler.store.outputs import all_outputs
+from reconciler.store.outputs import all_outputs, recount
 
 
 class ProblemKind(enum.Enum):
@@ -26,6 +27,7 @@ class ProblemKind(enum.Enum):
     MISSING_BLOB = "missing"  # an output points at a blob that is not there: the output is dropped
     WRONG_SIZE = "wrong-size"  # an output records another size than its blob has: the output is dropped
     STRAY_FILE = "stray"  # a file under objects/ whose name is not a digest: quarantined
+    WRONG_TOTALS = "totals"  # the kept count or bytes of a namespace's outputs was off: recounted
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,12 @@ def verify(db: Database, objects: Objects, *, now: float) -> VerifyReport:
         action = f"moved to {moved}" + ("; outputs dropped" if keys else "")
         problems.append(Problem(ProblemKind.CORRUPT_BLOB, objects.path(digest), digest, keys, action))
 
-    if drop:
-        with db.write() as tx:
-            for key, digest in drop:
-                tx.execute("DELETE FROM outputs WHERE key = ? AND digest = ?", (key, digest))
+    with db.write() as tx:
+        for key, digest in drop:
+            tx.execute("DELETE FROM outputs WHERE key = ? AND digest = ?", (key, digest))
+        for namespace, ((count, size), (true_count, true_size)) in sorted(recount(tx).items()):
+            action = f"recounted ({count} outputs of {size:,} bytes kept; {true_count} of {true_size:,} stored)"
+            problems.append(Problem(ProblemKind.WRONG_TOTALS, db.path, None, (), f"{namespace}: {action}"))
     dropped = set(drop)
     referenced = {o.digest for o in outputs if (o.key, o.digest) not in dropped}
     orphans = tuple(

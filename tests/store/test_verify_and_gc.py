@@ -169,3 +169,25 @@ def test_orphans_are_the_outputs_no_current_key_names(store: Store, record: Call
     expected = sorted(key(n) for n in (2, 3, 4))[:2]
     assert [o.key for o in orphans.listed] == expected
     assert len(store.orphans({}, limit=None).listed) == 5
+
+
+def test_verify_recounts_the_totals_an_older_reconciler_threw_off(
+    store: Store, record: Callable[..., str], root: Path
+) -> None:
+    for n in range(3):
+        record(key(n), b"video %d" % n)
+    # A reconciler of schema version 1, still running after a newer one upgraded the store, records
+    # a video again as it did: INSERT OR REPLACE, with SQLite's default of no recursive triggers.
+    conn = sqlite3.connect(root / "state.sqlite")
+    conn.execute("INSERT OR REPLACE INTO outputs SELECT * FROM outputs WHERE key = ?", (key(1),))
+    conn.commit()
+    true_count, true_bytes = conn.execute("SELECT count(*), sum(size) FROM outputs").fetchone()
+    conn.close()
+    assert store.orphans({}, limit=0).count == true_count + 1  # what verify is there to put right
+
+    (problem,) = store.verify().problems
+    assert problem.kind is ProblemKind.WRONG_TOTALS
+    assert str(problem).endswith(f"fake: recounted (4 outputs of {4 * 7:,} bytes kept; 3 of 21 stored)")
+    orphans = store.orphans({}, limit=0)
+    assert (orphans.count, orphans.size) == (true_count, true_bytes)
+    assert store.verify().clean

@@ -116,7 +116,7 @@ def apply(
         document = {"event": "plan"} | render.document(result) | {"warnings": [str(w) for w in specs.warnings]}
         click.echo(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
     else:
-        show_plan(specs, result, show_noop=False)
+        show_plan(specs.warnings, result, show_noop=False)
     if result.has_changes() and not mock and not yes:
         _confirm(result)
     summary = run_apply(

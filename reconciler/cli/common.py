@@ -7,7 +7,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -17,12 +17,13 @@ from reconciler import keys
 from reconciler.cli import process
 from reconciler.errors import SpecError, UsageError
 from reconciler.runtime.config import load_settings
-from reconciler.spec import SpecSet, load
+from reconciler.spec import SpecSet, SpecWarning, load
 from reconciler.spec.cache import FileParseCache
 
 if TYPE_CHECKING:
     from reconciler.api.backend import Backend
     from reconciler.plan.diff import Desired, Plan
+    from reconciler.runtime.lastplan import LastPlan, Shown
     from reconciler.runtime.world import Site
     from reconciler.store.location import Remote
 
@@ -169,8 +170,12 @@ def build_plan(
     orphan_limit: int | None = 10,
     adoptable: dict[str, str] | None = None,
     latency_scale: float | None = None,
+    keep: LastPlan | None = None,
 ) -> Planned:
-    """Load specs, read the store without locking it, and plan: no network, nothing written but the parse cache."""
+    """Load specs, read the store without locking it, and plan: no network, nothing written but caches.
+
+    With `keep`, the plan is kept there for `plan_shown` to show again while nothing changes.
+    """
     from reconciler.api.embedded import MOCK_TIME_SCALE
     from reconciler.plan.assemble import assemble, desire
     from reconciler.plan.diff import select
@@ -182,12 +187,54 @@ def build_plan(
         desired = desire(specs.entries, namespace)
         chosen = select(desired, targets=targets, excludes=excludes)
         with open_view(store_root(store), store_remote(store)) as view:
-            plan = assemble(
+            token = view.change_token() if keep is not None else None  # before the plan reads: any write changes it
+            plan, observed = assemble(
                 desired, chosen, view, namespace=namespace, concurrency=concurrency, retry_failed=retry_failed,
                 latency_scale=latency_scale or (MOCK_TIME_SCALE if mock else None), orphan_limit=orphan_limit,
                 adoptable=adoptable,
             )  # fmt: skip
+            if keep is not None:
+                keep.keep(view, token, specs, plan, observed.stored)
     return Planned(specs, desired, plan)
+
+
+def plan_shown(
+    paths: tuple[str, ...],
+    store: str | None,
+    *,
+    mock: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    concurrency: int,
+    retry_failed: bool,
+    orphan_limit: int | None,
+) -> Shown:
+    """What `plan` shows (the specs' warnings, and the plan): the last plan again while nothing it was
+    made from has changed (`runtime.lastplan`), else `build_plan`'s, kept for the next time."""
+    from reconciler.runtime.lastplan import Asked, LastPlan
+    from reconciler.spec import digests
+    from reconciler.store.connect import open_view
+
+    keep = None
+    if store_remote(store) is None:  # a bucket changes without its cache knowing: its plans are always made anew
+        settings = load_settings()
+        root = store_root(store)
+        cache = FileParseCache.in_store(root)
+        try:
+            files = digests(list(paths) or list(settings.specs), cache, keys.EVERY_NAMESPACE)
+        finally:
+            cache.save()
+        if files is not None:
+            asked = (targets, excludes, concurrency, retry_failed, None, orphan_limit, settings.allow_outside_files)
+            keep = LastPlan(root, Asked(namespace_for(mock), *asked, files))
+            with many_values():
+                if (shown := keep.recall(lambda: open_view(root, None))) is not None:
+                    return shown
+    specs, _, plan = build_plan(
+        paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency,
+        retry_failed=retry_failed, orphan_limit=orphan_limit, keep=keep,
+    )  # fmt: skip
+    return specs.warnings, plan
 
 
 @contextlib.contextmanager
@@ -210,11 +257,11 @@ def many_values() -> Iterator[None]:
         process.set_aside()
 
 
-def show_plan(specs: SpecSet, result: Plan, *, show_noop: bool) -> None:
+def show_plan(warnings: Sequence[SpecWarning], result: Plan, *, show_noop: bool) -> None:
     from reconciler.plan.diff import ActionKind
     from reconciler.ui import plans as render
 
-    for warning in specs.warnings:
+    for warning in warnings:
         click.echo(f"{warning.where}: " + click.style("warning: ", fg="yellow") + warning.message, err=True)
     noop = show_noop or result.totals.counts[ActionKind.NOOP] <= 20
     stream = sys.stdout

@@ -11,6 +11,7 @@ from reconciler.cli.common import (
     build_plan,
     key_options,
     paths_argument,
+    plan_shown,
     show_plan,
     store_option,
     store_root,
@@ -19,7 +20,11 @@ from reconciler.cli.common import (
 from reconciler.plan.diff import ActionKind, Plan
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from reconciler.api.backend import Backend, Endpoint
+    from reconciler.plan.lock import Check
+    from reconciler.spec import SpecWarning
 
 
 @click.command()
@@ -81,7 +86,6 @@ def plan(
     there is. With --locked, exit 1 (after showing the plan) when the specs do not match the lock.
     """
     from reconciler.errors import UsageError
-    from reconciler.ui import plans as render
 
     if mock:
         lockfile.no_lock_with_mock(("--locked", locked), ("--update-lock", update_lock), ("--lock", lock_file))
@@ -92,16 +96,20 @@ def plan(
     path = None
     if locked or update_lock:
         path = lockfile.required_path(lock_file, paths, "--locked" if locked else "--update-lock")
+    orphan_limit = None if (as_json or fmt == "json") else 10
+    if path is None and not refresh:  # the usual plan: shown again from memory while nothing changes
+        warnings, result = plan_shown(
+            paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency,
+            retry_failed=retry_failed, orphan_limit=orphan_limit,
+        )  # fmt: skip
+        show(warnings, result, fmt="json" if as_json else fmt, show_noop=show_noop, check=None)
+        if detailed_exitcode and result.has_changes():
+            raise SystemExit(2)
+        return
     specs, desired, result = build_plan(
-        paths,
-        store,
-        mock=mock,
-        targets=targets,
-        excludes=excludes,
-        concurrency=concurrency,
-        retry_failed=retry_failed,
-        orphan_limit=None if (as_json or fmt == "json") else 10,
-    )
+        paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency,
+        retry_failed=retry_failed, orphan_limit=orphan_limit,
+    )  # fmt: skip
     if refresh:
         from reconciler.api.backend import Backend  # the API client: only --refresh talks to the network
 
@@ -112,16 +120,10 @@ def plan(
         adoptable = refreshed(backend, result)
         specs, desired, result = build_plan(
             paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency,
-            retry_failed=retry_failed, orphan_limit=None if (as_json or fmt == "json") else 10, adoptable=adoptable,
+            retry_failed=retry_failed, orphan_limit=orphan_limit, adoptable=adoptable,
         )  # fmt: skip
     check = lockfile.check(path, result, desired) if path is not None and locked else None
-    warnings = [str(w) for w in specs.warnings]
-    if as_json or fmt == "json":
-        click.echo(render.dumps(render.document(result) | {"warnings": warnings, "lock": render.lock_document(check)}))
-    elif fmt == "markdown":
-        click.echo(render.markdown(result, warnings=warnings, lock=check), nl=False)
-    else:
-        show_plan(specs, result, show_noop=show_noop)
+    show(specs.warnings, result, fmt="json" if as_json else fmt, show_noop=show_noop, check=check)
     if path is not None and update_lock:
         lockfile.refresh(path, result.namespace, desired, store_root(store))
     if check is not None:
@@ -130,6 +132,19 @@ def plan(
             raise SystemExit(1)
     if detailed_exitcode and result.has_changes():
         raise SystemExit(2)
+
+
+def show(warnings: Sequence[SpecWarning], result: Plan, *, fmt: str, show_noop: bool, check: Check | None) -> None:
+    """Print the plan in `fmt` (text, json or markdown), with the specs' warnings and the lock's check."""
+    from reconciler.ui import plans as render
+
+    if fmt == "json":
+        document = {"warnings": [str(w) for w in warnings], "lock": render.lock_document(check)}
+        click.echo(render.dumps(render.document(result) | document))
+    elif fmt == "markdown":
+        click.echo(render.markdown(result, warnings=[str(w) for w in warnings], lock=check), nl=False)
+    else:
+        show_plan(warnings, result, show_noop=show_noop)
 
 
 def refreshed(backend: Backend, result: Plan) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """One plan for every command: the loaded specs against one view of the store.
 
     desired = desire(specs.entries, namespace)                       every spec with its key
-    plan = assemble(desired, select(desired, ...), view, namespace=...)
+    plan, observed = assemble(desired, select(desired, ...), view, namespace=...)
 
 `plan`, `apply`, `watch` and the simulation all plan through `assemble`, so what apply or watch
 works from is exactly what plan shows: the outputs and latest attempts of the chosen keys, the
@@ -61,13 +61,14 @@ def assemble(
     orphans: bool = True,
     orphan_limit: int | None = 10,
     adoptable: Mapping[str, str] | None = None,
-) -> Plan:
+) -> tuple[Plan, Observation]:
     """The plan for `chosen` (the targeted part of `desired`, every spec) against what `view` holds.
 
     Paid jobs are this backend's open attempts on keys no spec of `desired` wants; orphans (with `orphans`)
     are outputs no spec names in either namespace, the first `orphan_limit` listed (None: all).
     `latency_scale` is how fast jobs are said to run against the catalog (None: not said).
     `adoptable` (key -> request id) names the creates the account's history already holds.
+    With the plan, the observation it was made from (`runtime.lastplan` looks for its stored blobs again).
     """
     wanted = {d.key for d in desired}
     # The same roots gc keeps: every spec's key in both namespaces.
@@ -84,7 +85,7 @@ def assemble(
         ).expected_s
         for model in sorted({d.entry.model for d in chosen})
     }
-    return diff(
+    plan = diff(
         chosen,
         stored=observed.stored,
         attempts=observed.attempts,
@@ -96,3 +97,4 @@ def assemble(
         latency=expected,
         adoptable=dict(adoptable) if adoptable is not None else None,
     )
+    return plan, observed

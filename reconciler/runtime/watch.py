@@ -147,7 +147,7 @@ class Session:
         wanted = {d.key for d in chosen}
         self.desired, self.chosen = desired, chosen
         # The plan apply would make: paid jobs whose spec changed while a killed apply waited on them included.
-        plan = assemble(
+        plan, _ = assemble(
             desired, chosen, self.runtime.store, namespace=namespace, concurrency=self.settings.concurrency,
             retry_failed=self.settings.retry_failed, latency_scale=self.options.latency_scale, orphans=False,
         )  # fmt: skip
@@ -178,7 +178,7 @@ class Session:
         from reconciler.ui import report
 
         store = self.runtime.store
-        plan = assemble(
+        plan, _ = assemble(
             self.desired, self.chosen, store, namespace=self.runtime.namespace, concurrency=self.settings.concurrency,
             retry_failed=self.settings.retry_failed, latency_scale=self.options.latency_scale, orphans=False,
         )  # fmt: skip

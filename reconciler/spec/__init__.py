@@ -30,7 +30,7 @@ from reconciler.exports import exports
 if TYPE_CHECKING:
     from reconciler.spec.discovery import discover, display_path, is_spec_file_name
     from reconciler.spec.expansion import MAX_MATRIX, name_problem
-    from reconciler.spec.loading import check_unique, file_digest, load, load_file, resolve_file
+    from reconciler.spec.loading import check_unique, digests, file_digest, load, load_file, resolve_file
     from reconciler.spec.media import LOCAL_IMAGE_PREFIX, finish_entries
     from reconciler.spec.values import (
         LANGUAGE_VERSION,
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "reconciler.spec.discovery": ("discover", "display_path", "is_spec_file_name"),
     "reconciler.spec.expansion": ("MAX_MATRIX", "name_problem"),
-    "reconciler.spec.loading": ("check_unique", "file_digest", "load", "load_file", "resolve_file"),
+    "reconciler.spec.loading": ("check_unique", "digests", "file_digest", "load", "load_file", "resolve_file"),
     "reconciler.spec.media": ("LOCAL_IMAGE_PREFIX", "finish_entries"),
     "reconciler.spec.values": (
         "LANGUAGE_VERSION",
@@ -75,6 +75,7 @@ __all__ = [
     "SpecSet",
     "SpecWarning",
     "check_unique",
+    "digests",
     "discover",
     "display_path",
     "file_digest",

@@ -73,9 +73,35 @@ def load(
     return SpecSet(entries=tuple(entries), files=tuple(shown_files), warnings=tuple(warnings))
 
 
+def digests(paths: Sequence[str | Path], cache: ParseCache, derive: Derive | None = None) -> tuple[str, ...] | None:
+    """The digest of each spec file under `paths`, as `load` looks it up in `cache`: what the specs are.
+
+    Two loads whose files have the same digests load the same specs (the parse cache's promise),
+    unless a spec names local files, which are hashed on every load. A file known by its stat is
+    not read. None when a file cannot be found or read: `load` says what is wrong.
+    """
+    files, errors = discover(paths)
+    if errors or not files:
+        return None
+    salt = derive.version if derive is not None else ""
+    found = []
+    for path in files:
+        shown = display_path(path)
+        name = _cache_name(path, shown, salt)
+        if (known := cache.digest_of(path, name)) is None:
+            try:
+                data = read_regular(path, MAX_FILE_BYTES)
+            except (TooLarge, Refused, OSError):
+                return None
+            known = _digest(path, shown, salt, data)
+            cache.saw(name, known)
+        found.append(known)
+    return tuple(found)
+
+
 def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive | None = None) -> FileResult:
     salt = derive.version if derive is not None else ""
-    name = f"{os.path.abspath(path)}\0{shown}\0{salt}"
+    name = _cache_name(path, shown, salt)
     if cache is not None and (known := cache.digest_of(path, name)) is not None:
         cached = cache.get(known)
         if cached is not None:
@@ -88,7 +114,7 @@ def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive |
         return FileResult(errors=(SpecError(Location(shown), f"cannot read file: it {exc.reason}"),))
     except OSError as exc:
         return FileResult(errors=(SpecError(Location(shown), f"cannot read file: {exc.strerror}"),))
-    digest = file_digest(f"{path.resolve()}\0{shown}\0{salt}", data) if cache is not None else ""
+    digest = _digest(path, shown, salt, data) if cache is not None else ""
     if cache is not None:
         cache.saw(name, digest)
         cached = cache.get(digest)
@@ -103,6 +129,16 @@ def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive |
         # then holds no more than a warm one.
         return cache.get(digest) or result
     return result
+
+
+def _cache_name(path: Path, shown: str, salt: str) -> str:
+    """The name the parse cache knows a file's stat by."""
+    return f"{os.path.abspath(path)}\0{shown}\0{salt}"
+
+
+def _digest(path: Path, shown: str, salt: str, data: bytes) -> str:
+    """The digest the parse cache keeps a file's result by: its resolved path, as shown, and its bytes."""
+    return file_digest(f"{path.resolve()}\0{shown}\0{salt}", data)
 
 
 def _derived(part: FileEntry, derive: Derive) -> FileEntry:

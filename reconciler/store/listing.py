@@ -239,6 +239,10 @@ class RemoteView(StoreView):
             self._bucket = self._make_bucket()
         return self._bucket
 
+    def change_token(self) -> bytes | None:
+        """None: the bucket changes without the local cache knowing, so no plan is shown again from memory."""
+        return None
+
     def listed(self) -> dict[str, ListedOutput]:
         return self._lookup.everything()
 

@@ -10,6 +10,11 @@ outputs table: a plan's orphan line (all outputs minus those the specs name) no 
 100,000 rows to count them, and a plan on one backend does not look up its specs' keys of a backend
 the store holds nothing of. Writers use INSERT, UPSERT or DELETE, which fire the triggers (a REPLACE
 deletes without firing them unless `recursive_triggers` is on, which every connection sets).
+
+Version 3 keeps a token that every change of what a plan reads (outputs, attempts) replaces with a
+random one, by triggers: a plan made when the token was T stays the plan while the token is still T
+(`store.lastplan` shows it again without reading 100,000 outputs). Random, not a counter: a store
+restored from a copy and then changed otherwise can never come back to a token it had.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from reconciler.store.db import Database, Transaction
 
 APPLICATION_ID = 0x52454356  # "RECV"
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = (
     """CREATE TABLE outputs (
@@ -90,7 +95,23 @@ _V2 = (
     END""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+# The token of the last change of what a plan reads; any writer of any version fires these triggers.
+_CHANGED_BY = [(table, event) for table in ("outputs", "attempts") for event in ("INSERT", "UPDATE", "DELETE")]
+_V3 = (
+    """CREATE TABLE last_change (
+        one   INTEGER PRIMARY KEY CHECK (one = 1),
+        token BLOB NOT NULL
+    )""",
+    "INSERT INTO last_change (one, token) VALUES (1, randomblob(16))",
+    *(
+        f"""CREATE TRIGGER {table}_{event.lower()}_changes AFTER {event} ON {table} BEGIN
+        UPDATE last_change SET token = randomblob(16);
+    END"""
+        for table, event in _CHANGED_BY
+    ),
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def read_version(tx: Transaction) -> tuple[int, int]:

@@ -18,7 +18,7 @@ classes hold the connection, the root and the clock, and pass them on.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Set
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,6 +55,12 @@ T = TypeVar("T")
 V = TypeVar("V")
 
 STATE_FILE = "state.sqlite"
+
+
+def blobs_asked(blobs: Mapping[str, str]) -> list[str]:
+    """The blobs of `blobs` (key -> digest) as the store asks whether they are there: once each, in key
+    order, which is how `presence` remembers a question."""
+    return list(dict.fromkeys(blobs.values()))
 
 
 class StoreView:
@@ -126,22 +132,40 @@ class StoreView:
         stored, lost = _without(found, self._gone(found))
         return Observation(stored=stored, attempts=latest, lost=lost, orphans=stray)
 
+    def change_token(self) -> bytes | None:
+        """The token of the last change of the outputs or attempts (schema.py, version 3); None with no store.
+
+        A plan made from what this store held when the token was T is still the plan while it is T:
+        no write to either table leaves it as it was.
+        """
+        if (db := self._db) is None:
+            return None
+        row = db.one("SELECT token FROM last_change")
+        return None if row is None else bytes(row[0])
+
+    def any_gone(self, digests: Sequence[str]) -> bool:
+        """Whether a blob of `digests` is gone from objects/ (asked as `observe` asks, its answer is remembered:
+        `blobs_asked`)."""
+        return len(self._present(digests)) != len(set(digests))
+
     def _split(self, found: Mapping[str, Output]) -> tuple[dict[str, Output], dict[str, Output]]:
         """(outputs whose blob is there, outputs whose blob is gone)."""
         return _without(found, self._gone({key: output.digest for key, output in found.items()}))
 
     def _gone(self, blobs: Mapping[str, str]) -> set[str]:
         """The keys of `blobs` (key -> digest) whose blob is gone: the files, not the rows, say what is stored."""
-        digests = list(dict.fromkeys(blobs.values()))  # in key order, as `presence` remembers a question by
+        digests = blobs_asked(blobs)
+        there = self._present(digests)
+        if len(there) == len(digests):
+            return set()  # the usual case, without a second pass over 100,000 keys
+        return {key for key, digest in blobs.items() if digest not in there}
 
+    def _present(self, digests: Sequence[str]) -> set[str]:
         def listing() -> bool:  # asked only if the files are looked at: counting the outputs is a walk of an index
             # Listing the blob directories pays when asked about many, and a good share of those there.
             return len(digests) >= LIST_FROM and (db := self._db) is not None and scans(db, "outputs", len(digests))
 
-        there = self._objects.present(digests, listing=listing)
-        if len(there) == len(digests):
-            return set()  # the usual case, without a second pass over 100,000 keys
-        return {key for key, digest in blobs.items() if digest not in there}
+        return self._objects.present(digests, listing=listing)
 
     def orphans(self, roots: Mapping[str, Collection[str]], *, limit: int | None = 100) -> Orphans:
         """Outputs that no root names (`roots`: namespace -> keys): count, bytes, and the first `limit`."""

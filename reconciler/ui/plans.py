@@ -79,7 +79,7 @@ def _cost(action: Action) -> str:
 def plain(plan: Plan, out: TextIO, *, show_noop: bool) -> None:
     """Stable, greppable lines: `+ name  model  $cost  reason  (file:line)`."""
     for kind in ORDER:
-        if kind is ActionKind.NOOP and not show_noop:
+        if (kind is ActionKind.NOOP and not show_noop) or not plan.totals.counts.get(kind):
             continue  # not even gathered: most of a big project's specs are up to date
         actions = [a for a in plan.actions if a.kind is kind]
         if not actions:

@@ -416,7 +416,7 @@ class Sim:
 
     def plan(self, store: StoreView, desired: list[Desired], *, retry_failed: bool = False) -> Plan:
         """What `reconciler plan` shows (reconciler.plan.assemble, as the CLI and watch plan), without orphans."""
-        return assemble(desired, desired, store, namespace=NAMESPACE, retry_failed=retry_failed, orphans=False)
+        return assemble(desired, desired, store, namespace=NAMESPACE, retry_failed=retry_failed, orphans=False)[0]
 
     def run_engine(self, turns: int, *, machine: int = 0, **start: Any) -> Engine:
         """Run the current apply of `machine` (starting one if none runs) for at most `turns` steps."""

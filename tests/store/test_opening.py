@@ -210,9 +210,10 @@ def test_a_version_1_store_is_upgraded_once_and_counts_the_outputs_it_already_he
         blobs = [put_blob(store, [b"video %d" % n + b"x" * n]) for n in range(5)]
     path = root / "state.sqlite"
     with closing(sqlite3.connect(path)) as conn, conn:
-        for trigger in ("outputs_added", "outputs_removed", "outputs_changed"):
+        for (trigger,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE output_totals")
+        conn.execute("DROP TABLE last_change")
         conn.execute("PRAGMA user_version = 1")
         conn.executemany(
             "INSERT INTO outputs (key, digest, size, model, namespace, created) VALUES (?, ?, ?, 'm', ?, 0)",
@@ -228,3 +229,24 @@ def test_a_version_1_store_is_upgraded_once_and_counts_the_outputs_it_already_he
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         totals = dict(conn.execute("SELECT namespace, outputs FROM output_totals").fetchall())
     assert totals == {"segmind": 3, "mock": 2}
+
+
+def test_a_version_2_store_is_upgraded_to_keep_a_change_token_that_every_write_then_replaces(root: Path, clock) -> None:
+    with Store.open(root, clock=clock) as store:
+        blob = put_blob(store, [b"a video"])
+    path = root / "state.sqlite"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for (trigger,) in conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%_changes'").fetchall():
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE last_change")
+        conn.execute("PRAGMA user_version = 2")
+    with Store.open_readonly(root, clock=clock) as view:  # plan's way in: it upgrades, then reads
+        before = view.change_token()
+    assert before is not None
+    with Store.open(root, clock=clock) as store:
+        store.record_output(
+            key(0), digest=blob.digest, size=blob.size, model="m", request_id=None, cost_usd=None, namespace="segmind"
+        )
+        assert store.change_token() not in (None, before)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

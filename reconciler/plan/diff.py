@@ -99,7 +99,7 @@ class Totals(NamedTuple):
 
 
 class Plan(NamedTuple):
-    actions: tuple[Action, ...]
+    actions: Sequence[Action]  # a tuple, or a kept plan's actions made when first looked at (plan.encoding)
     orphans: Orphans
     totals: Totals
     namespace: str
@@ -108,9 +108,9 @@ class Plan(NamedTuple):
 
     def has_changes(self) -> bool:
         """Whether apply has anything to create, resume, look up or fetch (Terraform's exit code 2)."""
+        counts = self.totals.counts  # counted from the actions by `diff`: they need not be looked at
         return bool(self.paid_jobs) or any(
-            a.kind in (ActionKind.CREATE, ActionKind.ADOPT, ActionKind.PENDING, ActionKind.IN_DOUBT)
-            for a in self.actions
+            counts.get(kind) for kind in (ActionKind.CREATE, ActionKind.ADOPT, ActionKind.PENDING, ActionKind.IN_DOUBT)
         )
 
 

@@ -35,6 +35,7 @@ import contextlib
 import marshal
 import os
 import stat
+import zlib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -49,6 +50,7 @@ from reconciler.spec import SpecSet, SpecWarning
 from reconciler.store.schema import SCHEMA_VERSION
 from reconciler.store.store import StoreView, blobs_asked
 
+MAGIC: Final = b"RLP\x00v001"  # 8 bytes, then the CRC-32 of the rest (4 bytes, little-endian), then the marshal
 FORMAT: Final = f"reconciler-last-plan/1/{encoding.VERSION}/{reconciler.__version__}/{SCHEMA_VERSION}"
 # The largest file read: the plan of a million specs with every orphan listed is well under it.
 MAX_FILE_BYTES: Final = 1 << 30
@@ -127,7 +129,7 @@ class LastPlan:
             data = marshal.dumps(document)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with replacing(self.path) as temp:
-                temp.write_bytes(data)
+                temp.write_bytes(MAGIC + zlib.crc32(data).to_bytes(4, "little") + data)
 
     def forget(self) -> None:
         """Drop the kept plan: a plan that may not be kept makes the last one no answer either."""
@@ -146,7 +148,12 @@ class LastPlan:
             if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
                 return None
             with os.fdopen(fd, "rb", closefd=False) as file:
-                kept = marshal.loads(file.read())
+                data = file.read()
+            head, body = data[: len(MAGIC) + 4], memoryview(data)[len(MAGIC) + 4 :]
+            # A file damaged after it was written (a byte changed anywhere) is a miss, never a stale plan.
+            if head[: len(MAGIC)] != MAGIC or int.from_bytes(head[len(MAGIC) :], "little") != zlib.crc32(body):
+                return None
+            kept = marshal.loads(body)
         except Exception:  # a damaged or foreign file is only a slower run, never an error
             return None
         finally:

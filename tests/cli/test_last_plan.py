@@ -228,7 +228,7 @@ def test_a_lost_database_is_rebuilt_and_planned_anew(planned: Callable[..., Run]
     assert "! blocked" not in shown  # the failure was in the lost database only: it is to make again
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "directory", "fifo"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "flipped", "directory", "fifo"])
 def test_a_damaged_kept_plan_is_passed_over_and_made_again(
     planned: Callable[..., Run], project: Path, damage: str
 ) -> None:
@@ -238,6 +238,11 @@ def test_a_damaged_kept_plan_is_passed_over_and_made_again(
         path.write_bytes(os.urandom(4096))
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "flipped":  # one byte of the actions changed: the file still reads, its CRC does not match
+        data = bytearray(path.read_bytes())
+        middle = data.index(b"specs/a.yaml")
+        data[middle] ^= 0x01
+        path.write_bytes(bytes(data))
     else:
         path.unlink()
         path.mkdir() if damage == "directory" else os.mkfifo(path)

@@ -115,8 +115,10 @@ def paths_argument(func: Any) -> Any:
     return click.argument("paths", nargs=-1, type=click.Path(path_type=str))(func)
 
 
-def load_specs(paths: tuple[str, ...], store: str | None, *, use_cache: bool = True) -> SpecSet:
-    """Load specs through the parse cache kept in the store directory."""
+def load_specs(
+    paths: tuple[str, ...], store: str | None, *, use_cache: bool = True, read: list[str] | None = None
+) -> SpecSet:
+    """Load specs through the parse cache kept in the store directory (`read`: see `spec.load`)."""
     cache = FileParseCache.in_store(store_root(store)) if use_cache else None
     settings = load_settings()
     try:
@@ -125,6 +127,7 @@ def load_specs(paths: tuple[str, ...], store: str | None, *, use_cache: bool = T
             cache=cache,
             allow_outside_files=settings.allow_outside_files,
             derive=keys.EVERY_NAMESPACE if cache is not None else None,  # kept in the cache: a warm plan hashes nothing
+            read=read,
         )
     finally:
         if cache is not None:
@@ -181,8 +184,9 @@ def build_plan(
     from reconciler.plan.diff import select
     from reconciler.store.connect import open_view
 
+    read: list[str] = []
     with many_values():
-        specs = load_specs(paths, store)
+        specs = load_specs(paths, store, read=read)
         namespace = namespace_for(mock)
         desired = desire(specs.entries, namespace)
         chosen = select(desired, targets=targets, excludes=excludes)
@@ -194,7 +198,7 @@ def build_plan(
                 adoptable=adoptable,
             )  # fmt: skip
             if keep is not None:
-                keep.keep(view, token, specs, plan, observed.stored)
+                keep.keep(view, token, specs, plan, observed.stored, read=tuple(read))
     return Planned(specs, desired, plan)
 
 

@@ -103,13 +103,25 @@ class LastPlan:
         except Exception:  # a file of the right format that does not decode is damaged: a miss
             return None
 
-    def keep(self, view: StoreView, token: bytes | None, specs: SpecSet, plan: Plan, stored: Mapping[str, str]) -> None:
+    def keep(
+        self,
+        view: StoreView,
+        token: bytes | None,
+        specs: SpecSet,
+        plan: Plan,
+        stored: Mapping[str, str],
+        *,
+        read: tuple[str, ...],
+    ) -> None:
         """Keep `plan` (made from `specs` and from `view` when its token was `token`) if nothing else can change it.
 
-        `stored` are the blobs it found stored (key -> digest, as `observe` found them).
+        `stored` are the blobs it found stored (key -> digest, as `observe` found them); `read` the
+        digests of the spec files as they were loaded: a file saved between the question's digests
+        and the load makes a plan of other specs than the question names, which is not kept.
         """
         if (
             token is None
+            or read != self.asked.files
             or plan.paid_jobs
             or not all(action.kind in STEADY for action in plan.actions)
             or any(entry.images for entry in specs.entries)

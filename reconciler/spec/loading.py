@@ -46,11 +46,14 @@ def load(
     cache: ParseCache | None = None,
     allow_outside_files: bool = False,
     derive: Derive | None = None,
+    read: list[str] | None = None,
 ) -> SpecSet:
     """Load, resolve and check every spec under `paths`; raises SpecErrors with every mistake.
 
     Local files named by specs must lie inside `paths` (or a file's directory) unless
     `allow_outside_files`. With `derive`, each entry's `keys` is derived (and cached with its file).
+    `read` (with a cache) gets the digest of each file as it was loaded, as `digests` gives them:
+    what a plan kept by them was made from, even if a file changed since `digests` looked.
     """
     files, errors = discover(paths)
     if not files and not errors:
@@ -62,7 +65,7 @@ def load(
     for path in files:
         shown = display_path(path)
         shown_files.append(shown)
-        result = load_file(path, shown, cache, derive)
+        result = load_file(path, shown, cache, derive, read)
         partials.extend(result.partials)
         errors.extend(result.errors)
         warnings.extend(result.warnings)
@@ -99,12 +102,16 @@ def digests(paths: Sequence[str | Path], cache: ParseCache, derive: Derive | Non
     return tuple(found)
 
 
-def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive | None = None) -> FileResult:
+def load_file(
+    path: Path, shown: str, cache: ParseCache | None, derive: Derive | None = None, read: list[str] | None = None
+) -> FileResult:
     salt = derive.version if derive is not None else ""
     name = _cache_name(path, shown, salt)
     if cache is not None and (known := cache.digest_of(path, name)) is not None:
         cached = cache.get(known)
         if cached is not None:
+            if read is not None:
+                read.append(known)
             return cached
     try:
         data = read_regular(path, MAX_FILE_BYTES)
@@ -115,6 +122,8 @@ def load_file(path: Path, shown: str, cache: ParseCache | None, derive: Derive |
     except OSError as exc:
         return FileResult(errors=(SpecError(Location(shown), f"cannot read file: {exc.strerror}"),))
     digest = _digest(path, shown, salt, data) if cache is not None else ""
+    if read is not None:
+        read.append(digest)
     if cache is not None:
         cache.saw(name, digest)
         cached = cache.get(digest)

@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 
 from reconciler import keys
-from reconciler.spec import load
+from reconciler.plan.diff import ORDER, Plan, Totals
+from reconciler.records import Orphans
+from reconciler.runtime.lastplan import Asked, LastPlan
+from reconciler.spec import SpecSet, load
 from reconciler.store import AttemptState, FailureReason, Store, current_owner
 from reconciler.store.owner import start_ticks
 from tests.conftest import Run, put_blob
@@ -272,3 +275,16 @@ def test_plans_of_other_spec_paths_in_one_store_each_show_their_own_specs(
         shown = cli("plan", "other").out
         assert "+ heron" in shown
         assert "tide" not in shown
+
+
+def test_a_plan_loaded_from_other_bytes_than_the_question_named_is_not_kept(project: Path) -> None:
+    # A spec saved between the question's digests and the load: the plan is of the new bytes, and
+    # kept under the old ones' digest it would be shown if the file were put back as it was.
+    asked = Asked(keys.SEGMIND, (), (), 8, False, None, 10, False, ("digest-asked",))
+    empty = Plan((), Orphans(), Totals(dict.fromkeys(ORDER, 0), 0, 0.0, 0.0, 8), keys.SEGMIND)
+    with Store.open(project / ".reconciler") as store:
+        kept = LastPlan(project / ".reconciler", asked)
+        kept.keep(store, store.change_token(), SpecSet((), ()), empty, {}, read=("digest-loaded",))
+        assert not (project / KEPT).exists()
+        kept.keep(store, store.change_token(), SpecSet((), ()), empty, {}, read=("digest-asked",))
+        assert (project / KEPT).exists()

@@ -65,6 +65,10 @@ FIRST_PID = 1 << 23
 # Turns of the loop a healthy run of a few specs needs is in the thousands; far more means a hang.
 CATCH_UP_TURNS = 100_000
 CATCH_UP_SLICE = 500  # turns each running apply gets in turn while several finish at once
+# The most turns one apply is driven while another machine's apply is alive: that one renews its
+# leases as the clock passes, so this one may wait on its claims for as long as it is driven (as a
+# real run waits on a live one). A history's "run to the end" stops here; catch_up drives both.
+PEER_ALIVE_TURNS = 2_000
 
 # A killed apply's coroutines must not run again while the history goes on: were its loop collected,
 # Python would close them and run the `finally` blocks a killed process never runs. So the loop is
@@ -421,6 +425,8 @@ class Sim:
     def run_engine(self, turns: int, *, machine: int = 0, **start: Any) -> Engine:
         """Run the current apply of `machine` (starting one if none runs) for at most `turns` steps."""
         engine = self.current_on(machine) or self.start_engine(machine=machine, **start)
+        if any(other.running for other in self.engines if other.machine != machine):
+            turns = min(turns, PEER_ALIVE_TURNS)
         self.driving = engine
         try:
             engine.steps += engine.loop.run_until_complete(self.clock.drive(engine.task, turns))

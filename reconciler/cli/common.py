@@ -198,7 +198,7 @@ def build_plan(
                 adoptable=adoptable,
             )  # fmt: skip
             if keep is not None:
-                keep.keep(view, token, specs, plan, observed.stored, read=tuple(read))
+                keep.keep(view, token, specs, plan, observed, read=tuple(read))
     return Planned(specs, desired, plan)
 
 

@@ -36,7 +36,7 @@ import marshal
 import os
 import stat
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -46,6 +46,7 @@ from reconciler.atomic import replacing
 from reconciler.errors import Location
 from reconciler.plan import encoding
 from reconciler.plan.diff import ActionKind, Plan
+from reconciler.records import Observation
 from reconciler.spec import SpecSet, SpecWarning
 from reconciler.store.schema import SCHEMA_VERSION
 from reconciler.store.store import StoreView, blobs_asked
@@ -109,18 +110,21 @@ class LastPlan:
         token: bytes | None,
         specs: SpecSet,
         plan: Plan,
-        stored: Mapping[str, str],
+        observed: Observation,
         *,
         read: tuple[str, ...],
     ) -> None:
         """Keep `plan` (made from `specs` and from `view` when its token was `token`) if nothing else can change it.
 
-        `stored` are the blobs it found stored (key -> digest, as `observe` found them); `read` the
-        digests of the spec files as they were loaded: a file saved between the question's digests
-        and the load makes a plan of other specs than the question names, which is not kept.
+        `observed` is what it was made from: the blobs it found stored are looked for again, and a
+        plan with an output whose blob was gone is not kept (the blob put back would change it,
+        and nothing looks for it). `read` are the digests of the spec files as they were loaded: a
+        file saved between the question's digests and the load makes a plan of other specs than
+        the question names, which is not kept either.
         """
         if (
             token is None
+            or observed.lost
             or read != self.asked.files
             or plan.paid_jobs
             or not all(action.kind in STEADY for action in plan.actions)
@@ -133,7 +137,7 @@ class LastPlan:
             "format": FORMAT,
             "asked": tuple(self.asked),
             "token": token,
-            "blobs": blobs_asked(stored),
+            "blobs": blobs_asked(observed.stored),
             "warnings": [(*w.where, w.message) for w in specs.warnings],
             "plan": encoding.encode(plan),
         }

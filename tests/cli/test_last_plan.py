@@ -18,7 +18,7 @@ import pytest
 
 from reconciler import keys
 from reconciler.plan.diff import ORDER, Plan, Totals
-from reconciler.records import Orphans
+from reconciler.records import Observation, Orphans
 from reconciler.runtime.lastplan import Asked, LastPlan
 from reconciler.spec import SpecSet, load
 from reconciler.store import AttemptState, FailureReason, Store, current_owner
@@ -129,6 +129,19 @@ def test_a_video_deleted_by_hand_since_is_shown_to_make_again(planned: Callable[
     blob.chmod(0o644)
     blob.unlink()
     assert "+ tide" in planned().out
+
+
+def test_a_video_deleted_by_hand_and_put_back_is_shown_up_to_date_again(
+    planned: Callable[..., Run], project: Path
+) -> None:
+    digest = store_video(key_of("tide"), b"tide video")
+    blob = project / ".reconciler" / "objects" / "sha256" / digest[7:9] / digest[9:]
+    saved = blob.read_bytes()
+    blob.chmod(0o644)
+    blob.unlink()
+    assert "+ tide" in planned().out
+    blob.write_bytes(saved)  # put back from a backup: no write to the store's rows
+    assert "+ tide" not in planned().out
 
 
 def test_a_spec_edited_within_the_same_second_keeping_its_size_is_planned_anew(
@@ -284,7 +297,8 @@ def test_a_plan_loaded_from_other_bytes_than_the_question_named_is_not_kept(proj
     empty = Plan((), Orphans(), Totals(dict.fromkeys(ORDER, 0), 0, 0.0, 0.0, 8), keys.SEGMIND)
     with Store.open(project / ".reconciler") as store:
         kept = LastPlan(project / ".reconciler", asked)
-        kept.keep(store, store.change_token(), SpecSet((), ()), empty, {}, read=("digest-loaded",))
+        nothing = Observation(stored={}, attempts={})
+        kept.keep(store, store.change_token(), SpecSet((), ()), empty, nothing, read=("digest-loaded",))
         assert not (project / KEPT).exists()
-        kept.keep(store, store.change_token(), SpecSet((), ()), empty, {}, read=("digest-asked",))
+        kept.keep(store, store.change_token(), SpecSet((), ()), empty, nothing, read=("digest-asked",))
         assert (project / KEPT).exists()

@@ -116,10 +116,17 @@ def paths_argument(func: Any) -> Any:
 
 
 def load_specs(
-    paths: tuple[str, ...], store: str | None, *, use_cache: bool = True, read: list[str] | None = None
+    paths: tuple[str, ...],
+    store: str | None,
+    *,
+    use_cache: bool = True,
+    read: list[str] | None = None,
+    cache: FileParseCache | None = None,
 ) -> SpecSet:
-    """Load specs through the parse cache kept in the store directory (`read`: see `spec.load`)."""
-    cache = FileParseCache.in_store(store_root(store)) if use_cache else None
+    """Load specs through the parse cache kept in the store directory (`read`: see `spec.load`);
+    `cache` is that cache when the caller has it open already."""
+    if use_cache and cache is None:
+        cache = FileParseCache.in_store(store_root(store))
     settings = load_settings()
     try:
         return load(
@@ -174,10 +181,12 @@ def build_plan(
     adoptable: dict[str, str] | None = None,
     latency_scale: float | None = None,
     keep: LastPlan | None = None,
+    cache: FileParseCache | None = None,
 ) -> Planned:
     """Load specs, read the store without locking it, and plan: no network, nothing written but caches.
 
-    With `keep`, the plan is kept there for `plan_shown` to show again while nothing changes.
+    With `keep`, the plan is kept there for `plan_shown` to show again while nothing changes;
+    `cache`, the parse cache if the caller has it open already.
     """
     from reconciler.api.embedded import MOCK_TIME_SCALE
     from reconciler.plan.assemble import assemble, desire
@@ -186,7 +195,7 @@ def build_plan(
 
     read: list[str] = []
     with many_values():
-        specs = load_specs(paths, store, read=read)
+        specs = load_specs(paths, store, read=read, cache=cache)
         namespace = namespace_for(mock)
         desired = desire(specs.entries, namespace)
         chosen = select(desired, targets=targets, excludes=excludes)
@@ -219,11 +228,11 @@ def plan_shown(
     from reconciler.spec import digests
     from reconciler.store.connect import open_view
 
-    keep = None
+    keep = cache = None
     if store_remote(store) is None:  # a bucket changes without its cache knowing: its plans are always made anew
         settings = load_settings()
         root = store_root(store)
-        cache = FileParseCache.in_store(root)
+        cache = FileParseCache.in_store(root)  # kept open: a plan made anew loads through it
         try:
             files = digests(list(paths) or list(settings.specs), cache, keys.EVERY_NAMESPACE)
         finally:
@@ -236,7 +245,7 @@ def plan_shown(
                     return shown
     specs, _, plan = build_plan(
         paths, store, mock=mock, targets=targets, excludes=excludes, concurrency=concurrency,
-        retry_failed=retry_failed, orphan_limit=orphan_limit, keep=keep,
+        retry_failed=retry_failed, orphan_limit=orphan_limit, keep=keep, cache=cache,
     )  # fmt: skip
     return specs.warnings, plan
 
